@@ -1,0 +1,177 @@
+// `ghm_retinanet bench ops`: conv2d forward and backward throughput on the convolutions of
+// RetinaNet ResNet-50-FPN (bench/retinanet_conv_shapes.txt, the file bench/torch_ops.py reads
+// too, so both print the same table for the same shapes).
+//
+//   forward FLOPs  = 2 * N * O * HO * WO * (C / groups) * KH * KW
+//   backward FLOPs = 2 * forward (grad input + grad weight), plus the bias sum
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "apps/commands.h"
+#include "core/autograd.h"
+#include "core/cpu/conv_cpu.h"
+#include "core/ops/conv.h"
+#include "core/random.h"
+#include "core/runtime_info.h"
+
+namespace ghm::app {
+namespace {
+
+struct ConvShape {
+  std::string name;
+  int count;
+  std::int64_t n, c, h, w, o, kh, kw;
+  int stride, pad, dilation, groups;
+};
+
+std::vector<ConvShape> read_shapes(const std::string& path) {
+  std::ifstream in(path);
+  GHM_CHECK(in.good(), "bench ops: cannot open the shapes file '", path, "' (use --shapes FILE)");
+  std::vector<ConvShape> shapes;
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream ls(line);
+    ConvShape s;
+    ls >> s.name >> s.count >> s.n >> s.c >> s.h >> s.w >> s.o >> s.kh >> s.kw >> s.stride >> s.pad >> s.dilation >>
+        s.groups;
+    GHM_CHECK(!ls.fail(), "bench ops: ", path, ":", line_no, ": expected 13 fields (name count N C H W O kh kw stride pad "
+              "dilation groups), got '", line, "'");
+    shapes.push_back(s);
+  }
+  return shapes;
+}
+
+std::string default_shapes_path() {
+  for (const std::string p : {std::string("bench/retinanet_conv_shapes.txt"),
+                              std::string(GHM_SOURCE_DIR) + "/bench/retinanet_conv_shapes.txt"})
+    if (std::ifstream(p).good()) return p;
+  return "bench/retinanet_conv_shapes.txt";
+}
+
+template <class F>
+double median_ms(int warmup, int repeats, F&& fn) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+int bench_ops(const std::vector<std::string>& args) {
+  int threads = omp_get_max_threads(), warmup = 1, repeats = 3;
+  std::string shapes_path = default_shapes_path(), json_path;
+  std::vector<std::string> only;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) throw UsageError("bench ops: option " + a + " needs a value");
+      return args[++i];
+    };
+    if (a == "--threads") threads = std::stoi(value());
+    else if (a == "--warmup") warmup = std::stoi(value());
+    else if (a == "--repeats") repeats = std::stoi(value());
+    else if (a == "--shapes") shapes_path = value();
+    else if (a == "--json") json_path = value();
+    else if (a == "--only") only.push_back(value());
+    else if (a == "--help") {
+      std::printf("usage: ghm_retinanet bench ops [--threads T] [--warmup W] [--repeats R] [--shapes FILE]\n"
+                  "                               [--only NAME]... [--json OUT]\n");
+      return 0;
+    } else throw UsageError("bench ops: unknown option '" + a + "'");
+  }
+  if (threads < 1 || repeats < 1 || warmup < 0) throw UsageError("bench ops: --threads and --repeats must be >= 1");
+  omp_set_num_threads(threads);
+  std::vector<ConvShape> shapes = read_shapes(shapes_path);
+  if (!only.empty()) {
+    std::erase_if(shapes, [&](const ConvShape& s) { return std::find(only.begin(), only.end(), s.name) == only.end(); });
+    GHM_CHECK(!shapes.empty(), "bench ops: no shape matches --only");
+  }
+
+  std::printf("ghm_retinanet conv2d (im2col + Eigen GEMM), threads %d, %s\n", threads, cpu_features().c_str());
+  std::printf("warm-up %d, median of %d\n", warmup, repeats);
+  char header[256];
+  std::snprintf(header, sizeof header, "%-20s %5s  %-34s %7s %9s %8s %9s %8s", "name", "count", "N,C,H,W -> O, k/s/p/d/g",
+                "GFLOP", "fwd ms", "fwd GF/s", "bwd ms", "bwd GF/s");
+  std::printf("%s\n%s\n", header, std::string(std::string(header).size(), '-').c_str());
+
+  Generator gen(0);
+  NoGradGuard no_grad;
+  double total_flops = 0, total_fwd = 0, total_bwd = 0;
+  int total_count = 0;
+  std::ostringstream json;
+  json << "{\"threads\": " << threads << ", \"warmup\": " << warmup << ", \"repeats\": " << repeats << ", \"shapes\": [";
+  for (std::size_t k = 0; k < shapes.size(); ++k) {
+    const ConvShape& s = shapes[k];
+    const Conv2dParams p = Conv2dParams::square(s.stride, s.pad, s.dilation, s.groups);
+    Tensor x = Tensor::normal(Shape{s.n, s.c, s.h, s.w}, 0, 1, gen);
+    Tensor w = Tensor::normal(Shape{s.o, s.c / s.groups, s.kh, s.kw}, 0, 0.05f, gen);
+    Tensor b = Tensor::normal(Shape{s.o}, 0, 0.05f, gen);
+    Tensor y = conv2d(x, w, b, p);
+    const cpu::ConvGeometry g{s.n, s.c, s.h, s.w, s.o, s.kh, s.kw, y.size(2), y.size(3), p};
+    Tensor dy = Tensor::normal(y.shape(), 0, 1, gen);
+    Tensor dx = Tensor::empty(x.shape()), dw = Tensor::empty(w.shape()), db = Tensor::empty(b.shape());
+    const double flops = 2.0 * s.n * s.o * g.ho * g.wo * (s.c / s.groups) * s.kh * s.kw;
+    const double fwd = median_ms(warmup, repeats, [&] {
+      cpu::conv2d_forward(g, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>());
+    });
+    const double bwd = median_ms(warmup, repeats, [&] {
+      cpu::conv2d_backward_data(g, dy.data<float>(), w.data<float>(), dx.data<float>());
+      cpu::conv2d_backward_weight(g, x.data<float>(), dy.data<float>(), dw.data<float>());
+      cpu::conv2d_backward_bias(g, dy.data<float>(), db.data<float>());
+    });
+    char geometry[64];
+    std::snprintf(geometry, sizeof geometry, "%lld,%lld,%lld,%lld -> %lld, %lldx%lld/%d/%d/%d/%d", (long long)s.n,
+                  (long long)s.c, (long long)s.h, (long long)s.w, (long long)s.o, (long long)s.kh, (long long)s.kw,
+                  s.stride, s.pad, s.dilation, s.groups);
+    std::printf("%-20s %5d  %-34s %7.3f %9.2f %8.1f %9.2f %8.1f\n", s.name.c_str(), s.count, geometry, flops / 1e9, fwd,
+                flops / fwd / 1e6, bwd, 2 * flops / bwd / 1e6);
+    std::fflush(stdout);
+    total_flops += s.count * flops;
+    total_fwd += s.count * fwd;
+    total_bwd += s.count * bwd;
+    total_count += s.count;
+    json << (k ? ", " : "") << "{\"name\": \"" << s.name << "\", \"count\": " << s.count << ", \"gflop_fwd\": "
+         << flops / 1e9 << ", \"fwd_ms\": " << fwd << ", \"bwd_ms\": " << bwd << "}";
+  }
+  std::printf("%s\n", std::string(std::string(header).size(), '-').c_str());
+  const std::string label = std::to_string(total_count) + " convs, count-weighted";
+  std::printf("%-20s %5d  %-34s %7.3f %9.2f %8.1f %9.2f %8.1f\n", "total", total_count, label.c_str(),
+              total_flops / 1e9, total_fwd, total_flops / total_fwd / 1e6, total_bwd, 2 * total_flops / total_bwd / 1e6);
+  json << "], \"total\": {\"num_convs\": " << total_count << ", \"gflop_fwd\": " << total_flops / 1e9
+       << ", \"fwd_ms\": " << total_fwd << ", \"bwd_ms\": " << total_bwd << "}}\n";
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    GHM_CHECK(out.good(), "bench ops: cannot write '", json_path, "'");
+    out << json.str();
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_bench(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help") {
+    std::printf("usage: ghm_retinanet bench <suite> [options]\n\nsuites:\n"
+                "  ops    conv2d forward/backward GFLOP/s on the RetinaNet R50-FPN shapes\n");
+    return args.empty() ? 2 : 0;
+  }
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "ops") return bench_ops(rest);
+  throw UsageError("bench: unknown suite '" + args[0] + "'");
+}
+
+}  // namespace ghm::app

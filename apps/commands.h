@@ -1,0 +1,27 @@
+// The sub-commands of the ghm_retinanet binary. Each takes the arguments after its name and
+// returns the process exit code; usage errors throw UsageError (exit code 2).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ghm::app {
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+int run_bench(const std::vector<std::string>& args);
+
+// The version report printed by `--version`.
+void print_version();
+
+}  // namespace ghm::app

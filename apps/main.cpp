@@ -1,0 +1,56 @@
+// ghm_retinanet: one binary, several sub-commands (as darknet's `detector train/test/valid`).
+//
+//   ghm_retinanet --version | --help | <command> [options]
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "apps/commands.h"
+#include "core/check.h"
+
+namespace {
+
+using ghm::app::Command;
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> list = {
+      {"bench", "time our kernels on the RetinaNet shapes (`bench ops`)", ghm::app::run_bench},
+  };
+  return list;
+}
+
+void print_help() {
+  std::printf(
+      "usage: ghm_retinanet <command> [options]\n"
+      "       ghm_retinanet --version | --help\n\n"
+      "RetinaNet with the gradient harmonized losses GHM-C and GHM-R.\n\ncommands:\n");
+  for (const Command& c : commands()) std::printf("  %-12s %s\n", c.name, c.summary);
+  std::printf("\n`ghm_retinanet <command> --help` describes a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+      print_help();
+      return args.empty() ? 2 : 0;
+    }
+    if (args[0] == "--version" || args[0] == "version") {
+      ghm::app::print_version();
+      return 0;
+    }
+    for (const Command& c : commands())
+      if (args[0] == c.name) return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+    if (args[0].starts_with("-")) throw ghm::app::UsageError("unknown option '" + args[0] + "'");
+    throw ghm::app::UsageError("unknown command '" + args[0] + "'");
+  } catch (const ghm::app::UsageError& e) {
+    std::fprintf(stderr, "ghm_retinanet: %s (see ghm_retinanet --help)\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ghm_retinanet: error: %s\n", e.what());
+    return 1;
+  }
+}

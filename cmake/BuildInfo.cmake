@@ -1,0 +1,11 @@
+# Facts about this build that `ghm_retinanet --version` reports.
+set(GHM_BUILD_COMPILER "${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}")
+if(GHM_WITH_CUDA)
+  set(GHM_BUILD_CUDA_COMPILER "${CMAKE_CUDA_COMPILER_ID} ${CMAKE_CUDA_COMPILER_VERSION}")
+  set(GHM_BUILD_CUDA_ARCHS "${CMAKE_CUDA_ARCHITECTURES}")
+else()
+  set(GHM_BUILD_CUDA_COMPILER "")
+  set(GHM_BUILD_CUDA_ARCHS "")
+endif()
+set(GHM_BUILD_INFO_DIR ${CMAKE_BINARY_DIR}/generated)
+configure_file(${CMAKE_SOURCE_DIR}/core/build_info.h.in ${GHM_BUILD_INFO_DIR}/ghm/build_info.h @ONLY)

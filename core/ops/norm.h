@@ -1,0 +1,21 @@
+// Differentiable batch normalisation over [N, C, H, W] (statistics per channel C).
+#pragma once
+
+#include "core/tensor.h"
+
+namespace ghm {
+
+enum class BatchNormMode { Train, Eval };
+
+// Train: normalises with the batch mean and biased variance, then updates the running buffers in
+// place: running = (1 - momentum) * running + momentum * batch_stat (unbiased variance), as in
+// PyTorch. Eval: normalises with the running buffers. weight/bias ([C]) may be undefined (affine off).
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean, Tensor& running_var,
+                  BatchNormMode mode, float momentum = 0.1f, float eps = 1e-5f);
+
+// y = x * scale + shift with scale = weight / sqrt(running_var + eps), shift = bias - running_mean * scale.
+// Everything but x is a frozen buffer (torchvision's FrozenBatchNorm2d): only x gets a gradient.
+Tensor frozen_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, float eps = 1e-5f);
+
+}  // namespace ghm

@@ -1,0 +1,168 @@
+// Shape ops: forward and backward side by side.
+//
+//   permute(order):      dx = permute(g, inverse(order))
+//   narrow(d, s, l):     dx = zeros(x) with g copied into [s, s+l) along d
+//   concat(d):           dx_i = narrow(g, d, offset_i, size_i)
+//   index_select(d, I):  dx = zeros(x); dx[.., I[i], ..] += g[.., i, ..]
+//   gather(d, I):        dx = zeros(x); dx[.., I[..], ..] += g[..]
+//
+// Along a dimension `dim`, a contiguous tensor is a [outer, extent, inner] block, which is how
+// every kernel here sees it.
+#include "core/ops/shape_ops.h"
+
+#include <cstring>
+#include <numeric>
+
+#include "core/autograd.h"
+#include "core/cpu/shape_cpu.h"
+
+namespace ghm {
+namespace {
+
+struct Split {
+  std::int64_t outer = 1, extent = 1, inner = 1;
+};
+
+Split split_at(const Shape& s, int dim) {
+  Split r;
+  for (int d = 0; d < dim; ++d) r.outer *= s[d];
+  r.extent = s[dim];
+  for (int d = dim + 1; d < s.ndim(); ++d) r.inner *= s[d];
+  return r;
+}
+
+Shape with_extent(const Shape& s, int dim, std::int64_t extent) {
+  Shape out = s;
+  out[dim] = extent;
+  return out;
+}
+
+// Index tensors as i64, range-checked against `limit`.
+Tensor index_as_i64(const Tensor& index, std::int64_t limit, const char* op) {
+  check_defined(index, op, "index");
+  GHM_CHECK(index.dtype() == DType::I64 || index.dtype() == DType::I32, op, ": index must be i64 or i32, got ",
+            index.dtype());
+  Tensor idx = index.dtype() == DType::I64 ? index : index.to(DType::I64);
+  const std::int64_t* p = idx.data<std::int64_t>();
+  for (std::int64_t i = 0; i < idx.numel(); ++i)
+    GHM_CHECK(p[i] >= 0 && p[i] < limit, op, ": index ", p[i], " at position ", i, " is out of range [0, ", limit, ")");
+  return idx;
+}
+
+}  // namespace
+
+Tensor permute(const Tensor& x, const std::vector<int>& order) {
+  check_defined(x, "permute", "x");
+  const int n = x.dim();
+  GHM_CHECK(static_cast<int>(order.size()) == n, "permute: order has ", order.size(), " entries for shape ", x.shape());
+  std::vector<int> inverse(static_cast<std::size_t>(n), -1);
+  std::vector<std::int64_t> out_dims(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    const int d = x.shape().wrap_dim(order[static_cast<std::size_t>(i)], "permute");
+    GHM_CHECK(inverse[static_cast<std::size_t>(d)] < 0, "permute: dimension ", d, " appears twice in the order");
+    inverse[static_cast<std::size_t>(d)] = i;
+    out_dims[static_cast<std::size_t>(i)] = x.shape()[d];
+  }
+  std::vector<int> wrapped(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) wrapped[static_cast<std::size_t>(inverse[static_cast<std::size_t>(i)])] = i;
+  Tensor out = Tensor::empty(Shape(out_dims), x.dtype(), x.device());
+  cpu::permute_copy(x.raw_data(), out.raw_data(), x.shape(), wrapped.data(), dtype_size(x.dtype()));
+  record_op(out, "permute", {&x}, [inverse](const Tensor& g) { return std::vector<Tensor>{permute(g, inverse)}; });
+  return out;
+}
+
+Tensor narrow(const Tensor& x, int dim, std::int64_t start, std::int64_t length) {
+  check_defined(x, "narrow", "x");
+  const int d = x.shape().wrap_dim(dim, "narrow");
+  GHM_CHECK(start >= 0 && length >= 0 && start + length <= x.shape()[d], "narrow: range [", start, ", ",
+            start + length, ") is outside dimension ", d, " of shape ", x.shape());
+  const Split s = split_at(x.shape(), d);
+  Tensor out = Tensor::empty(with_extent(x.shape(), d, length), x.dtype(), x.device());
+  cpu::copy_slice(x.raw_data(), out.raw_data(), s.outer, s.inner, s.extent, start, length, 0, length,
+                  dtype_size(x.dtype()));
+  record_op(out, "narrow", {&x}, [in_shape = x.shape(), d, start, length](const Tensor& g) {
+    const Split s = split_at(in_shape, d);
+    Tensor dx = Tensor::zeros(in_shape);
+    cpu::copy_slice(g.raw_data(), dx.raw_data(), s.outer, s.inner, length, 0, s.extent, start, length, sizeof(float));
+    return std::vector<Tensor>{dx};
+  });
+  return out;
+}
+
+Tensor concat(const std::vector<Tensor>& xs, int dim) {
+  GHM_CHECK(!xs.empty(), "concat: no tensors given");
+  for (std::size_t i = 0; i < xs.size(); ++i) check_defined(xs[i], "concat", "xs[i]");
+  const Tensor& first = xs.front();
+  const int d = first.shape().wrap_dim(dim, "concat");
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const Tensor& t = xs[i];
+    GHM_CHECK(t.dtype() == first.dtype() && t.device() == first.device() && t.dim() == first.dim(), "concat: tensor ",
+              i, " (", t.shape(), ", ", t.dtype(), ", ", t.device(), ") does not match tensor 0 (", first.shape(), ", ",
+              first.dtype(), ", ", first.device(), ")");
+    for (int k = 0; k < first.dim(); ++k)
+      GHM_CHECK(k == d || t.shape()[k] == first.shape()[k], "concat along dimension ", d, ": tensor ", i, " has shape ",
+                t.shape(), ", tensor 0 has ", first.shape());
+    total += t.shape()[d];
+  }
+  const Shape out_shape = with_extent(first.shape(), d, total);
+  Tensor out = Tensor::empty(out_shape, first.dtype(), first.device());
+  const Split so = split_at(out_shape, d);
+  std::vector<std::int64_t> offsets;
+  std::int64_t offset = 0;
+  for (const Tensor& t : xs) {
+    cpu::copy_slice(t.raw_data(), out.raw_data(), so.outer, so.inner, t.shape()[d], 0, total, offset, t.shape()[d],
+                    dtype_size(t.dtype()));
+    offsets.push_back(offset);
+    offset += t.shape()[d];
+  }
+  std::vector<std::int64_t> sizes;
+  for (const Tensor& t : xs) sizes.push_back(t.shape()[d]);
+  record_op(out, "concat", xs, [d, offsets, sizes](const Tensor& g) {
+    std::vector<Tensor> grads;
+    for (std::size_t i = 0; i < sizes.size(); ++i) grads.push_back(narrow(g, d, offsets[i], sizes[i]));
+    return grads;
+  });
+  return out;
+}
+
+Tensor index_select(const Tensor& x, int dim, const Tensor& index) {
+  check_dtype(x, DType::F32, "index_select", "x");
+  const int d = x.shape().wrap_dim(dim, "index_select");
+  GHM_CHECK(index.defined() && index.dim() == 1, "index_select: index must be 1-D, got shape ",
+            index.defined() ? index.shape().to_string() : "undefined");
+  Tensor idx = index_as_i64(index, x.shape()[d], "index_select");
+  const Split s = split_at(x.shape(), d);
+  const std::int64_t n = idx.numel();
+  Tensor out = Tensor::empty(with_extent(x.shape(), d, n));
+  cpu::index_select_forward(x.data<float>(), idx.data<std::int64_t>(), out.data<float>(), s.outer, s.extent, n, s.inner);
+  record_op(out, "index_select", {&x}, [in_shape = x.shape(), d, idx](const Tensor& g) {
+    const Split s = split_at(in_shape, d);
+    Tensor dx = Tensor::empty(in_shape);
+    cpu::index_select_backward(g.data<float>(), idx.data<std::int64_t>(), dx.data<float>(), s.outer, s.extent,
+                               idx.numel(), s.inner);
+    return std::vector<Tensor>{dx};
+  });
+  return out;
+}
+
+Tensor gather(const Tensor& x, int dim, const Tensor& index) {
+  check_dtype(x, DType::F32, "gather", "x");
+  const int d = x.shape().wrap_dim(dim, "gather");
+  check_defined(index, "gather", "index");
+  GHM_CHECK(index.dim() == x.dim(), "gather: index of shape ", index.shape(), " must have the rank of x ", x.shape());
+  for (int k = 0; k < x.dim(); ++k)
+    GHM_CHECK(k == d || index.shape()[k] <= x.shape()[k], "gather along dimension ", d, ": index shape ",
+              index.shape(), " exceeds x shape ", x.shape(), " at dimension ", k);
+  Tensor idx = index_as_i64(index, x.shape()[d], "gather");
+  Tensor out = Tensor::empty(index.shape());
+  cpu::gather_forward(x.data<float>(), x.shape(), idx.data<std::int64_t>(), idx.shape(), d, out.data<float>());
+  record_op(out, "gather", {&x}, [in_shape = x.shape(), d, idx](const Tensor& g) {
+    Tensor dx = Tensor::empty(in_shape);
+    cpu::gather_backward(g.data<float>(), idx.data<std::int64_t>(), idx.shape(), d, dx.data<float>(), in_shape);
+    return std::vector<Tensor>{dx};
+  });
+  return out;
+}
+
+}  // namespace ghm

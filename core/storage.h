@@ -1,0 +1,37 @@
+// Storage: one reference-counted block of tensor memory. CPU blocks are 64-byte aligned so that
+// AVX-512 loads of a whole row never straddle a cache line at the start. Live blocks are counted,
+// so tests can check that autograd frees what it saved.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace ghm {
+
+class Storage {
+ public:
+  static constexpr std::size_t kAlignment = 64;
+
+  Storage(std::size_t bytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() { return data_; }
+  const void* data() const { return data_; }
+  std::size_t bytes() const { return bytes_; }
+  Device device() const { return device_; }
+
+  // Blocks and bytes alive right now in this process (all devices).
+  static std::int64_t live_blocks();
+  static std::int64_t live_bytes();
+
+ private:
+  void* data_ = nullptr;
+  std::size_t bytes_ = 0;
+  Device device_;
+};
+
+}  // namespace ghm
