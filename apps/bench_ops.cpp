@@ -52,7 +52,7 @@ std::vector<ConvShape> read_shapes(const std::string& path) {
 }
 
 std::string default_shapes_path() {
-  for (const std::string p : {std::string("bench/retinanet_conv_shapes.txt"),
+  for (const std::string& p : {std::string("bench/retinanet_conv_shapes.txt"),
                               std::string(GHM_SOURCE_DIR) + "/bench/retinanet_conv_shapes.txt"})
     if (std::ifstream(p).good()) return p;
   return "bench/retinanet_conv_shapes.txt";

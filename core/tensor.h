@@ -8,6 +8,7 @@
 // order and frees each node's saved tensors as it goes. See core/autograd.h.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <ostream>
@@ -128,7 +129,7 @@ Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape) {
   GHM_CHECK(static_cast<std::int64_t>(values.size()) == shape.numel(), "from_vector: ", values.size(),
             " values do not fill shape ", shape);
   Tensor t = empty(shape, dtype_of<T>);
-  std::copy(values.begin(), values.end(), t.data<T>());
+  if (!values.empty()) std::copy(values.begin(), values.end(), t.data<T>());
   return t;
 }
 

@@ -91,12 +91,6 @@ Tensor reduce(const Tensor& x, const std::vector<int>& dims, KeepDim keep, bool 
   return out;
 }
 
-std::vector<int> all_dims(const Tensor& x) {
-  std::vector<int> dims(static_cast<std::size_t>(x.dim()));
-  for (int d = 0; d < x.dim(); ++d) dims[static_cast<std::size_t>(d)] = d;
-  return dims;
-}
-
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int>& dims, KeepDim keep) { return reduce(x, dims, keep, false, "sum"); }
