@@ -4,6 +4,9 @@
 //
 //   forward FLOPs  = 2 * N * O * HO * WO * (C / groups) * KH * KW
 //   backward FLOPs = 2 * forward (grad input + grad weight), plus the bias sum
+//
+// --impl picks the kernels: onednn (core/cpu/conv_onednn.h, bias gradient fused into the weight
+// gradient) or reference (core/cpu/conv_cpu.h); the default is the one conv2d dispatches to.
 #include <omp.h>
 
 #include <algorithm>
@@ -14,9 +17,13 @@
 #include <string>
 #include <vector>
 
+#include "apps/bench_timing.h"
 #include "apps/commands.h"
 #include "core/autograd.h"
 #include "core/cpu/conv_cpu.h"
+#if GHM_WITH_ONEDNN
+#include "core/cpu/conv_onednn.h"
+#endif
 #include "core/ops/conv.h"
 #include "core/random.h"
 #include "core/runtime_info.h"
@@ -58,21 +65,40 @@ std::string default_shapes_path() {
   return "bench/retinanet_conv_shapes.txt";
 }
 
-template <class F>
-double median_ms(int warmup, int repeats, F&& fn) {
-  for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> ms;
-  for (int i = 0; i < repeats; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+ConvCpuImpl parse_impl(const std::string& name) {
+  if (name == "reference") return ConvCpuImpl::Reference;
+  if (name != "onednn") throw UsageError("bench ops: --impl must be onednn or reference, got '" + name + "'");
+  if (!GHM_WITH_ONEDNN) throw UsageError("bench ops: --impl onednn, but this build has no oneDNN (-DGHM_ONEDNN=ON)");
+  return ConvCpuImpl::OneDnn;
+}
+
+// x: [N,C,H,W], weight: [O,C/G,KH,KW], bias: [O], y: [N,O,HO,WO]
+void forward(ConvCpuImpl impl, const cpu::ConvGeometry& g, const float* x, const float* weight, const float* bias,
+             float* y) {
+#if GHM_WITH_ONEDNN
+  if (impl == ConvCpuImpl::OneDnn) return cpu::onednn_conv2d_forward(g, x, weight, bias, y);
+#endif
+  cpu::conv2d_forward(g, x, weight, bias, y);
+}
+
+// dy: [N,O,HO,WO] -> dx: [N,C,H,W], dweight: [O,C/G,KH,KW], dbias: [O]
+void backward(ConvCpuImpl impl, const cpu::ConvGeometry& g, const float* x, const float* weight, const float* dy,
+              float* dx, float* dweight, float* dbias) {
+#if GHM_WITH_ONEDNN
+  if (impl == ConvCpuImpl::OneDnn) {
+    cpu::onednn_conv2d_backward_data(g, dy, weight, dx);
+    cpu::onednn_conv2d_backward_weight(g, x, dy, dweight, dbias);
+    return;
   }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+#endif
+  cpu::conv2d_backward_data(g, dy, weight, dx);
+  cpu::conv2d_backward_weight(g, x, dy, dweight);
+  cpu::conv2d_backward_bias(g, dy, dbias);
 }
 
 int bench_ops(const std::vector<std::string>& args) {
   int threads = omp_get_max_threads(), warmup = 1, repeats = 3;
+  ConvCpuImpl impl = conv2d_cpu_impl();
   std::string shapes_path = default_shapes_path(), json_path;
   std::vector<std::string> only;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -87,9 +113,10 @@ int bench_ops(const std::vector<std::string>& args) {
     else if (a == "--shapes") shapes_path = value();
     else if (a == "--json") json_path = value();
     else if (a == "--only") only.push_back(value());
+    else if (a == "--impl") impl = parse_impl(value());
     else if (a == "--help") {
       std::printf("usage: ghm_retinanet bench ops [--threads T] [--warmup W] [--repeats R] [--shapes FILE]\n"
-                  "                               [--only NAME]... [--json OUT]\n");
+                  "                               [--only NAME]... [--impl onednn|reference] [--json OUT]\n");
       return 0;
     } else throw UsageError("bench ops: unknown option '" + a + "'");
   }
@@ -101,7 +128,8 @@ int bench_ops(const std::vector<std::string>& args) {
     GHM_CHECK(!shapes.empty(), "bench ops: no shape matches --only");
   }
 
-  std::printf("ghm_retinanet conv2d (im2col + Eigen GEMM), threads %d, %s\n", threads, cpu_features().c_str());
+  std::printf("ghm_retinanet conv2d, impl %s, threads %d, %s\n", conv2d_cpu_impl_name(impl), threads,
+              cpu_features().c_str());
   std::printf("warm-up %d, median of %d\n", warmup, repeats);
   char header[256];
   std::snprintf(header, sizeof header, "%-20s %5s  %-34s %7s %9s %8s %9s %8s", "name", "count", "N,C,H,W -> O, k/s/p/d/g",
@@ -113,7 +141,8 @@ int bench_ops(const std::vector<std::string>& args) {
   double total_flops = 0, total_fwd = 0, total_bwd = 0;
   int total_count = 0;
   std::ostringstream json;
-  json << "{\"threads\": " << threads << ", \"warmup\": " << warmup << ", \"repeats\": " << repeats << ", \"shapes\": [";
+  json << "{\"impl\": \"" << conv2d_cpu_impl_name(impl) << "\", \"threads\": " << threads << ", \"warmup\": " << warmup
+       << ", \"repeats\": " << repeats << ", \"shapes\": [";
   for (std::size_t k = 0; k < shapes.size(); ++k) {
     const ConvShape& s = shapes[k];
     const Conv2dParams p = Conv2dParams::square(s.stride, s.pad, s.dilation, s.groups);
@@ -126,12 +155,11 @@ int bench_ops(const std::vector<std::string>& args) {
     Tensor dx = Tensor::empty(x.shape()), dw = Tensor::empty(w.shape()), db = Tensor::empty(b.shape());
     const double flops = 2.0 * s.n * s.o * g.ho * g.wo * (s.c / s.groups) * s.kh * s.kw;
     const double fwd = median_ms(warmup, repeats, [&] {
-      cpu::conv2d_forward(g, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>());
+      forward(impl, g, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>());
     });
     const double bwd = median_ms(warmup, repeats, [&] {
-      cpu::conv2d_backward_data(g, dy.data<float>(), w.data<float>(), dx.data<float>());
-      cpu::conv2d_backward_weight(g, x.data<float>(), dy.data<float>(), dw.data<float>());
-      cpu::conv2d_backward_bias(g, dy.data<float>(), db.data<float>());
+      backward(impl, g, x.data<float>(), w.data<float>(), dy.data<float>(), dx.data<float>(), dw.data<float>(),
+               db.data<float>());
     });
     char geometry[64];
     std::snprintf(geometry, sizeof geometry, "%lld,%lld,%lld,%lld -> %lld, %lldx%lld/%d/%d/%d/%d", (long long)s.n,
@@ -166,11 +194,13 @@ int bench_ops(const std::vector<std::string>& args) {
 int run_bench(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help") {
     std::printf("usage: ghm_retinanet bench <suite> [options]\n\nsuites:\n"
-                "  ops    conv2d forward/backward GFLOP/s on the RetinaNet R50-FPN shapes\n");
+                "  ops    conv2d forward/backward GFLOP/s on the RetinaNet R50-FPN shapes\n"
+                "  loss   GHM-C, GHM-R, BCE and focal loss + gradient at RetinaNet sizes\n");
     return args.empty() ? 2 : 0;
   }
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "ops") return bench_ops(rest);
+  if (args[0] == "loss") return bench_loss(rest);
   throw UsageError("bench: unknown suite '" + args[0] + "'");
 }
 

@@ -20,6 +20,8 @@ struct Command {
 };
 
 int run_bench(const std::vector<std::string>& args);
+int run_loss(const std::vector<std::string>& args);
+int bench_loss(const std::vector<std::string>& args);
 
 // The version report printed by `--version`.
 void print_version();

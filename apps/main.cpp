@@ -15,7 +15,9 @@ using ghm::app::Command;
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
-      {"bench", "time our kernels on the RetinaNet shapes (`bench ops`)", ghm::app::run_bench},
+      {"bench", "time our kernels against the shapes of RetinaNet (`bench ops`, `bench loss`)", ghm::app::run_bench},
+      {"loss", "run a loss (GHM-C, GHM-R, baselines) on tensors from a file: loss, gradient, bin stats",
+       ghm::app::run_loss},
   };
   return list;
 }

@@ -1,14 +1,73 @@
-// conv2d: forward and backward side by side (the kernels and their math: core/cpu/conv_cpu.cpp).
+// conv2d: forward and backward side by side (the kernels and their math: core/cpu/conv_cpu.cpp for
+// the im2col + Eigen reference, core/cpu/conv_onednn.cpp for the oneDNN fast path).
 //
 //   y = conv(x, W) + b      dx = conv_backward_data(dy, W)
 //                           dW = conv_backward_weight(x, dy),  db = sum over N, HO, WO of dy
+//
+// Dispatch: oneDNN serves every non-empty problem when compiled in and selected (conv2d_cpu_impl);
+// it fuses db into the dW pass. Empty problems (N, C or O zero) and a bias gradient without a weight
+// gradient use the reference kernels, which handle them directly.
 #include "core/ops/conv.h"
+
+#include <cstdlib>
+#include <string_view>
 
 #include "core/autograd.h"
 #include "core/cpu/conv_cpu.h"
+#if GHM_WITH_ONEDNN
+#include "core/cpu/conv_onednn.h"
+#endif
 
 namespace ghm {
 namespace {
+
+ConvCpuImpl read_conv_impl() {
+  const char* env = std::getenv("GHM_CONV_IMPL");
+  if (env == nullptr || *env == '\0') return GHM_WITH_ONEDNN ? ConvCpuImpl::OneDnn : ConvCpuImpl::Reference;
+  const std::string_view value(env);
+  if (value == "reference") return ConvCpuImpl::Reference;
+  if (value == "onednn") {
+    GHM_CHECK(GHM_WITH_ONEDNN, "GHM_CONV_IMPL=onednn, but this build has no oneDNN (install libdnnl-dev and "
+              "configure with -DGHM_ONEDNN=ON), use GHM_CONV_IMPL=reference");
+    return ConvCpuImpl::OneDnn;
+  }
+  GHM_FAIL("environment variable GHM_CONV_IMPL='", value, "' is not a conv2d implementation; allowed values: onednn, "
+           "reference");
+}
+
+#if GHM_WITH_ONEDNN
+bool use_onednn(ConvCpuImpl impl, const cpu::ConvGeometry& g) {
+  return impl == ConvCpuImpl::OneDnn && g.n > 0 && g.c > 0 && g.o > 0;
+}
+#endif
+
+// x: [N,C,H,W], weight: [O,C/G,KH,KW], bias: [O] or null, y: [N,O,HO,WO]
+void forward_kernel(ConvCpuImpl impl, const cpu::ConvGeometry& g, const float* x, const float* weight,
+                    const float* bias, float* y) {
+#if GHM_WITH_ONEDNN
+  if (use_onednn(impl, g)) return cpu::onednn_conv2d_forward(g, x, weight, bias, y);
+#endif
+  cpu::conv2d_forward(g, x, weight, bias, y);
+}
+
+// dy: [N,O,HO,WO], weight: [O,C/G,KH,KW], dx: [N,C,H,W]
+void backward_data_kernel(ConvCpuImpl impl, const cpu::ConvGeometry& g, const float* dy, const float* weight,
+                          float* dx) {
+#if GHM_WITH_ONEDNN
+  if (use_onednn(impl, g)) return cpu::onednn_conv2d_backward_data(g, dy, weight, dx);
+#endif
+  cpu::conv2d_backward_data(g, dy, weight, dx);
+}
+
+// x: [N,C,H,W], dy: [N,O,HO,WO], dweight: [O,C/G,KH,KW] or null, dbias: [O] or null
+void backward_params_kernel(ConvCpuImpl impl, const cpu::ConvGeometry& g, const float* x, const float* dy,
+                            float* dweight, float* dbias) {
+#if GHM_WITH_ONEDNN
+  if (dweight != nullptr && use_onednn(impl, g)) return cpu::onednn_conv2d_backward_weight(g, x, dy, dweight, dbias);
+#endif
+  if (dweight != nullptr) cpu::conv2d_backward_weight(g, x, dy, dweight);
+  if (dbias != nullptr) cpu::conv2d_backward_bias(g, dy, dbias);
+}
 
 cpu::ConvGeometry check_conv(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
   check_dtype(x, DType::F32, "conv2d", "input");
@@ -43,29 +102,38 @@ cpu::ConvGeometry check_conv(const Tensor& x, const Tensor& w, const Tensor& b, 
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p) {
   const cpu::ConvGeometry g = check_conv(x, weight, bias, p);
+  const ConvCpuImpl impl = conv2d_cpu_impl();  // read in every build: a bad GHM_CONV_IMPL fails without oneDNN too
   Tensor y = Tensor::empty(Shape{g.n, g.o, g.ho, g.wo});
-  cpu::conv2d_forward(g, x.data<float>(), weight.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
-                      y.data<float>());
+  forward_kernel(impl, g, x.data<float>(), weight.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
+                 y.data<float>());
   const bool need_x = needs_grad({&x}), need_w = needs_grad({&weight}), need_b = needs_grad({&bias});
   record_op(y, "conv2d", {&x, &weight, &bias},
-            [g, need_x, need_w, need_b, x_saved = need_w ? x.detach() : Tensor(),
+            [g, impl, need_x, need_w, need_b, x_saved = need_w ? x.detach() : Tensor(),
              w_saved = need_x ? weight.detach() : Tensor()](const Tensor& dy) {
               Tensor dx, dw, db;
               if (need_x) {
                 dx = Tensor::empty(Shape{g.n, g.c, g.h, g.w});
-                cpu::conv2d_backward_data(g, dy.data<float>(), w_saved.data<float>(), dx.data<float>());
+                backward_data_kernel(impl, g, dy.data<float>(), w_saved.data<float>(), dx.data<float>());
               }
-              if (need_w) {
-                dw = Tensor::empty(Shape{g.o, g.c / g.p.groups, g.kh, g.kw});
-                cpu::conv2d_backward_weight(g, x_saved.data<float>(), dy.data<float>(), dw.data<float>());
-              }
-              if (need_b) {
-                db = Tensor::empty(Shape{g.o});
-                cpu::conv2d_backward_bias(g, dy.data<float>(), db.data<float>());
-              }
+              if (need_w) dw = Tensor::empty(Shape{g.o, g.c / g.p.groups, g.kh, g.kw});
+              if (need_b) db = Tensor::empty(Shape{g.o});
+              if (need_w || need_b)  // x is saved only when dW is needed; db reads dy alone
+                backward_params_kernel(impl, g, need_w ? x_saved.data<float>() : nullptr, dy.data<float>(),
+                                       need_w ? dw.data<float>() : nullptr, need_b ? db.data<float>() : nullptr);
               return std::vector<Tensor>{dx, dw, db};
             });
   return y;
 }
+
+ConvCpuImpl conv2d_cpu_impl() {
+  static const ConvCpuImpl impl = read_conv_impl();
+  return impl;
+}
+
+const char* conv2d_cpu_impl_name(ConvCpuImpl impl) {
+  return impl == ConvCpuImpl::OneDnn ? "onednn" : "reference (im2col + Eigen GEMM)";
+}
+
+const char* conv2d_cpu_impl_name() { return conv2d_cpu_impl_name(conv2d_cpu_impl()); }
 
 }  // namespace ghm

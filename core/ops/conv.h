@@ -21,4 +21,13 @@ struct Conv2dParams {
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p);
 
+// The kernels behind conv2d on the CPU: oneDNN (core/cpu/conv_onednn.h) when this build has it
+// (GHM_WITH_ONEDNN), else the im2col + Eigen reference (core/cpu/conv_cpu.h). The environment variable
+// GHM_CONV_IMPL = onednn | reference overrides the default; it is read once, on first use.
+enum class ConvCpuImpl { OneDnn, Reference };
+
+ConvCpuImpl conv2d_cpu_impl();
+const char* conv2d_cpu_impl_name(ConvCpuImpl impl);  // "onednn" or "reference (im2col + Eigen GEMM)"
+const char* conv2d_cpu_impl_name();                  // of conv2d_cpu_impl()
+
 }  // namespace ghm

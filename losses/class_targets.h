@@ -1,0 +1,38 @@
+// Targets and label weights of the classification losses, in either of the forms detectors use:
+//
+//   target:        one-hot f32 [N, K], or labels [N] (i32/i64) where a label in [0, K) marks that
+//                  class and anything else (K = background, or negative) gives an all-zero row
+//   label_weight:  f32 [N, K], or [N] shared by the K classes of a row
+//
+// ClassTargets reads either form without materialising a one-hot matrix.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace ghm::losses {
+
+struct ClassTargets {
+  std::int64_t n = 0, k = 0;
+  const float* onehot = nullptr;        // [N, K], or null when labels are given
+  const std::int64_t* labels = nullptr; // [N], or null
+  const float* weight = nullptr;        // [N, K] or [N]
+  bool weight_per_row = false;
+  Tensor label_storage;                 // labels converted to i64 when given as i32
+
+  float y(std::int64_t row, std::int64_t col) const {
+    return onehot ? onehot[row * k + col] : (labels[row] == col ? 1.0f : 0.0f);
+  }
+  float w(std::int64_t row, std::int64_t col) const { return weight_per_row ? weight[row] : weight[row * k + col]; }
+};
+
+// Validates shapes and dtypes (errors name `op`, the argument and the shapes).
+ClassTargets make_class_targets(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const char* op);
+
+// Row offsets [L + 1] of the calls: the given level offsets (validated against N), or {0, N}.
+std::vector<std::int64_t> call_rows(std::span<const std::int64_t> level_rows, std::int64_t n, const char* op);
+
+}  // namespace ghm::losses

@@ -1,0 +1,171 @@
+// The CPU GHM driver shared by GHM-C and GHM-R: three passes per call, the structure of the CUDA
+// kernels. One call = one density (one FPN level, or the whole batch); E = elements of the call.
+//
+//   pass 1  per element: l, d = dl/dx and g; bin(g) stored as one byte; integer histogram per
+//           fixed chunk of kGhmChunk elements (exact, and independent of the thread count)
+//   pass 2  R_i = summed histogram; EMA over the non-empty bins; w_i = tot / (S_i * n)
+//   pass 3  grad = loss_weight * w_bin * d / tot; loss partials per chunk, summed in chunk order
+//
+// The per-element loss is kept from pass 1 to pass 3 in a reused buffer: 8 bytes of memory
+// traffic per element cost less than evaluating exp and log1p a second time. The element
+// evaluator is a template argument so that it inlines into the passes.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/check.h"
+#include "core/cpu/parallel.h"
+#include "losses/ghm_math.h"
+#include "losses/ghm_state.h"
+
+namespace ghm::losses::cpu {
+
+// For one valid element: g (the gradient norm that picks the bin), the unweighted loss l and the
+// unweighted gradient d = dl/dx.
+struct GhmElement {
+  float g, loss, grad;
+};
+
+enum class GhmTot { CountValid, SumWeights };
+
+struct GhmCallConfig {
+  int bins;
+  double momentum;  // a double, as the reference's Python float: (1 - m) * R is rounded once
+  float loss_weight;
+  float last_edge;
+  GhmTot tot_rule;
+};
+
+constexpr std::int64_t kGhmChunk = 1 << 14;
+
+// Per-bin weights from counts (the EMA update happens here); shared with the CUDA path and tests.
+// num_in_bin: [bins], acc_sum: [bins] (updated when momentum > 0), bin_weight: [bins] (written).
+// Returns n, the number of non-empty bins.
+int ghm_bin_weights(const std::int64_t* num_in_bin, int bins, double tot, double momentum, float* acc_sum,
+                    float* bin_weight);
+
+// The reused per-thread buffers of one call (bins as bytes, per-element loss), grown to `elements`.
+struct GhmWorkspace {
+  std::unique_ptr<std::uint8_t[]> bins;
+  std::unique_ptr<float[]> loss;
+  std::int64_t capacity = 0;
+};
+GhmWorkspace& ghm_workspace(std::int64_t elements);
+
+// True when g lies within a few float32 ulps of an edge of its bin b, where one ulp of rounding
+// in the element math decides the bin.
+inline bool near_bin_edge(float g, std::uint8_t b, const float* edges) {
+  constexpr float kUlps = 8.0f * 1.1920929e-7f;  // 8 x FLT_EPSILON, relative
+  return (b > 0 && g - edges[b] <= kUlps * edges[b]) || (edges[b + 1] - g <= kUlps * edges[b + 1]);
+}
+
+// Runs one call over a [R, C] block of elements (chunks are whole rows, about kGhmChunk elements
+// each). eval(r, c, GhmElement& e) returns the element's label weight (> 0: valid, and then fills
+// e). precise_g(r, c) recomputes g in double precision, rounded once to float32: it is called only
+// for the rare elements whose g is near a bin edge, so that their bin is the one a correctly
+// rounded computation (and so the reference, almost always) gives. grad: [R, C] written with
+// dL/dx; element_weight: [R, C] or null, written with each element's w (0 when invalid).
+// acc_sum: [bins], the EMA state (used when momentum > 0).
+template <class Eval, class PreciseG>
+GhmCallStats ghm_call(const GhmCallConfig& cfg, std::int64_t rows, std::int64_t cols, Eval&& eval,
+                      PreciseG&& precise_g, std::vector<float>& acc_sum, float* grad, float* element_weight) {
+  const std::int64_t elements = rows * cols;
+  GHM_CHECK(cfg.bins >= 1 && cfg.bins <= kMaxGhmBins, "GHM: bins must be in [1, ", kMaxGhmBins, "], got ", cfg.bins);
+  GHM_CHECK(cfg.momentum >= 0.0 && cfg.momentum < 1.0, "GHM: momentum must be in [0, 1), got ", cfg.momentum);
+  if (cfg.momentum > 0.0)
+    GHM_CHECK(static_cast<int>(acc_sum.size()) == cfg.bins, "GHM: EMA state has ", acc_sum.size(),
+              " bins, the loss has ", cfg.bins);
+  GhmWorkspace& ws = ghm_workspace(elements);
+  const int M = cfg.bins;
+  std::vector<float> edges(static_cast<std::size_t>(M + 1));
+  for (int i = 0; i < M; ++i) edges[static_cast<std::size_t>(i)] = static_cast<float>(i) / static_cast<float>(M);
+  edges[static_cast<std::size_t>(M)] = cfg.last_edge;
+
+  // Pass 1: evaluate, bin, count.
+  const std::int64_t rows_per_chunk = std::max<std::int64_t>(1, kGhmChunk / std::max<std::int64_t>(cols, 1));
+  const std::int64_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
+  std::vector<std::int64_t> hist(static_cast<std::size_t>(chunks * M), 0), valid(static_cast<std::size_t>(chunks), 0);
+  std::vector<double> weight_sum(static_cast<std::size_t>(chunks), 0.0);
+  std::uint8_t* bins = ws.bins.get();
+  float* loss = ws.loss.get();
+  ghm::cpu::parallel_for(chunks, 1, [&](std::int64_t c0, std::int64_t c1) {
+    for (std::int64_t c = c0; c < c1; ++c) {
+      // Four interleaved sub-histograms: consecutive elements usually share a bin (easy
+      // negatives), and one counter would serialise them through memory.
+      std::int64_t sub[4][kMaxGhmBins] = {};
+      std::int64_t count = 0;
+      double wsum = 0;
+      for (std::int64_t r = c * rows_per_chunk, r_end = std::min(rows, (c + 1) * rows_per_chunk); r < r_end; ++r)
+        for (std::int64_t col = 0; col < cols; ++col) {
+          const std::int64_t i = r * cols + col;
+          GhmElement e;
+          const float lw = eval(r, col, e);
+          if (lw > 0.0f) {
+            std::uint8_t b = ghm_bin(e.g, edges.data(), M);
+            if (b != kNoBin && near_bin_edge(e.g, b, edges.data())) b = ghm_bin(precise_g(r, col), edges.data(), M);
+            bins[i] = b;
+            loss[i] = e.loss;
+            grad[i] = e.grad;
+            ++count;
+            wsum += lw;
+            if (b != kNoBin) ++sub[col & 3][b];
+          } else {
+            bins[i] = kNoBin;
+            grad[i] = 0.0f;
+          }
+        }
+      for (int b = 0; b < M; ++b) hist[static_cast<std::size_t>(c * M + b)] = sub[0][b] + sub[1][b] + sub[2][b] + sub[3][b];
+      valid[static_cast<std::size_t>(c)] = count;
+      weight_sum[static_cast<std::size_t>(c)] = wsum;
+    }
+  });
+
+  // Pass 2: totals, EMA, per-bin weights.
+  GhmCallStats stats;
+  stats.num_in_bin.assign(static_cast<std::size_t>(M), 0);
+  std::int64_t valid_count = 0;
+  double weight_total = 0;
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    for (int b = 0; b < M; ++b) stats.num_in_bin[static_cast<std::size_t>(b)] += hist[static_cast<std::size_t>(c * M + b)];
+    valid_count += valid[static_cast<std::size_t>(c)];
+    weight_total += weight_sum[static_cast<std::size_t>(c)];
+  }
+  stats.tot = std::max(cfg.tot_rule == GhmTot::CountValid ? static_cast<double>(valid_count) : weight_total, 1.0);
+  stats.bin_weight.assign(static_cast<std::size_t>(M), 0.0f);
+  stats.nonempty_bins =
+      ghm_bin_weights(stats.num_in_bin.data(), M, stats.tot, cfg.momentum, acc_sum.data(), stats.bin_weight.data());
+  if (cfg.momentum > 0.0) stats.acc_sum = acc_sum;
+
+  // Pass 3: weighted gradient and loss.
+  const float scale = static_cast<float>(static_cast<double>(cfg.loss_weight) / stats.tot);
+  std::vector<float> w_scaled(static_cast<std::size_t>(M));
+  for (int b = 0; b < M; ++b) w_scaled[static_cast<std::size_t>(b)] = stats.bin_weight[static_cast<std::size_t>(b)] * scale;
+  std::vector<double> partial(static_cast<std::size_t>(chunks), 0.0);
+  const float* w = stats.bin_weight.data();
+  ghm::cpu::parallel_for(chunks, 1, [&](std::int64_t c0, std::int64_t c1) {
+    for (std::int64_t c = c0; c < c1; ++c) {
+      double acc = 0;
+      for (std::int64_t i = c * rows_per_chunk * cols, end = std::min(rows, (c + 1) * rows_per_chunk) * cols; i < end; ++i) {
+        const std::uint8_t b = bins[i];
+        if (b == kNoBin) {
+          grad[i] = 0.0f;
+          if (element_weight) element_weight[i] = 0.0f;
+          continue;
+        }
+        acc += static_cast<double>(w[b]) * loss[i];
+        grad[i] *= w_scaled[b];
+        if (element_weight) element_weight[i] = w[b];
+      }
+      partial[static_cast<std::size_t>(c)] = acc;
+    }
+  });
+  double total = 0;
+  for (double p : partial) total += p;
+  stats.loss = total / stats.tot * cfg.loss_weight;
+  return stats;
+}
+
+}  // namespace ghm::losses::cpu

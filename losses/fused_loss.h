@@ -1,0 +1,13 @@
+// The autograd side of a fused loss: the kernel has already computed the loss value and dL/dpred,
+// so the op's output is a [] tensor whose backward only scales that stored gradient by the
+// upstream gradient (no second pass over the inputs).
+#pragma once
+
+#include "core/tensor.h"
+
+namespace ghm::losses {
+
+// grad: dL/dpred for an upstream gradient of 1, shape of pred.
+Tensor fused_loss_output(double value, const Tensor& pred, const Tensor& grad, const char* name);
+
+}  // namespace ghm::losses

@@ -1,0 +1,72 @@
+// GHM-R on the CPU: the element math below, the three passes in losses/cpu/ghm_cpu.h.
+//
+// Per element (x prediction, y target), with mu2 = float32(mu * mu) as the reference rounds it:
+//   d = x - y;  s = sqrt(d*d + mu2);  l = s - mu (ASL1);  g = |d / s|;  dl/dx = d / s
+// (g near a bin edge is recomputed in double and rounded once, as in GHM-C).
+#include "losses/ghm_r.h"
+
+#include <cmath>
+
+#include "losses/cpu/ghm_cpu.h"
+#include "losses/fused_loss.h"
+#include "losses/class_targets.h"
+
+namespace ghm::losses {
+
+GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmrParams& params,
+                         GhmEmaState& state, std::span<const std::int64_t> level_rows, ElementWeights keep) {
+  const char* op = "ghm_r_loss";
+  check_dtype(pred, DType::F32, op, "pred");
+  check_dtype(target, DType::F32, op, "target");
+  check_dtype(label_weight, DType::F32, op, "label_weight");
+  GHM_CHECK(pred.dim() == 2 && target.shape() == pred.shape() && label_weight.shape() == pred.shape(), op,
+            ": pred ", pred.shape(), ", target ", target.shape(), " and label_weight ", label_weight.shape(),
+            " must all be [N, D]");
+  GHM_CHECK(params.mu > 0.0f, op, ": mu must be positive, got ", params.mu);
+  const std::int64_t n = pred.size(0), dims = pred.size(1);
+  const std::vector<std::int64_t> rows = call_rows(level_rows, n, op);
+  if (params.momentum > 0.0 && state.acc_sum.empty()) state.acc_sum.assign(static_cast<std::size_t>(params.bins), 0.0f);
+  const cpu::GhmCallConfig cfg{params.bins, params.momentum, params.loss_weight, kGhmrLastEdge, cpu::GhmTot::SumWeights};
+  const float mu = params.mu;
+  const float mu2 = static_cast<float>(static_cast<double>(mu) * static_cast<double>(mu));
+
+  GhmrResult r;
+  r.grad = Tensor::empty(pred.shape());
+  if (keep == ElementWeights::Keep) r.element_weight = Tensor::empty(pred.shape());
+  const float* x = pred.data<float>();
+  const float* y = target.data<float>();
+  const float* lw = label_weight.data<float>();
+  for (std::size_t c = 0; c + 1 < rows.size(); ++c) {
+    const std::int64_t base = rows[c] * dims;
+    auto eval = [&](std::int64_t rr, std::int64_t col, cpu::GhmElement& e) -> float {
+      const std::int64_t i = base + rr * dims + col;
+      const float w = lw[i];
+      if (!(w > 0.0f)) return 0.0f;
+      const float d = x[i] - y[i];
+      const float s = std::sqrt(d * d + mu2);
+      e.loss = s - mu;
+      e.grad = d / s;
+      e.g = std::abs(e.grad);
+      return w;
+    };
+    auto precise_g = [&](std::int64_t rr, std::int64_t col) {
+      const std::int64_t i = base + rr * dims + col;
+      const double d = static_cast<double>(x[i] - y[i]);
+      return static_cast<float>(std::abs(d / std::sqrt(d * d + static_cast<double>(mu2))));
+    };
+    r.calls.push_back(cpu::ghm_call(cfg, rows[c + 1] - rows[c], dims, eval, precise_g, state.acc_sum, r.grad.data<float>() + base,
+                                    r.element_weight.defined() ? r.element_weight.data<float>() + base : nullptr));
+    r.total += r.calls.back().loss;
+  }
+  r.loss = Tensor::scalar(static_cast<float>(r.total));
+  return r;
+}
+
+Tensor ghm_r_loss(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmrParams& params,
+                  GhmEmaState& state, std::span<const std::int64_t> level_rows, std::vector<GhmCallStats>* stats) {
+  GhmrResult r = ghm_r_forward(pred, target, label_weight, params, state, level_rows);
+  if (stats) *stats = std::move(r.calls);
+  return fused_loss_output(r.total, pred, r.grad, "ghm_r_loss");
+}
+
+}  // namespace ghm::losses
