@@ -28,17 +28,26 @@ GhmcResult ghm_c_forward(const Tensor& pred, const Tensor& target, const Tensor&
   const float* x = pred.data<float>();
   for (std::size_t c = 0; c + 1 < rows.size(); ++c) {
     const std::int64_t r0 = rows[c], base = r0 * t.k;
-    auto eval = [&](std::int64_t rr, std::int64_t col, cpu::GhmElement& e) -> float {
-      const std::int64_t row = r0 + rr;
-      const float lw = t.w(row, col);
-      if (!(lw > 0.0f)) return 0.0f;
-      const float xi = x[row * t.k + col], y = t.y(row, col);
-      const float ex = std::exp(-std::abs(xi));
-      const float p = xi >= 0.0f ? 1.0f / (1.0f + ex) : ex / (1.0f + ex);
-      e.grad = p - y;
-      e.g = std::abs(e.grad);
-      e.loss = std::max(xi, 0.0f) - xi * y + std::log1p(ex);
-      return lw;
+    auto eval = [&](std::int64_t b0, std::int64_t b1, float* g, float* lw, float* loss, float* d) {
+      for (std::int64_t rr = b0; rr < b1; ++rr) {
+        const std::int64_t row = r0 + rr, o = (rr - b0) * t.k;
+        const float* xr = x + row * t.k;
+        const std::int64_t label = t.labels ? t.labels[row] : -1;
+        const float* yr = t.onehot ? t.onehot + row * t.k : nullptr;
+        const float* wr = t.weight_per_row ? nullptr : t.weight + row * t.k;
+        const float row_weight = t.weight_per_row ? t.weight[row] : 0.0f;
+#pragma omp simd
+        for (std::int64_t col = 0; col < t.k; ++col) {
+          const float xi = xr[col];
+          const float y = yr ? yr[col] : (col == label ? 1.0f : 0.0f);
+          const float ex = std::exp(-std::abs(xi));
+          const float p = xi >= 0.0f ? 1.0f / (1.0f + ex) : ex / (1.0f + ex);
+          d[o + col] = p - y;
+          g[o + col] = std::abs(p - y);
+          loss[o + col] = std::max(xi, 0.0f) - xi * y + std::log1p(ex);
+          lw[o + col] = wr ? wr[col] : row_weight;
+        }
+      }
     };
     auto precise_g = [&](std::int64_t rr, std::int64_t col) {
       const std::int64_t row = r0 + rr;

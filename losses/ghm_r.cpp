@@ -38,16 +38,17 @@ GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor&
   const float* lw = label_weight.data<float>();
   for (std::size_t c = 0; c + 1 < rows.size(); ++c) {
     const std::int64_t base = rows[c] * dims;
-    auto eval = [&](std::int64_t rr, std::int64_t col, cpu::GhmElement& e) -> float {
-      const std::int64_t i = base + rr * dims + col;
-      const float w = lw[i];
-      if (!(w > 0.0f)) return 0.0f;
-      const float d = x[i] - y[i];
-      const float s = std::sqrt(d * d + mu2);
-      e.loss = s - mu;
-      e.grad = d / s;
-      e.g = std::abs(e.grad);
-      return w;
+    auto eval = [&](std::int64_t b0, std::int64_t b1, float* g, float* w, float* loss, float* d) {
+      const std::int64_t first = base + b0 * dims, n = (b1 - b0) * dims;
+#pragma omp simd
+      for (std::int64_t j = 0; j < n; ++j) {
+        const float di = x[first + j] - y[first + j];
+        const float s = std::sqrt(di * di + mu2);
+        loss[j] = s - mu;
+        d[j] = di / s;
+        g[j] = std::abs(di / s);
+        w[j] = lw[first + j];
+      }
     };
     auto precise_g = [&](std::int64_t rr, std::int64_t col) {
       const std::int64_t i = base + rr * dims + col;

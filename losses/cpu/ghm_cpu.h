@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -23,12 +24,11 @@
 
 namespace ghm::losses::cpu {
 
-// For one valid element: g (the gradient norm that picks the bin), the unweighted loss l and the
-// unweighted gradient d = dl/dx.
-struct GhmElement {
-  float g, loss, grad;
-};
-
+// A block evaluator fills, for rows [r0, r1) of the call (E = (r1 - r0) * C elements, row-major):
+//   g[E]     the gradient norm that picks the bin        lw[E]  the label weight (> 0: valid)
+//   loss[E]  the unweighted element loss l               d[E]   the unweighted gradient dl/dx
+// for every element, valid or not (values of invalid elements are ignored). It is written as flat
+// loops so that the compiler vectorises the element math.
 enum class GhmTot { CountValid, SumWeights };
 
 struct GhmCallConfig {
@@ -63,11 +63,11 @@ inline bool near_bin_edge(float g, std::uint8_t b, const float* edges) {
 }
 
 // Runs one call over a [R, C] block of elements (chunks are whole rows, about kGhmChunk elements
-// each). eval(r, c, GhmElement& e) returns the element's label weight (> 0: valid, and then fills
-// e). precise_g(r, c) recomputes g in double precision, rounded once to float32: it is called only
-// for the rare elements whose g is near a bin edge, so that their bin is the one a correctly
-// rounded computation (and so the reference, almost always) gives. grad: [R, C] written with
-// dL/dx; element_weight: [R, C] or null, written with each element's w (0 when invalid).
+// each). eval(r0, r1, g, lw, loss, d) is the block evaluator above. precise_g(r, c) recomputes
+// one element's g in double precision, rounded once to float32: it is called only for the rare
+// elements whose g lies within a few ulps of a bin edge, so that their bin is the correctly
+// rounded one (and so, almost always, the reference's). grad: [R, C] written with dL/dx;
+// element_weight: [R, C] or null, written with each element's w (0 when invalid).
 // acc_sum: [bins], the EMA state (used when momentum > 0).
 template <class Eval, class PreciseG>
 GhmCallStats ghm_call(const GhmCallConfig& cfg, std::int64_t rows, std::int64_t cols, Eval&& eval,
@@ -92,31 +92,46 @@ GhmCallStats ghm_call(const GhmCallConfig& cfg, std::int64_t rows, std::int64_t 
   std::uint8_t* bins = ws.bins.get();
   float* loss = ws.loss.get();
   ghm::cpu::parallel_for(chunks, 1, [&](std::int64_t c0, std::int64_t c1) {
+    std::vector<float> scratch_g(static_cast<std::size_t>(rows_per_chunk * cols));
+    std::vector<float> scratch_lw(static_cast<std::size_t>(rows_per_chunk * cols));
     for (std::int64_t c = c0; c < c1; ++c) {
+      const std::int64_t r0 = c * rows_per_chunk, r1 = std::min(rows, (c + 1) * rows_per_chunk);
+      const std::int64_t base = r0 * cols, n = (r1 - r0) * cols;
+      float* g = scratch_g.data();
+      float* lw = scratch_lw.data();
+      eval(r0, r1, g, lw, loss + base, grad + base);
+      std::uint8_t* bin = bins + base;
+      const float* e = edges.data();
+      const float scale = static_cast<float>(M);
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) {
+        // First guess from g * M, then one step against the float32 edges (the guess is off by at
+        // most one bin). NaN and g outside [0, last edge) get no bin.
+        const float gi = g[i];
+        const bool inside = gi >= 0.0f && gi < e[M];
+        int b = static_cast<int>(inside ? gi * scale : 0.0f);
+        b = b > M - 1 ? M - 1 : b;
+        b = gi < e[b] ? b - 1 : (gi >= e[b + 1] ? b + 1 : b);
+        bin[i] = (inside && lw[i] > 0.0f) ? static_cast<std::uint8_t>(b) : kNoBin;
+      }
       // Four interleaved sub-histograms: consecutive elements usually share a bin (easy
       // negatives), and one counter would serialise them through memory.
       std::int64_t sub[4][kMaxGhmBins] = {};
       std::int64_t count = 0;
       double wsum = 0;
-      for (std::int64_t r = c * rows_per_chunk, r_end = std::min(rows, (c + 1) * rows_per_chunk); r < r_end; ++r)
-        for (std::int64_t col = 0; col < cols; ++col) {
-          const std::int64_t i = r * cols + col;
-          GhmElement e;
-          const float lw = eval(r, col, e);
-          if (lw > 0.0f) {
-            std::uint8_t b = ghm_bin(e.g, edges.data(), M);
-            if (b != kNoBin && near_bin_edge(e.g, b, edges.data())) b = ghm_bin(precise_g(r, col), edges.data(), M);
-            bins[i] = b;
-            loss[i] = e.loss;
-            grad[i] = e.grad;
-            ++count;
-            wsum += lw;
-            if (b != kNoBin) ++sub[col & 3][b];
-          } else {
-            bins[i] = kNoBin;
-            grad[i] = 0.0f;
-          }
+      for (std::int64_t i = 0; i < n; ++i) {
+        if (!(lw[i] > 0.0f)) continue;
+        ++count;
+        wsum += lw[i];
+        std::uint8_t b = bin[i];
+        if (b == kNoBin) continue;
+        if (near_bin_edge(g[i], b, e)) {
+          b = ghm_bin(precise_g(r0 + i / cols, i % cols), e, M);
+          bin[i] = b;
+          if (b == kNoBin) continue;
         }
+        ++sub[i & 3][b];
+      }
       for (int b = 0; b < M; ++b) hist[static_cast<std::size_t>(c * M + b)] = sub[0][b] + sub[1][b] + sub[2][b] + sub[3][b];
       valid[static_cast<std::size_t>(c)] = count;
       weight_sum[static_cast<std::size_t>(c)] = wsum;
@@ -141,24 +156,26 @@ GhmCallStats ghm_call(const GhmCallConfig& cfg, std::int64_t rows, std::int64_t 
 
   // Pass 3: weighted gradient and loss.
   const float scale = static_cast<float>(static_cast<double>(cfg.loss_weight) / stats.tot);
-  std::vector<float> w_scaled(static_cast<std::size_t>(M));
-  for (int b = 0; b < M; ++b) w_scaled[static_cast<std::size_t>(b)] = stats.bin_weight[static_cast<std::size_t>(b)] * scale;
+  // Weight tables indexed by the stored byte: entry kNoBin (invalid elements) is 0, so the loop
+  // has no branch and vectorises (a gather per element).
+  std::array<float, 256> w_table{}, g_table{};
+  for (int b = 0; b < M; ++b) {
+    w_table[static_cast<std::size_t>(b)] = stats.bin_weight[static_cast<std::size_t>(b)];
+    g_table[static_cast<std::size_t>(b)] = stats.bin_weight[static_cast<std::size_t>(b)] * scale;
+  }
   std::vector<double> partial(static_cast<std::size_t>(chunks), 0.0);
-  const float* w = stats.bin_weight.data();
   ghm::cpu::parallel_for(chunks, 1, [&](std::int64_t c0, std::int64_t c1) {
     for (std::int64_t c = c0; c < c1; ++c) {
       double acc = 0;
-      for (std::int64_t i = c * rows_per_chunk * cols, end = std::min(rows, (c + 1) * rows_per_chunk) * cols; i < end; ++i) {
+      const std::int64_t begin = c * rows_per_chunk * cols, end = std::min(rows, (c + 1) * rows_per_chunk) * cols;
+#pragma omp simd reduction(+ : acc)
+      for (std::int64_t i = begin; i < end; ++i) {
         const std::uint8_t b = bins[i];
-        if (b == kNoBin) {
-          grad[i] = 0.0f;
-          if (element_weight) element_weight[i] = 0.0f;
-          continue;
-        }
-        acc += static_cast<double>(w[b]) * loss[i];
-        grad[i] *= w_scaled[b];
-        if (element_weight) element_weight[i] = w[b];
+        acc += static_cast<double>(w_table[b] * loss[i]);
+        grad[i] *= g_table[b];
       }
+      if (element_weight)
+        for (std::int64_t i = begin; i < end; ++i) element_weight[i] = w_table[bins[i]];
       partial[static_cast<std::size_t>(c)] = acc;
     }
   });
