@@ -38,7 +38,7 @@ if(NOT GHM_ONEDNN STREQUAL "OFF")
     elseif(GHM_ONEDNN STREQUAL "ON")
       message(FATAL_ERROR "GHM_ONEDNN=ON but oneDNN was not found (neither the dnnl CMake package nor libdnnl "
                           "with oneapi/dnnl/dnnl.hpp). Install libdnnl-dev (scripts/setup.sh), set dnnl_DIR or "
-                          "CMAKE_PREFIX_PATH to an oneDNN install, or configure with -DGHM_ONEDNN=OFF.")
+                          "CMAKE_PREFIX_PATH to a oneDNN install, or configure with -DGHM_ONEDNN=OFF.")
     else()
       message(STATUS "oneDNN off (GHM_ONEDNN=AUTO): neither the dnnl CMake package nor libdnnl with "
                      "oneapi/dnnl/dnnl.hpp was found; convolutions use im2col + Eigen")

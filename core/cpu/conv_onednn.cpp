@@ -9,20 +9,21 @@
 // oneDNN takes the dilation minus one (0 = dense) and padding per side; right = left, as in PyTorch
 // (the output size rounds down, and oneDNN's size check does the same).
 //
-// Layouts, and what was measured to choose them (RetinaNet R50-FPN set, bench ops, 2 threads,
-// AVX-512; count-weighted totals fwd / bwd ms):
-//   format_tag::any everywhere      605 / 1320   oneDNN picks 16-channel blocks (nChw16c activations,
-//                                                OIhw16i16o-like weights) and its direct JIT kernels
-//   plain nchw/oihw everywhere      647 / 1759   oneDNN falls back to im2col + its own GEMM
-//   any, but plain for 1x1 kernels  569 / 1292   (the rule below)
+// Layouts, and what was measured to choose them (bench ops on the RetinaNet R50-FPN set, 2 threads,
+// AVX-512 machine; count-weighted totals, forward / backward ms; run-to-run noise is about 4%):
+//   format_tag::any everywhere        549 / 1246   oneDNN picks 16-channel blocks (nChw16c activations,
+//                                                  OIhw16i16o-like weights) and its direct JIT kernels
+//   plain nchw/oihw everywhere        607 / 1665   oneDNN falls back to im2col + its own GEMM
+//   any, but plain for 1x1 kernels    543 / 1248   the rule used here
 // With `any`, an input whose chosen format differs from NCHW/OIHW is reordered into the workspace,
-// and the output is computed there and reordered back: two extra passes over the activations. A 3x3
-// kernel does 9x the arithmetic of a 1x1 per element moved, so for 3x3 and 7x7 the blocked kernels
-// win despite the reorders (bwd 44.7 vs 67.0 ms on the P3 towers). A 1x1 convolution on NCHW is a
-// plain GEMM per image, W[O,C] x[C,HO*WO], which oneDNN runs in place (gemm:jit) with no reorder at
-// all, and that beats blocked 1x1 plus reorders (e.g. 256->64 at 128x128: fwd 2.6 vs 7.1 ms). So
-// 1x1 kernels use plain formats and everything else `any`. Weights are reordered on every call: they
-// change every step, and the reorder costs ~1% of the convolution.
+// and the output is computed there and reordered back: two extra passes over the activations. For
+// 3x3 and 7x7 kernels the blocked kernels win by far despite that (P3 towers, backward: 42 vs 63 ms
+// plain). A 1x1 convolution on NCHW is one GEMM per image, W[O,C] x[C,HO*WO], which oneDNN runs on
+// the caller's buffers (gemm:jit) with no reorder at all; doing 1/9 of a 3x3's arithmetic per element
+// moved, it gains most from skipping the reorders: the 39 1x1 convs take 123-127 ms forward plain vs
+// 138-142 ms blocked (256->64 at 128x128: 2.8 vs 5.6 ms), and backward is a tie (302-310 ms either
+// way). So 1x1 kernels use plain formats and everything else `any`. Weights are reordered on every
+// call (they change every step; that reorder costs 0.5-2% of the convolution).
 //
 // Caching: building a primitive descriptor lets oneDNN pick an implementation and JIT-compile it
 // (milliseconds), so each (pass, geometry, bias, thread count) gets a Plan once, kept in a

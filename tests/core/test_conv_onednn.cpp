@@ -15,6 +15,8 @@
 // counts that are and are not multiples of oneDNN's 16-channel blocks, N = 1 and 3, and a 1x1 output.
 // All cases run twice, the second round after every other geometry has run in between, so cached
 // plans and the shared workspace are used again at a different size.
+// Two more cases: conv2d's backward through the dispatcher for every subset of gradients, and the
+// error a geometry oneDNN rejects produces.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -22,8 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "core/autograd.h"
 #include "core/check.h"
 #include "core/cpu/conv_onednn.h"
+#include "core/ops/conv.h"
 #include "core/random.h"
 #include "core/tensor.h"
 
@@ -145,6 +149,39 @@ TEST_CASE("conv onednn: forward, backward data and backward weight+bias match th
   for (int repeat = 0; repeat < 3; ++repeat) check_case(cases[15], gen, worst);
   MESSAGE("largest normalised error vs reference: y ", worst.y, ", dx ", worst.dx, ", dw ", worst.dw, ", db ",
           worst.db, " (tolerance ", kTolerance, ")");
+}
+
+TEST_CASE("conv onednn: conv2d gives the reference gradients for every subset of x, W, b that needs one") {
+  // The backward closure fuses db into the dW pass when both are needed and falls back to the
+  // reference bias sum when only db is; this covers each combination through the public op, with
+  // whichever implementation GHM_CONV_IMPL selects.
+  Generator gen(12);
+  for (const ConvCase& c : {ConvCase{"3x3", {2, 20, 9, 8}, {24, 20, 3, 3}, Conv2dParams::square(1, 1), true},
+                            ConvCase{"1x1", {2, 16, 5, 7}, {8, 16, 1, 1}, Conv2dParams::square(1, 0), true}}) {
+    const cpu::ConvGeometry g = geometry(c);
+    const Tensor x0 = Tensor::normal(c.x, 0, 1, gen), w0 = Tensor::normal(c.w, 0, 0.2f, gen);
+    const Tensor b0 = Tensor::normal(Shape{g.o}, 0, 1, gen);
+    const Tensor dy = Tensor::normal(Shape{g.n, g.o, g.ho, g.wo}, 0, 1, gen);
+    Tensor dx_ref = Tensor::empty(c.x), dw_ref = Tensor::empty(c.w), db_ref = Tensor::empty(Shape{g.o});
+    cpu::conv2d_backward_data(g, dy.data<float>(), w0.data<float>(), dx_ref.data<float>());
+    cpu::conv2d_backward_weight(g, x0.data<float>(), dy.data<float>(), dw_ref.data<float>());
+    cpu::conv2d_backward_bias(g, dy.data<float>(), db_ref.data<float>());
+    for (int mask = 1; mask < 8; ++mask) {
+      CAPTURE(c.name);
+      CAPTURE(mask);
+      Tensor x = x0.clone(), w = w0.clone(), b = b0.clone();
+      x.set_requires_grad((mask & 1) != 0);
+      w.set_requires_grad((mask & 2) != 0);
+      b.set_requires_grad((mask & 4) != 0);
+      conv2d(x, w, b, c.p).backward(dy);
+      if (mask & 1) CHECK(normalised_error(x.grad(), dx_ref) <= kTolerance);
+      if (mask & 2) CHECK(normalised_error(w.grad(), dw_ref) <= kTolerance);
+      if (mask & 4) CHECK(normalised_error(b.grad(), db_ref) <= kTolerance);
+      CHECK(x.grad().defined() == ((mask & 1) != 0));
+      CHECK(w.grad().defined() == ((mask & 2) != 0));
+      CHECK(b.grad().defined() == ((mask & 4) != 0));
+    }
+  }
 }
 
 TEST_CASE("conv onednn: a geometry oneDNN rejects reports the pass, the shapes and the status") {
