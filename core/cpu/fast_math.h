@@ -1,67 +1,78 @@
-// Branch-free float32 exp, log1p, sigmoid and the logistic loss parts for CPU loops that GCC
-// vectorises (`#pragma omp simd`): no libm calls, no data-dependent branches, only arithmetic,
-// integer/bit operations (std::bit_cast) and selects, which become masked AVX-512/AVX2 code.
+// Branch-free float32 exp, log1p, sigmoid and the logistic-loss parts, for CPU loops that GCC
+// vectorises (`#pragma omp simd`, or plain loops at -O3).
+//
+// Why branch-free: a loop is vectorised only if every lane can run the same instructions. A libm
+// call (expf, log1pf) stops that (glibc's vector variants need -ffast-math), and so does an `if`
+// on the data. Here every function is straight-line IEEE arithmetic, integer and bit operations on
+// the float's bits (std::bit_cast) and selects `c ? a : b`, which become compare + masked blend
+// (vcmpps / vblendmps on AVX-512). One trap: GCC keeps a float computation that feeds only one arm
+// of a select inside a branch, and then will not vectorise it, since a division or multiply may
+// raise an FP exception (-ftrapping-math is the default). So the selects below pick between values
+// that are computed anyway, or that come from integer operations.
 //
 // exp_approx(x) = e^x
 //   Reduction: n = round(x * log2(e)), r = x - n*ln2, so e^x = 2^n * e^r with |r| <= ln2/2 (plus
-//   a hair where the product x*log2(e) rounds across a half-integer). The rounding uses the
-//   shifter trick: z = x*log2(e) + 1.5*2^23 leaves round(x*log2(e)) in the low mantissa bits of z,
-//   so n comes out of an integer subtraction with no float->int conversion (which is UB for NaN).
-//   r is formed Cody-Waite style with two constants, ln2 = kLn2Hi + kLn2Lo, where kLn2Hi has 15
-//   significant bits: n*kLn2Hi is exact for |n| <= 256 and x - n*kLn2Hi is exact (Sterbenz), so
-//   the only reduction error is the rounding of the kLn2Lo term, ~2^-24 * |r|.
-//   Polynomial: the Taylor series of e^r to degree 7 in Horner form. The truncation error on
-//   |r| <= 0.347 is r^8/8! <= 5.2e-9, under 0.1 ulp; the evaluation rounds ~0.5-0.7 ulp.
-//   Scale: 2^n is built from exponent bits. n is clamped to [-126, 128]; n = 128 has no float, so
-//   the scale is applied as two factors 2^(n>>1) * 2^(n - (n>>1)), each a normal float; p*2^a is
-//   exact and the second product rounds once (to +inf past the overflow threshold).
-//   Range: x >= 0x1.62e430p6 (~88.7228394, the first float with e^x > FLT_MAX) gives +inf;
+//   a hair where x*log2(e) rounds across a half-integer). The rounding uses the shifter: in
+//   z = x*log2(e) + 1.5*2^23 the low mantissa bits of z hold round(x*log2(e)), so n comes from an
+//   integer subtraction, with no float->int conversion (that would be UB for NaN).
+//   r is formed Cody-Waite style with ln2 = kLn2Hi + kLn2Lo, where kLn2Hi has 15 significant bits:
+//   n*kLn2Hi is exact for |n| <= 256 and lies within a factor 2 of x, so x - n*kLn2Hi is exact
+//   (Sterbenz); the reduction error is the rounding of the kLn2Lo term, ~2^-24 * |r|.
+//   Polynomial: Taylor series of e^r to degree 7, Horner form. Truncation error on |r| <= 0.347
+//   is r^8/8! <= 5.2e-9, under 0.1 ulp; the evaluation rounds to ~0.5-0.8 ulp.
+//   Scale: x is clamped to [kExpMinArg, kExpMaxArg], so n is in [-126, 128]. 2^128 is not a float,
+//   so 2^n is applied as two factors 2^(n>>1) * 2^(n - (n>>1)), each a normal float built from
+//   exponent bits; p*2^a is exact and the second product rounds once (to +inf past FLT_MAX).
+//   Range: x >= 0x1.62e430p6 (~88.7228394, the first float with e^x > FLT_MAX) gives +inf.
 //   x < kExpMinArg (-0x1.5d589ep6, ~-87.3365402, the smallest float with e^x >= FLT_MIN) gives
-//   +0: results that would be subnormal are flushed to zero, so no denormal ever leaves here
+//   +0: results that would be subnormal are flushed to zero, so no subnormal ever leaves here
 //   (they are slow in later arithmetic and irrelevant to a loss). -inf -> +0, +inf -> +inf,
-//   NaN -> NaN (selects and clamps are written so that a NaN falls through).
-//   Measured (tests/core/test_fast_math.cpp, every 97th bit pattern): max error 1 ulp.
+//   NaN -> NaN (a NaN compares false and falls through the clamps).
+//   Measured (tests/core/test_fast_math.cpp, every 97th bit pattern): max error 0.91 ulp with
+//   FMA, 1.18 ulp without.
 //
-// log1p_approx(t) = log(1 + t), t >= 0
-//   u = fl(1 + t). Split u = 2^k * m with m in [sqrt(1/2), sqrt(2)) by integer arithmetic on the
-//   bits (subtract the bits of sqrt(1/2), the exponent field is k, add them back to the mantissa).
+// log1p_approx(t) = log(1 + t), for t >= 0 (the losses use t = e^-|x| in (0, 1])
+//   u = fl(1 + t) and c = (1 + t) - u exactly (Fast2Sum of the larger and the smaller addend), so
+//   log1p(t) = log(u) + log(1 + c/u) = log(u) + c/u + O((c/u)^2), |c/u| <= 2^-24: the low bits of
+//   t that 1 + t dropped come back through c, which keeps tiny t accurate (for t < 2^-24, u = 1,
+//   log(u) = 0 and the result is c = t).
+//   log(u): split u = 2^k * m with m in [sqrt(1/2), sqrt(2)) by integer arithmetic on the bits
+//   (subtract the bits of sqrt(1/2); the exponent field is then k; add them back to the mantissa).
 //   With f = m - 1 (exact, Sterbenz) and s = f / (2 + f), |s| <= 0.1716:
 //     log(m) = 2 atanh(s) = 2s + s*R,  R = 2s^2/3 + 2s^4/5 + 2s^6/7 + 2s^8/9 (+ 2s^10/11 + ...)
-//   rewritten as log(m) = f - (f^2/2 - s*(f^2/2 + R)) (fdlibm), so the exact f is the leading term
-//   and every rounded quantity is multiplied by something small. The dropped tail is < 2e-9
-//   relative. log(u) = k*kLn2Hi + (k*kLn2Lo + log(m)) with k*kLn2Hi exact.
-//   1 + t lost the low bits of t; the correction log1p(t) = log(u) * t / (u - 1) (Goldberg)
-//   restores relative accuracy: log(u)/(u - 1) varies slowly, so evaluating it at u instead of
-//   1 + t costs < 0.25 ulp. When u == 1 (t < 2^-24, also t = 0 and -0), log1p(t) = t to within
-//   t/2 relative, i.e. exactly in float. t = +inf -> +inf, NaN -> NaN. Negative t is outside the
-//   contract (the loss uses t = exp(-|x|) in (0, 1]).
-//   Measured: max error 1.5 ulp over [0, FLT_MAX].
+//   evaluated as log(m) = f - (f^2/2 - s*(f^2/2 + R)) (fdlibm): the exact f leads and every rounded
+//   term is multiplied by something small. The dropped tail is < 2e-9 relative.
+//   log1p(t) = k*kLn2Hi + (log(m) + (k*kLn2Lo + c/u)), k*kLn2Hi exact, smallest terms first.
+//   t = 0 -> +0, t = -0 -> -0, +inf -> +inf, NaN -> NaN.
+//   Measured over [0, FLT_MAX]: max error 1.17 ulp (FMA and not).
 //
-// sigmoid_approx(x) = 1 / (1 + e^-x), computed from t = e^-|x| in (0, 1] so nothing overflows:
-//   p = (x >= 0 ? 1 : t) / (1 + t), one division, selects instead of a branch. x < -87.3365 gives
-//   +0 (the true value is subnormal); x = -0 gives 0.5; +-inf give 1 and 0; NaN gives NaN.
-//   Error: t's error (<= 1 ulp) scaled by 1/(1+t), plus the roundings of 1 + t and of the division.
+// sigmoid_approx(x) = 1 / (1 + e^-x), from t = e^-|x| in (0, 1] so nothing overflows:
+//   p = (x >= 0 ? 1 : t) / (1 + t), one division. p is in [0, 1]; x < -87.3365 gives +0 (the true
+//   value is subnormal); x = +-0 gives 0.5; +inf -> 1, -inf -> 0, NaN -> NaN.
+//   Error: t's (<= 1.2 ulp) scaled by 1/(1 + t), plus the roundings of 1 + t (up to 1 ulp of p
+//   relative) and of the division. Measured: max 2.19 ulp.
 //
 // softplus_neg_abs(x) = log(1 + e^-|x|), the non-linear part of the stable BCE-with-logits.
+//   |x| > 87.3365 gives +0 (the true value is subnormal). Measured: max 1.82 ulp (1.86 w/o FMA).
 //
-// logistic_parts(x, y) = {sigmoid(x), BCE-with-logits(x, y)}, sharing one exp:
-//   bce = max(x, 0) - x*y + log1p(e^-|x|). For y in {0, 1} the first two terms are exact (0, x or
-//   -x), so bce is as accurate as softplus_neg_abs plus one addition. For soft labels max(x,0) - x*y
-//   may cancel; it is formed with one rounding (fma where available).
+// logistic_parts(x, y) = {sigmoid(x), BCE-with-logits(x, y)} from one exp, for finite x:
+//   bce = max(x, 0) - x*y + log(1 + e^-|x|). For y in {0, 1} the first two terms are exact (0, x or
+//   -x), so bce is as accurate as softplus_neg_abs plus one addition (measured max 1.82 ulp). For
+//   soft labels max(x, 0) - x*y may cancel; it is formed with one rounding (an FMA where there is
+//   one). x = +-inf gives a NaN bce (inf * 0), as the formula does in any framework.
 //
-// FMA: with hardware FMA (-march=native on anything recent) the multiply-adds are fused
-// (std::fma, inlined as vfmadd); otherwise they are a multiply and an add. The two builds may
-// differ in the last bit; both meet the bounds. Within one build, scalar and vector evaluation of
-// these functions give identical bits (the project compiles with -ffp-contract=off semantics of
-// -std=c++20, and every operation here is an IEEE operation).
+// FMA: with hardware FMA (-march=native on anything recent) the multiply-adds are explicit FMAs
+// (std::fma, inlined as vfmadd); otherwise a multiply and an add. GCC may also contract other
+// a*b + c (its C++ default is -ffp-contract=fast). Builds with and without FMA can differ in the
+// last bit and both meet the bounds; the test checks that within a build the vectorised and the
+// scalar code give identical bits.
 //
-// These are CPU functions (std::bit_cast); a CUDA kernel would use its own expf/log1pf.
+// These are CPU functions (std::bit_cast); a CUDA kernel uses the device expf/log1pf.
 #pragma once
 
 #include <bit>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 
 namespace ghm::cpu {
 
