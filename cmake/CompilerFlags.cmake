@@ -2,6 +2,10 @@
 add_library(ghm_compile_options INTERFACE)
 target_compile_options(ghm_compile_options INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>)
+# We never enable floating-point traps; without this GCC treats every float comparison as a
+# possible trap and refuses to if-convert (and so to vectorise) branch-free selects. IEEE results,
+# NaN and infinity handling are unchanged (unlike -ffast-math).
+target_compile_options(ghm_compile_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-fno-trapping-math>)
 # GCC 12 reports false -Wrestrict overlaps inside std::string's operator+ when inlined
 # (GCC bug 105651); the warning is about the standard library, not our code.
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/cpu/fast_math.h"
 #include "core/cpu/parallel.h"
 #include "losses/class_targets.h"
 #include "losses/fused_loss.h"
@@ -26,8 +27,11 @@ double fused_pass(std::int64_t rows, std::int64_t cols, float* grad, Elem&& elem
   ghm::cpu::parallel_for(chunks, 1, [&](std::int64_t c0, std::int64_t c1) {
     for (std::int64_t c = c0; c < c1; ++c) {
       double acc = 0;
-      for (std::int64_t r = c * rows_per_chunk, end = std::min(rows, (c + 1) * rows_per_chunk); r < end; ++r)
-        for (std::int64_t k = 0; k < cols; ++k) acc += elem(r, k, grad + r * cols + k);
+      for (std::int64_t r = c * rows_per_chunk, end = std::min(rows, (c + 1) * rows_per_chunk); r < end; ++r) {
+        float* g = grad + r * cols;
+#pragma omp simd reduction(+ : acc)
+        for (std::int64_t k = 0; k < cols; ++k) acc += elem(r, k, g + k);
+      }
       partial[static_cast<std::size_t>(c)] = acc;
     }
   });
@@ -36,16 +40,53 @@ double fused_pass(std::int64_t rows, std::int64_t cols, float* grad, Elem&& elem
   return total;
 }
 
-// Stable pieces of the logistic: t = exp(-|x|), p = sigmoid(x), BCE(x, y).
-struct Logistic {
-  float p, bce;
-  Logistic(float x, float y) {
-    const float t = std::exp(-std::abs(x));
-    p = x >= 0.0f ? 1.0f / (1.0f + t) : t / (1.0f + t);
-    bce = std::max(x, 0.0f) - x * y + std::log1p(t);
-  }
-};
+// fused_pass for the classification losses: per row, the target (one-hot row or label) and the
+// weight (row or per element) are resolved once, and the element loop is branch-free, so it
+// vectorises. elem(x, y, w, &grad) -> weighted loss.
+template <class Elem>
+double class_pass(const ClassTargets& t, const float* x, float* grad, Elem&& elem) {
+  const std::int64_t k = t.k;
+  const float* onehot = t.onehot;
+  const std::int64_t* labels = t.labels;
+  const float* weight = t.weight;
+  const bool per_row = t.weight_per_row;
+  const std::int64_t rows_per_chunk = std::max<std::int64_t>(1, kChunkElements / std::max<std::int64_t>(k, 1));
+  const std::int64_t chunks = (t.n + rows_per_chunk - 1) / rows_per_chunk;
+  std::vector<double> partial(static_cast<std::size_t>(chunks), 0.0);
+  ghm::cpu::parallel_for(chunks, 1, [&](std::int64_t c0, std::int64_t c1) {
+    for (std::int64_t c = c0; c < c1; ++c) {
+      double acc = 0;
+      for (std::int64_t r = c * rows_per_chunk, end = std::min(t.n, (c + 1) * rows_per_chunk); r < end; ++r) {
+        const float* __restrict xr = x + r * k;
+        float* __restrict gr = grad + r * k;
+        const float* yr = onehot ? onehot + r * k : nullptr;
+        const std::int64_t label = labels ? labels[r] : -1;
+        const float* wr = per_row ? nullptr : weight + r * k;
+        const float row_w = per_row ? weight[r] : 0.0f;
+        if (yr && wr) {
+#pragma omp simd reduction(+ : acc)
+          for (std::int64_t j = 0; j < k; ++j) acc += elem(xr[j], yr[j], wr[j], gr + j);
+        } else if (yr) {
+#pragma omp simd reduction(+ : acc)
+          for (std::int64_t j = 0; j < k; ++j) acc += elem(xr[j], yr[j], row_w, gr + j);
+        } else if (wr) {
+#pragma omp simd reduction(+ : acc)
+          for (std::int64_t j = 0; j < k; ++j) acc += elem(xr[j], j == label ? 1.0f : 0.0f, wr[j], gr + j);
+        } else {
+#pragma omp simd reduction(+ : acc)
+          for (std::int64_t j = 0; j < k; ++j) acc += elem(xr[j], j == label ? 1.0f : 0.0f, row_w, gr + j);
+        }
+      }
+      partial[static_cast<std::size_t>(c)] = acc;
+    }
+  });
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
+}
 
+// p = sigmoid(x) and the stable BCE(x, y), from one (vectorising) exp: core/cpu/fast_math.h.
+using Logistic = ghm::cpu::LogisticParts;
 void check_avg(double avg_factor, const char* op) {
   GHM_CHECK(avg_factor > 0.0, op, ": avg_factor must be positive, got ", avg_factor);
 }
@@ -68,11 +109,10 @@ Tensor bce_with_logits_loss(const Tensor& pred, const Tensor& target, const Tens
   const float* x = pred.data<float>();
   const float scale = static_cast<float>(loss_weight / avg_factor);
   Tensor grad = Tensor::empty(pred.shape());
-  const double sum = fused_pass(t.n, t.k, grad.data<float>(), [&](std::int64_t r, std::int64_t k, float* g) {
-    const float w = t.w(r, k), y = t.y(r, k);
-    const Logistic l(x[r * t.k + k], y);
-    *g = w == 0.0f ? 0.0f : w * scale * (l.p - y);
-    return w == 0.0f ? 0.0 : static_cast<double>(w) * l.bce;
+  const double sum = class_pass(t, x, grad.data<float>(), [scale](float xi, float y, float w, float* g) {
+    const Logistic l = ghm::cpu::logistic_parts(xi, y);
+    *g = w * scale * (l.p - y);
+    return static_cast<double>(w * l.bce);
   });
   return fused_loss_output(sum * loss_weight / avg_factor, pred, grad, op);
 }
@@ -87,22 +127,26 @@ Tensor sigmoid_focal_loss(const Tensor& pred, const Tensor& target, const Tensor
   const float* x = pred.data<float>();
   const float scale = static_cast<float>(loss_weight / avg_factor);
   Tensor grad = Tensor::empty(pred.shape());
-  const double sum = fused_pass(t.n, t.k, grad.data<float>(), [&](std::int64_t r, std::int64_t k, float* g) {
-    const float w = t.w(r, k);
-    if (w == 0.0f) {
-      *g = 0.0f;
-      return 0.0;
-    }
-    const float y = t.y(r, k);
-    const Logistic l(x[r * t.k + k], y);
-    const float a = alpha * y + (1.0f - alpha) * (1.0f - y);
-    const float q = l.p + y - 2.0f * l.p * y;
-    const float q_gamma = std::pow(q, gamma);
-    const float dq = (1.0f - 2.0f * y) * l.p * (1.0f - l.p);
-    const float first = q > 0.0f ? gamma * std::pow(q, gamma - 1.0f) * dq * l.bce : 0.0f;
-    *g = w * scale * a * (first + q_gamma * (l.p - y));
-    return static_cast<double>(w) * a * q_gamma * l.bce;
-  });
+  // q^gamma and gamma * q^(gamma - 1) given q; gamma = 2 (the default) needs no pow, and keeping
+  // pow out of that loop lets it vectorise.
+  auto focal = [=](auto powers) {
+    return [=](float xi, float y, float w, float* g) {
+      const Logistic l = ghm::cpu::logistic_parts(xi, y);
+      const float a = alpha * y + (1.0f - alpha) * (1.0f - y);
+      const float q = l.p + y - 2.0f * l.p * y;
+      const auto [q_gamma, q_gamma1] = powers(q);
+      const float dq = (1.0f - 2.0f * y) * l.p * (1.0f - l.p);
+      *g = w * scale * a * (q_gamma1 * dq * l.bce + q_gamma * (l.p - y));
+      return static_cast<double>(w * a * q_gamma * l.bce);
+    };
+  };
+  const double sum =
+      gamma == 2.0f
+          ? class_pass(t, x, grad.data<float>(), focal([](float q) { return std::pair<float, float>{q * q, 2.0f * q}; }))
+          : class_pass(t, x, grad.data<float>(), focal([gamma](float q) {
+              const float qg = std::pow(q, gamma);
+              return std::pair<float, float>{qg, q > 0.0f ? gamma * qg / q : 0.0f};
+            }));
   return fused_loss_output(sum * loss_weight / avg_factor, pred, grad, op);
 }
 

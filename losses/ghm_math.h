@@ -14,9 +14,10 @@
 
 namespace ghm::losses {
 
-// Largest supported bin count: bin indices are stored in one byte, 255 meaning "no bin".
-constexpr int kMaxGhmBins = 254;
-constexpr std::uint8_t kNoBin = 255;
+// Largest supported bin count. Bin indices are stored in one byte: 0..125 a bin, kNoBin (127) an
+// invalid element, and the top bit marks a g that lies near a bin edge (see losses/cpu/ghm_cpu.h).
+constexpr int kMaxGhmBins = 126;
+constexpr std::uint8_t kNoBin = 127;
 
 constexpr float kGhmcLastEdge = 1.0f + 1e-6f;  // float32(1) + float32(1e-6) == 1.00000095
 constexpr float kGhmrLastEdge = 1e3f;

@@ -55,11 +55,42 @@ struct GhmWorkspace {
 };
 GhmWorkspace& ghm_workspace(std::int64_t elements);
 
-// True when g lies within a few float32 ulps of an edge of its bin b, where one ulp of rounding
-// in the element math decides the bin.
-inline bool near_bin_edge(float g, std::uint8_t b, const float* edges) {
-  constexpr float kUlps = 8.0f * 1.1920929e-7f;  // 8 x FLT_EPSILON, relative
-  return (b > 0 && g - edges[b] <= kUlps * edges[b]) || (edges[b + 1] - g <= kUlps * edges[b + 1]);
+// A g within kNearUlps (relative) of an edge of its bin is binned again from a double-precision
+// g: one ulp of rounding in the element math can decide its bin. The flag rides in the bin byte.
+constexpr float kNearUlps = 8.0f * 1.1920929e-7f;  // 8 x FLT_EPSILON
+constexpr std::uint8_t kNearEdge = 0x80;
+
+// Pass 1's binning of one block: bin[i] from g[i] and lw[i] (see ghm_call), plus the number of
+// valid elements and the sum of their label weights. A plain function with restrict pointers:
+// the byte stores to bin[] could otherwise alias every captured value, which the compiler would
+// then reload for each element.
+inline void bin_block(const float* __restrict g, const float* __restrict lw, std::int64_t n, const float* __restrict e,
+                      int m, std::uint8_t* __restrict bin, std::int64_t& count_out, double& wsum_out) {
+  const float scale = static_cast<float>(m);
+  const float last_edge = e[m];
+  std::int64_t count = 0;
+  double wsum = 0;
+#pragma omp simd reduction(+ : count, wsum)
+  for (std::int64_t i = 0; i < n; ++i) {
+    // First guess from g * M, then one step against the float32 edges (the guess is off by at
+    // most one bin). NaN, g outside [0, last edge) and invalid elements get kNoBin; a g within
+    // a few ulps of an edge of its bin gets the kNearEdge flag.
+    // Written without && and || (no control flow), so that the loop vectorises.
+    const float gi = g[i];
+    const bool valid = lw[i] > 0.0f;
+    const bool inside = (gi >= 0.0f) & (gi < last_edge);
+    int b = static_cast<int>(inside ? gi * scale : 0.0f);
+    b = b > m - 1 ? m - 1 : b;
+    b = b - static_cast<int>(gi < e[b]) + static_cast<int>(gi >= e[b + 1]);
+    const float lo = e[b], hi = e[b + 1];
+    const bool near = ((b > 0) & (gi - lo <= kNearUlps * lo)) | (hi - gi <= kNearUlps * hi);
+    const int flagged = b | (near ? kNearEdge : 0);
+    bin[i] = static_cast<std::uint8_t>((inside & valid) ? flagged : kNoBin);
+    count += valid ? 1 : 0;
+    wsum += valid ? static_cast<double>(lw[i]) : 0.0;
+  }
+  count_out = count;
+  wsum_out = wsum;
 }
 
 // Runs one call over a [R, C] block of elements (chunks are whole rows, about kGhmChunk elements
@@ -102,33 +133,18 @@ GhmCallStats ghm_call(const GhmCallConfig& cfg, std::int64_t rows, std::int64_t 
       eval(r0, r1, g, lw, loss + base, grad + base);
       std::uint8_t* bin = bins + base;
       const float* e = edges.data();
-      const float scale = static_cast<float>(M);
-#pragma omp simd
-      for (std::int64_t i = 0; i < n; ++i) {
-        // First guess from g * M, then one step against the float32 edges (the guess is off by at
-        // most one bin). NaN and g outside [0, last edge) get no bin.
-        const float gi = g[i];
-        const bool inside = gi >= 0.0f && gi < e[M];
-        int b = static_cast<int>(inside ? gi * scale : 0.0f);
-        b = b > M - 1 ? M - 1 : b;
-        b = gi < e[b] ? b - 1 : (gi >= e[b + 1] ? b + 1 : b);
-        bin[i] = (inside && lw[i] > 0.0f) ? static_cast<std::uint8_t>(b) : kNoBin;
-      }
-      // Four interleaved sub-histograms: consecutive elements usually share a bin (easy
-      // negatives), and one counter would serialise them through memory.
-      std::int64_t sub[4][kMaxGhmBins] = {};
       std::int64_t count = 0;
       double wsum = 0;
+      bin_block(g, lw, n, e, M, bin, count, wsum);
+      // Four interleaved sub-histograms: consecutive elements usually share a bin (easy
+      // negatives), and one counter would serialise them through memory. Slot kNoBin collects
+      // the invalid elements and is dropped.
+      std::int64_t sub[4][128] = {};
       for (std::int64_t i = 0; i < n; ++i) {
-        if (!(lw[i] > 0.0f)) continue;
-        ++count;
-        wsum += lw[i];
         std::uint8_t b = bin[i];
-        if (b == kNoBin) continue;
-        if (near_bin_edge(g[i], b, e)) {
+        if (b & kNearEdge) [[unlikely]] {
           b = ghm_bin(precise_g(r0 + i / cols, i % cols), e, M);
           bin[i] = b;
-          if (b == kNoBin) continue;
         }
         ++sub[i & 3][b];
       }
@@ -158,7 +174,7 @@ GhmCallStats ghm_call(const GhmCallConfig& cfg, std::int64_t rows, std::int64_t 
   const float scale = static_cast<float>(static_cast<double>(cfg.loss_weight) / stats.tot);
   // Weight tables indexed by the stored byte: entry kNoBin (invalid elements) is 0, so the loop
   // has no branch and vectorises (a gather per element).
-  std::array<float, 256> w_table{}, g_table{};
+  std::array<float, 128> w_table{}, g_table{};
   for (int b = 0; b < M; ++b) {
     w_table[static_cast<std::size_t>(b)] = stats.bin_weight[static_cast<std::size_t>(b)];
     g_table[static_cast<std::size_t>(b)] = stats.bin_weight[static_cast<std::size_t>(b)] * scale;

@@ -691,7 +691,7 @@ TEST_CASE("ghm_r: d = 0 is in bin 0 and a huge d (g = 1 in float32) in the last 
 
 TEST_CASE("ghm_c and ghm_r: bins out of range and momentum outside 0 <= m < 1 are errors naming them") {
   const Tensor x = Tensor::zeros(Shape{3, 2}), w = Tensor::ones(Shape{3, 2});
-  // 255: above the implementation's limit (bin indices are stored in a byte; 254 at most).
+  // 255: above the implementation's limit (bin indices are stored in a byte; 126 at most).
   for (int bins : {0, -3, 255}) {
     CAPTURE(bins);
     GhmEmaState state(10);
