@@ -1,0 +1,66 @@
+#include "nn/layers.h"
+
+#include "core/ops/elementwise.h"
+#include "core/ops/norm.h"
+#include "nn/init.h"
+
+namespace ghm::nn {
+
+Conv2d::Conv2d(std::int64_t in, std::int64_t out, int kernel, int stride, int pad, Bias with_bias, Generator& gen,
+               int groups, int dilation)
+    : params(Conv2dParams::square(stride, pad, dilation, groups)) {
+  GHM_CHECK(in % groups == 0 && out % groups == 0, "Conv2d: ", in, " -> ", out, " channels not divisible by groups ",
+            groups);
+  Tensor w = Tensor::empty(Shape{out, in / groups, kernel, kernel});
+  kaiming_normal_fan_out(w, gen);
+  weight = register_parameter("weight", w);
+  if (with_bias == Bias::Yes) bias = register_parameter("bias", Tensor::zeros(Shape{out}));
+}
+
+Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, params); }
+
+BatchNorm2d::BatchNorm2d(std::int64_t channels, float m, float e) : momentum(m), eps(e) {
+  weight = register_parameter("weight", Tensor::ones(Shape{channels}));
+  bias = register_parameter("bias", Tensor::zeros(Shape{channels}));
+  running_mean = register_buffer("running_mean", Tensor::zeros(Shape{channels}));
+  running_var = register_buffer("running_var", Tensor::ones(Shape{channels}));
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  return batch_norm(x, weight, bias, running_mean, running_var,
+                    is_training() ? BatchNormMode::Train : BatchNormMode::Eval, momentum, eps);
+}
+
+FrozenBatchNorm2d::FrozenBatchNorm2d(std::int64_t channels, float e) : eps(e) {
+  weight = register_buffer("weight", Tensor::ones(Shape{channels}));
+  bias = register_buffer("bias", Tensor::zeros(Shape{channels}));
+  running_mean = register_buffer("running_mean", Tensor::zeros(Shape{channels}));
+  running_var = register_buffer("running_var", Tensor::ones(Shape{channels}));
+}
+
+Tensor FrozenBatchNorm2d::forward(const Tensor& x) {
+  return frozen_batch_norm(x, weight, bias, running_mean, running_var, eps);
+}
+
+Tensor ReLU::forward(const Tensor& x) { return relu(x); }
+
+Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, params); }
+
+Sequential& Sequential::add(std::shared_ptr<UnaryModule> m) {
+  register_module(std::to_string(layers_.size()), m);
+  layers_.push_back(std::move(m));
+  return *this;
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor y = x;
+  for (auto& m : layers_) y = m->forward(y);
+  return y;
+}
+
+std::shared_ptr<UnaryModule> make_norm(NormKind kind, std::int64_t channels) {
+  if (kind == NormKind::BatchNorm) return std::make_shared<BatchNorm2d>(channels);
+  return std::make_shared<FrozenBatchNorm2d>(channels);
+}
+
+}  // namespace ghm::nn

@@ -1,0 +1,77 @@
+// The layers a RetinaNet is built from. Each is a Module with one input and one output.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/ops/conv.h"
+#include "core/ops/pool.h"
+#include "core/random.h"
+#include "nn/module.h"
+
+namespace ghm::nn {
+
+class UnaryModule : public Module {
+ public:
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+};
+
+enum class Bias : bool { No, Yes };
+
+// weight [O, C/groups, K, K] (kaiming normal, fan out), bias [O] (zeros) when asked.
+class Conv2d : public UnaryModule {
+ public:
+  Conv2d(std::int64_t in, std::int64_t out, int kernel, int stride, int pad, Bias bias, Generator& gen, int groups = 1,
+         int dilation = 1);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;
+  Conv2dParams params;
+};
+
+// Batch norm with trained affine weight/bias and running statistics (buffers); uses batch
+// statistics in training mode and the running ones in evaluation mode.
+class BatchNorm2d : public UnaryModule {
+ public:
+  explicit BatchNorm2d(std::int64_t channels, float momentum = 0.1f, float eps = 1e-5f);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias, running_mean, running_var;
+  float momentum, eps;
+};
+
+// torchvision's FrozenBatchNorm2d: the same four tensors, all buffers, never updated.
+class FrozenBatchNorm2d : public UnaryModule {
+ public:
+  explicit FrozenBatchNorm2d(std::int64_t channels, float eps = 1e-5f);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias, running_mean, running_var;
+  float eps;
+};
+
+class ReLU : public UnaryModule {
+ public:
+  Tensor forward(const Tensor& x) override;
+};
+
+class MaxPool2d : public UnaryModule {
+ public:
+  explicit MaxPool2d(Pool2dParams p) : params(p) {}
+  Tensor forward(const Tensor& x) override;
+  Pool2dParams params;
+};
+
+// Children named "0", "1", ... run in order.
+class Sequential : public UnaryModule {
+ public:
+  Sequential& add(std::shared_ptr<UnaryModule> m);
+  Tensor forward(const Tensor& x) override;
+  std::size_t size() const { return layers_.size(); }
+
+ private:
+  std::vector<std::shared_ptr<UnaryModule>> layers_;
+};
+
+enum class NormKind { BatchNorm, FrozenBatchNorm };
+std::shared_ptr<UnaryModule> make_norm(NormKind kind, std::int64_t channels);
+
+}  // namespace ghm::nn

@@ -1,0 +1,110 @@
+// ResNet blocks. Bottleneck (expansion 4), with width = planes * (width_per_group / 64) * groups:
+//   1x1 in -> width, BN, ReLU;  3x3 stride s, groups g, BN, ReLU;  1x1 width -> 4 planes, BN;
+//   + identity (or downsample: 1x1 stride s + BN), ReLU.
+// BasicBlock (expansion 1): 3x3 stride s, BN, ReLU; 3x3, BN; + identity/downsample, ReLU.
+#include "nn/resnet.h"
+
+#include "core/ops/elementwise.h"
+
+namespace ghm::nn {
+namespace {
+
+class Block : public UnaryModule {
+ public:
+  Block(bool bottleneck, std::int64_t inplanes, std::int64_t planes, int stride, const ResNetConfig& c, Generator& gen) {
+    const std::int64_t expansion = bottleneck ? 4 : 1;
+    const std::int64_t width = bottleneck ? planes * c.width_per_group / 64 * c.groups : planes;
+    if (bottleneck) {
+      convs_.push_back(register_module("conv1", std::make_shared<Conv2d>(inplanes, width, 1, 1, 0, Bias::No, gen)));
+      norms_.push_back(register_module("bn1", make_norm(c.norm, width)));
+      convs_.push_back(
+          register_module("conv2", std::make_shared<Conv2d>(width, width, 3, stride, 1, Bias::No, gen, c.groups)));
+      norms_.push_back(register_module("bn2", make_norm(c.norm, width)));
+      convs_.push_back(register_module("conv3", std::make_shared<Conv2d>(width, planes * 4, 1, 1, 0, Bias::No, gen)));
+      norms_.push_back(register_module("bn3", make_norm(c.norm, planes * 4)));
+    } else {
+      convs_.push_back(register_module("conv1", std::make_shared<Conv2d>(inplanes, planes, 3, stride, 1, Bias::No, gen)));
+      norms_.push_back(register_module("bn1", make_norm(c.norm, planes)));
+      convs_.push_back(register_module("conv2", std::make_shared<Conv2d>(planes, planes, 3, 1, 1, Bias::No, gen)));
+      norms_.push_back(register_module("bn2", make_norm(c.norm, planes)));
+    }
+    if (stride != 1 || inplanes != planes * expansion) {
+      auto ds = std::make_shared<Sequential>();
+      ds->add(std::make_shared<Conv2d>(inplanes, planes * expansion, 1, stride, 0, Bias::No, gen));
+      ds->add(make_norm(c.norm, planes * expansion));
+      downsample_ = register_module("downsample", ds);
+    }
+  }
+
+  Tensor forward(const Tensor& x) override {
+    Tensor y = x;
+    for (std::size_t i = 0; i < convs_.size(); ++i) {
+      y = norms_[i]->forward(convs_[i]->forward(y));
+      if (i + 1 < convs_.size()) y = relu(y);
+    }
+    return relu(add(y, downsample_ ? downsample_->forward(x) : x));
+  }
+
+ private:
+  std::vector<std::shared_ptr<Conv2d>> convs_;
+  std::vector<std::shared_ptr<UnaryModule>> norms_;
+  std::shared_ptr<Sequential> downsample_;
+};
+
+std::vector<int> stage_blocks(int depth) {
+  switch (depth) {
+    case 18: return {2, 2, 2, 2};
+    case 34: return {3, 4, 6, 3};
+    case 50: return {3, 4, 6, 3};
+    case 101: return {3, 4, 23, 3};
+    case 152: return {3, 8, 36, 3};
+  }
+  GHM_FAIL("ResNet: depth ", depth, " is not one of 18, 34, 50, 101, 152");
+}
+
+}  // namespace
+
+ResNet::ResNet(const ResNetConfig& config, Generator& gen) : config_(config) {
+  const std::vector<int> blocks = stage_blocks(config.depth);
+  const bool bottleneck = config.depth >= 50;
+  GHM_CHECK(bottleneck || (config.groups == 1 && config.width_per_group == 64),
+            "ResNet: groups/width_per_group (ResNeXt) need a bottleneck depth (50, 101, 152)");
+  GHM_CHECK(config.frozen_stages >= 0 && config.frozen_stages <= 4, "ResNet: frozen_stages ", config.frozen_stages,
+            " must be in [0, 4]");
+  expansion_ = bottleneck ? 4 : 1;
+  conv1_ = register_module("conv1", std::make_shared<Conv2d>(3, 64, 7, 2, 3, Bias::No, gen));
+  bn1_ = register_module("bn1", make_norm(config.norm, 64));
+  maxpool_ = std::make_shared<MaxPool2d>(Pool2dParams::square(3, 2, 1));
+  std::int64_t inplanes = 64;
+  for (int s = 0; s < 4; ++s) {
+    const std::int64_t planes = 64LL << s;
+    auto stage = std::make_shared<Sequential>();
+    for (int b = 0; b < blocks[static_cast<std::size_t>(s)]; ++b) {
+      stage->add(std::make_shared<Block>(bottleneck, inplanes, planes, b == 0 && s > 0 ? 2 : 1, config, gen));
+      inplanes = planes * expansion_;
+    }
+    stages_.push_back(register_module("layer" + std::to_string(s + 1), stage));
+  }
+  if (config.frozen_stages >= 1) {
+    conv1_->set_requires_grad(false);
+    bn1_->set_requires_grad(false);
+  }
+  for (int s = 0; s < config.frozen_stages; ++s) stages_[static_cast<std::size_t>(s)]->set_requires_grad(false);
+}
+
+std::vector<Tensor> ResNet::forward(const Tensor& images) {
+  GHM_CHECK(images.dim() == 4 && images.size(1) == 3, "ResNet: images must be [N, 3, H, W], got ", images.shape());
+  Tensor x = maxpool_->forward(relu(bn1_->forward(conv1_->forward(images))));
+  std::vector<Tensor> out;
+  for (auto& stage : stages_) {
+    x = stage->forward(x);
+    out.push_back(x);
+  }
+  return out;
+}
+
+std::vector<std::int64_t> ResNet::out_channels() const {
+  return {64 * expansion_, 128 * expansion_, 256 * expansion_, 512 * expansion_};
+}
+
+}  // namespace ghm::nn
