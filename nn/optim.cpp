@@ -1,0 +1,113 @@
+#include "nn/optim.h"
+
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "core/cpu/parallel.h"
+
+namespace ghm::nn {
+
+Sgd::Sgd(std::vector<std::pair<std::string, Tensor>> params, SgdConfig config) : config_(config) {
+  GHM_CHECK(config.lr >= 0 && config.momentum >= 0 && config.weight_decay >= 0, "Sgd: lr ", config.lr, ", momentum ",
+            config.momentum, " and weight_decay ", config.weight_decay, " must not be negative");
+  for (auto& [name, t] : params)
+    if (t.requires_grad()) params_.emplace_back(name, t);
+  momentum_.resize(params_.size());
+}
+
+void Sgd::step(float lr) {
+  for (std::size_t k = 0; k < params_.size(); ++k) {
+    Tensor p = params_[k].second;
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const float wd = (config_.decay_norm_and_bias || p.dim() > 1) ? config_.weight_decay : 0.0f;
+    const float m = config_.momentum;
+    const bool first = !momentum_[k].defined();
+    if (first && m != 0.0f) momentum_[k] = Tensor::empty(p.shape());
+    float* w = p.data<float>();
+    const float* gr = g.data<float>();
+    float* buf = m != 0.0f ? momentum_[k].data<float>() : nullptr;
+    cpu::parallel_for(p.numel(), cpu::kElementwiseGrain, [&](std::int64_t b, std::int64_t e) {
+#pragma omp simd
+      for (std::int64_t i = b; i < e; ++i) {
+        const float d = gr[i] + wd * w[i];
+        float v = d;
+        if (buf) {
+          v = first ? d : m * buf[i] + d;
+          buf[i] = v;
+        }
+        w[i] -= lr * v;
+      }
+    });
+  }
+}
+
+void Sgd::zero_grad() {
+  for (auto& [n, t] : params_) {
+    Tensor handle = t;
+    handle.zero_grad();
+  }
+}
+
+std::vector<std::pair<std::string, Tensor>> Sgd::state() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (std::size_t k = 0; k < params_.size(); ++k)
+    if (momentum_[k].defined()) out.emplace_back("momentum." + params_[k].first, momentum_[k]);
+  return out;
+}
+
+void Sgd::load_state(const std::vector<std::pair<std::string, Tensor>>& state) {
+  std::map<std::string, Tensor> given(state.begin(), state.end());
+  std::vector<Tensor> loaded(params_.size());
+  for (std::size_t k = 0; k < params_.size(); ++k) {
+    auto it = given.find("momentum." + params_[k].first);
+    if (it == given.end()) continue;
+    GHM_CHECK(it->second.shape() == params_[k].second.shape() && it->second.dtype() == DType::F32, "Sgd: state '",
+              it->first, "' has shape ", it->second.shape(), ", the parameter ", params_[k].second.shape());
+    loaded[k] = it->second.detach().clone();
+    given.erase(it);
+  }
+  GHM_CHECK(given.empty(), "Sgd: state has ", given.size(), " entries for no parameter, e.g. '",
+            given.empty() ? "" : given.begin()->first, "'");
+  momentum_ = std::move(loaded);
+}
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  GHM_CHECK(max_norm > 0, "clip_grad_norm: max_norm ", max_norm, " must be positive");
+  double total = 0;
+  for (const Tensor& p : params) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const float* d = g.data<float>();
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (std::int64_t i = 0; i < g.numel(); ++i) s += static_cast<double>(d[i]) * d[i];
+    total += s;
+  }
+  total = std::sqrt(total);
+  if (total > max_norm) {
+    const float scale = static_cast<float>(max_norm / (total + 1e-6));
+    for (const Tensor& p : params) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      float* d = g.data<float>();
+      for (std::int64_t i = 0; i < g.numel(); ++i) d[i] *= scale;
+    }
+  }
+  return total;
+}
+
+float LrSchedule::at(int iteration) const {
+  GHM_CHECK(iteration >= 0, "LrSchedule: iteration ", iteration, " is negative");
+  double lr = base_lr;
+  for (int s : steps)
+    if (iteration >= s) lr *= gamma;
+  if (iteration < warmup_iters) {
+    const double k = (1.0 - static_cast<double>(iteration) / warmup_iters) * (1.0 - warmup_ratio);
+    lr *= 1.0 - k;
+  }
+  return static_cast<float>(lr);
+}
+
+}  // namespace ghm::nn
