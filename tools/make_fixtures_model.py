@@ -44,6 +44,30 @@ and torchvision versions. Computed in float32 on the CPU with one thread; the sc
 how far these float32 results are from a float64 run of the same model, the scale of the
 rounding noise the C++ test's tolerance must allow for. After writing, each file is read back
 and compared bit for bit.
+
+THE GRADIENT FIXTURE tests/data/model_grad_r18_train.safetensors (for
+tests/nn/test_torchvision_gradients.cpp): the backward pass of the whole model with nn.BatchNorm2d
+in TRAINING mode (batch statistics; model.train()). The model is the R18 one above with
+nn.BatchNorm2d instead of FrozenBatchNorm2d and a narrower FPN/head, width 64 (torchvision's
+BackboneWithFPN(resnet18(norm_layer=nn.BatchNorm2d), {"layer2": "0", "layer3": "1", "layer4": "2"},
+[128, 256, 512], 64, LastLevelP6P7(64, 64)) under RetinaNet(backbone, 5); every parameter
+trainable), so that the stored gradients stay under 1.5 MB: at width 256 the listed FPN and head
+gradients alone take 7 MB. Weights and statistics by "sin-v1"; image [2, 3, 64, 64], torch.randn
+with seed 0. The loss is, over the levels l = 0..4 (P3..P7),
+    L = sum_l  sum(cls_l * Rc_l) + sum(box_l * Rb_l),
+with cls_l [N, A*K, H_l, W_l] and box_l [N, A*4, H_l, W_l] the head outputs as above, and for
+element i (row-major flat index) of level l, computed in float64 and rounded to float32,
+    Rc_l[i] = sin(0.917 * i + 2.1 * l + 0.3)        Rb_l[i] = cos(0.917 * i + 2.1 * l + 0.3).
+The file holds image, loss [1] and grad.<our name> for the parameters in GRAD_PARAMS, computed in
+float64 (the model and image converted by .double(), so from the same float32 weights, image and
+R) and rounded to float32: the exact gradient, not one float32 summation order. Metadata: as
+above (norm "BatchNorm2d", mode "train"), loss_f64 (repr of the float64 loss) and torch_f32_error,
+a JSON {name: max|g32 - g64| / max|g64|} of torch's own float32 gradients, with "loss" the relative
+error of its float32 loss: the rounding noise that any float32 implementation shows here. It is
+large (~1e-2 in the backbone) because each ReLU or max-pool decision that float32 rounding flips
+moves a weight gradient by about 1/sqrt(#positions it sums over) of its size, and because batch
+norm with batch statistics over 8 values per channel at layer4 amplifies rounding noise ~20 times;
+the test's tolerances (and why) are in tests/nn/test_torchvision_gradients.cpp.
 """
 
 import argparse
@@ -161,6 +185,98 @@ def make(name, depth, build, num_classes, image_shape, out_dir):
           ", ".join(f"{k} {list(v.shape)}" for k, v in tensors.items() if k in ("image", "p3", "p7", "cls.0")))
 
 
+# The gradient fixture (see the docstring).
+GRAD_WIDTH = 64
+GRAD_PARAMS = [
+    "backbone.conv1.weight", "backbone.bn1.weight", "backbone.layer1.0.conv1.weight",
+    "backbone.layer2.0.conv2.weight", "backbone.layer2.0.downsample.0.weight", "backbone.layer4.1.bn2.weight",
+    "backbone.layer4.1.bn2.bias", "fpn.lateral.0.weight", "fpn.output.2.weight", "fpn.p6.weight",
+    "head.cls_tower.0.weight", "head.cls_logits.bias", "head.box_pred.weight",
+]
+
+
+def build_r18_batchnorm(num_classes, width):
+    from torchvision.models import resnet18
+    from torchvision.models.detection.backbone_utils import BackboneWithFPN
+    from torchvision.models.detection.retinanet import RetinaNet
+    from torchvision.ops.feature_pyramid_network import LastLevelP6P7
+    body = resnet18(weights=None, norm_layer=torch.nn.BatchNorm2d)
+    backbone = BackboneWithFPN(body, {"layer2": "0", "layer3": "1", "layer4": "2"}, [128, 256, 512], width,
+                               extra_blocks=LastLevelP6P7(width, width))
+    return RetinaNet(backbone, num_classes)
+
+
+def loss_weight(kind, shape, level):
+    """Rc_l (kind "cls") or Rb_l (kind "box") of the docstring, float32."""
+    x = torch.arange(math.prod(shape), dtype=torch.float64) * 0.917 + (2.1 * level + 0.3)
+    value = torch.sin(x) if kind == "cls" else torch.cos(x)
+    return value.to(torch.float32).reshape(shape)
+
+
+def grad_loss(model, image):
+    """L of the docstring, through model.backbone and the head's convs, per level."""
+    features = list(model.backbone(image).values())  # "0", "1", "2" (P3..P5), "p6", "p7"
+    cls_head, box_head = model.head.classification_head, model.head.regression_head
+    loss = image.new_zeros(())
+    for level, feature in enumerate(features):
+        cls = cls_head.cls_logits(cls_head.conv(feature))
+        box = box_head.bbox_reg(box_head.conv(feature))
+        loss = loss + (cls * loss_weight("cls", cls.shape, level).to(cls.dtype)).sum() \
+            + (box * loss_weight("box", box.shape, level).to(box.dtype)).sum()
+    return loss
+
+
+def gradients(model, image):
+    """(loss, {our name: gradient}) after one backward pass from fresh state."""
+    model.zero_grad(set_to_none=True)
+    loss = grad_loss(model, image)
+    loss.backward()
+    grads = {our_name(n, retinanet=True): p.grad for n, p in model.named_parameters()}
+    return loss.detach(), grads
+
+
+def make_grad_r18_train(out_dir):
+    import copy
+
+    import torchvision
+    num_classes = 5
+    model = build_r18_batchnorm(num_classes, GRAD_WIDTH)
+    names = set_by_formula(model)
+    model64 = copy.deepcopy(model).double()  # before any forward: train mode updates the running statistics
+    model.train()
+    model64.train()
+    torch.manual_seed(0)
+    image = torch.randn(2, 3, 64, 64)
+    loss32, grads32 = gradients(model, image)
+    loss64, grads64 = gradients(model64, image.double())
+    f32_error = {"loss": abs(loss32.item() - loss64.item()) / abs(loss64.item())}
+    for name in GRAD_PARAMS:
+        f32_error[name] = float(f"{((grads32[name].double() - grads64[name]).abs().max() / grads64[name].abs().max()).item():.3g}")
+    f32_error["loss"] = float(f"{f32_error['loss']:.3g}")
+    print(f"grad_r18_train: BatchNorm2d in train mode, width {GRAD_WIDTH}, {len(names)} state tensors; L = "
+          f"{loss64.item():.9g}; torch float32 vs float64, max|g32 - g64| / max|g64|: "
+          + ", ".join(f"{k} {v:.2e}" for k, v in f32_error.items()))
+
+    tensors = {"image": image, "loss": loss64.to(torch.float32).reshape(1)}
+    for name in GRAD_PARAMS:
+        tensors[f"grad.{name}"] = grads64[name].to(torch.float32)
+    metadata = {
+        "depth": "18", "num_classes": str(num_classes), "anchors": str(ANCHORS), "width": str(GRAD_WIDTH),
+        "p6": "P5", "norm": type(model.backbone.body.bn1).__name__, "mode": "train", "formula": FORMULA,
+        "loss_formula": "sum_l sum(cls_l * sin(0.917 i + 2.1 l + 0.3)) + sum(box_l * cos(0.917 i + 2.1 l + 0.3))",
+        "loss_f64": repr(loss64.item()), "torch_f32_error": json.dumps(f32_error, separators=(",", ":")),
+        "state_names": json.dumps(names, separators=(",", ":")),
+        "torch": torch.__version__, "torchvision": torchvision.__version__,
+    }
+    path = os.path.join(out_dir, "model_grad_r18_train.safetensors")
+    save_file(tensors, path, metadata=metadata)
+    back, back_meta = load_file(path)
+    if list(back) != list(tensors) or back_meta != metadata or \
+            not all(torch.equal(back[k], tensors[k]) for k in tensors):
+        raise RuntimeError(f"{path} does not read back bit for bit")
+    print(f"  wrote {path} ({os.path.getsize(path)} bytes)")
+
+
 def main():
     parser = argparse.ArgumentParser(description="torchvision RetinaNet fixtures")
     default_out = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data"))
@@ -169,6 +285,7 @@ def main():
     torch.set_num_threads(1)
     make("retinanet_r18", 18, build_r18, 5, (2, 3, 64, 96), args.out)
     make("retinanet_r50", 50, build_r50, 3, (1, 3, 64, 64), args.out)
+    make_grad_r18_train(args.out)
 
 
 if __name__ == "__main__":
