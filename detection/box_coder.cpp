@@ -1,0 +1,68 @@
+// DeltaXYWHBBoxCoder on the CPU; the formulas are in box_coder.h.
+#include "detection/box_coder.h"
+
+#include "core/cpu/parallel.h"
+
+namespace ghm::detection {
+namespace {
+constexpr std::int64_t kRowGrain = 8192;
+}  // namespace
+
+void check_box_coder_params(const BoxCoderParams& params, const char* op) {
+  for (int k = 0; k < 4; ++k)
+    GHM_CHECK(params.stds[k] != 0.f && std::isfinite(params.stds[k]) && std::isfinite(params.means[k]), op,
+              ": stds must be finite and non-zero and means finite, got std[", k, "] = ", params.stds[k], ", mean[", k,
+              "] = ", params.means[k]);
+}
+
+Tensor encode_box_deltas(const Tensor& anchors, const Tensor& boxes, const BoxCoderParams& params) {
+  check_boxes(anchors, "encode_box_deltas", "anchors");
+  check_boxes(boxes, "encode_box_deltas", "boxes");
+  GHM_CHECK(anchors.size(0) == boxes.size(0), "encode_box_deltas: anchors ", anchors.shape(), " and boxes ",
+            boxes.shape(), " must have the same number of rows");
+  check_box_coder_params(params, "encode_box_deltas");
+  Tensor deltas = Tensor::empty(anchors.shape());
+  cpu::encode_box_deltas(anchors.data<float>(), boxes.data<float>(), anchors.size(0), params, deltas.data<float>());
+  return deltas;
+}
+
+Tensor decode_box_deltas(const Tensor& anchors, const Tensor& deltas, std::optional<ImageSize> clip_to,
+                         const BoxCoderParams& params) {
+  check_boxes(anchors, "decode_box_deltas", "anchors");
+  check_boxes(deltas, "decode_box_deltas", "deltas");
+  GHM_CHECK(anchors.size(0) == deltas.size(0), "decode_box_deltas: anchors ", anchors.shape(), " and deltas ",
+            deltas.shape(), " must have the same number of rows");
+  if (clip_to)
+    GHM_CHECK(clip_to->height >= 0 && clip_to->width >= 0, "decode_box_deltas: clip size must be non-negative, got ",
+              clip_to->height, "x", clip_to->width);
+  check_box_coder_params(params, "decode_box_deltas");
+  Tensor boxes = Tensor::empty(anchors.shape());
+  cpu::decode_box_deltas(anchors.data<float>(), deltas.data<float>(), anchors.size(0), clip_to, params,
+                         boxes.data<float>());
+  return boxes;
+}
+
+namespace cpu {
+
+void encode_box_deltas(const float* anchors, const float* boxes, std::int64_t n, const BoxCoderParams& params,
+                       float* deltas) {
+  ghm::cpu::parallel_for(n, kRowGrain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i)
+      encode_box_delta(anchors + 4 * i, boxes + 4 * i, params.means.data(), params.stds.data(), deltas + 4 * i);
+  });
+}
+
+void decode_box_deltas(const float* anchors, const float* deltas, std::int64_t n, std::optional<ImageSize> clip_to,
+                       const BoxCoderParams& params, float* boxes) {
+  const bool clip = clip_to.has_value();
+  const float clip_h = clip ? static_cast<float>(clip_to->height) : 0.f;
+  const float clip_w = clip ? static_cast<float>(clip_to->width) : 0.f;
+  ghm::cpu::parallel_for(n, kRowGrain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i)
+      decode_box_delta(anchors + 4 * i, deltas + 4 * i, params.means.data(), params.stds.data(), kMaxLogRatio, clip,
+                       clip_h, clip_w, boxes + 4 * i);
+  });
+}
+
+}  // namespace cpu
+}  // namespace ghm::detection
