@@ -2,16 +2,11 @@
 // the per-level head outputs, from fixtures that tools/make_fixtures_model.py wrote
 // (tests/data/model_<name>.safetensors: image, p3..p7, cls.0..4, box.0..4 in [N, C, H, W]).
 //
-// No weights are stored: both sides set every tensor by one formula ("sin-v1"). Sort our state
-// names by byte order and number them j = 0, 1, ...; element i (row-major) of tensor j is, computed
-// in double and rounded to float, with s = sin(0.731 i + 1.37 j):
-//   conv weight [O, C/groups, KH, KW]   2 s / sqrt(fan_in),  fan_in = C/groups * KH * KW
-//   batch-norm weight                   1 + 0.1 s
-//   any bias, running_mean              0.1 s
-//   running_var                         1 + 0.5 (1 + s) / 2
-// The fixture lists torchvision's tensors under our names (metadata "state_names", mapped by
-// tools/convert_torchvision.py), so the first check is that our model has exactly those tensors:
-// the formula then gives both models the same weights only if the name mapping is right.
+// No weights are stored: both sides set every tensor by one formula ("sin-v1", described and
+// implemented in tests/nn/torchvision_formula.h). The fixture lists torchvision's tensors under our
+// names (metadata "state_names", mapped by tools/convert_torchvision.py), so the first check is that
+// our model has exactly those tensors: the formula then gives both models the same weights only if
+// the name mapping is right.
 //
 //   retinanet_r18  ResNet-18 + FrozenBatchNorm2d (torchvision's detection norm), K = 5, image [2, 3, 64, 96]
 //   retinanet_r50  retinanet_resnet50_fpn(weights=None): nn.BatchNorm2d, here in eval mode, K = 3,
@@ -29,60 +24,20 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <cmath>
-#include <iterator>
 #include <sstream>
 #include <string>
-#include <vector>
+#include <utility>
 
 #include "core/autograd.h"
 #include "detection/retinanet.h"
-#include "io/json.h"
 #include "io/safetensors.h"
+#include "nn/torchvision_formula.h"
 
 using namespace ghm;
 
 namespace {
 
 constexpr double kTolerance = 1e-4;
-
-// Tensor j of the formula above, written into `t` (our tensor named `name`).
-void set_by_formula(const std::string& name, Tensor& t, std::size_t j) {
-  const Shape& shape = t.shape();
-  float* out = t.data<float>();
-  const bool conv_weight = name.ends_with(".weight") && shape.ndim() == 4;
-  const bool norm_weight = name.ends_with(".weight") && shape.ndim() == 1;
-  const bool shift = name.ends_with(".bias") || name.ends_with(".running_mean");
-  const bool variance = name.ends_with(".running_var");
-  REQUIRE_MESSAGE((conv_weight || norm_weight || shift || variance), "no formula for " << name << " " << shape);
-  const double fan_in = conv_weight ? static_cast<double>(shape[1] * shape[2] * shape[3]) : 1.0;
-  for (std::int64_t i = 0; i < t.numel(); ++i) {
-    const double s = std::sin(0.731 * static_cast<double>(i) + 1.37 * static_cast<double>(j));
-    const double v = variance      ? 1 + 0.5 * (1 + s) / 2
-                     : shift       ? 0.1 * s
-                     : conv_weight ? 2 * s / std::sqrt(fan_in)
-                                   : 1 + 0.1 * s;
-    out[i] = static_cast<float>(v);
-  }
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const std::string& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
-// max|ours - ref| / max|ref|
-double relative_error(const Tensor& ours, const Tensor& ref) {
-  const float* a = ours.data<float>();
-  const float* b = ref.data<float>();
-  double max_err = 0, max_ref = 0;
-  for (std::int64_t i = 0; i < ref.numel(); ++i) {
-    max_err = std::max(max_err, std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
-    max_ref = std::max(max_ref, std::abs(static_cast<double>(b[i])));
-  }
-  return max_err / max_ref;
-}
 
 void check_against_torchvision(const std::string& name, const nn::ResNetConfig& backbone) {
   const io::SafetensorsData f =
@@ -100,20 +55,7 @@ void check_against_torchvision(const std::string& name, const nn::ResNetConfig& 
   Generator gen(7);
   detection::RetinaNet model(c, gen);
 
-  auto state = model.state();
-  std::sort(state.begin(), state.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::string> names, theirs;
-  for (const auto& [n, t] : state) names.push_back(n);
-  const io::Json listed = io::Json::parse(f.metadata.at("state_names"), "state_names");
-  for (const io::Json& n : listed.as_array()) theirs.push_back(n.as_string());
-  if (names != theirs) {
-    std::vector<std::string> only_ours, only_theirs;
-    std::set_difference(names.begin(), names.end(), theirs.begin(), theirs.end(), std::back_inserter(only_ours));
-    std::set_difference(theirs.begin(), theirs.end(), names.begin(), names.end(), std::back_inserter(only_theirs));
-    FAIL("state names differ; only ours: [" << join(only_ours) << "], only torchvision's: [" << join(only_theirs)
-                                            << "]");
-  }
-  for (std::size_t j = 0; j < state.size(); ++j) set_by_formula(state[j].first, state[j].second, j);
+  test::set_model_by_formula(model, f.metadata.at("state_names"));
 
   model.eval();
   NoGradGuard no_grad;
@@ -129,7 +71,7 @@ void check_against_torchvision(const std::string& name, const nn::ResNetConfig& 
       CAPTURE(key);
       const Tensor& ref = f.at(key);
       REQUIRE(ours.shape() == ref.shape());
-      const double err = relative_error(ours, ref);
+      const double err = test::relative_error(ours, ref);
       CHECK(err <= kTolerance);
       errors << " " << key << " " << err;
       worst = std::max(worst, err);
