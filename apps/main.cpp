@@ -16,6 +16,8 @@ using ghm::app::Command;
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
       {"bench", "time our kernels against the shapes of RetinaNet (`bench ops`, `bench loss`)", ghm::app::run_bench},
+      {"coco-eval", "COCO box AP of a results file against ground truth (pycocotools' twelve numbers)",
+       ghm::app::run_coco_eval},
       {"loss", "run a loss (GHM-C, GHM-R, baselines) on tensors from a file: loss, gradient, bin stats",
        ghm::app::run_loss},
   };
