@@ -20,6 +20,7 @@
 #include "core/ops/shape_ops.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "case_fixture.h"
 
 using namespace ghm;
 
@@ -27,26 +28,8 @@ namespace {
 
 constexpr double kTolerance = 2e-5;
 
-struct Fixture {
-  io::SafetensorsData data;
-  int num_cases = 0;
-
-  explicit Fixture(const std::string& family)
-      : data(io::load_safetensors(std::string(GHM_TEST_DATA_DIR) + "/core_" + family + ".safetensors")) {
-    num_cases = std::stoi(data.metadata.at("num_cases"));
-  }
-  Tensor get(int i, const std::string& name) const { return data.at("case" + std::to_string(i) + "." + name); }
-  bool has(int i, const std::string& name) const { return data.contains("case" + std::to_string(i) + "." + name); }
-  io::Json params(int i) const {
-    const std::string key = "case" + std::to_string(i);
-    return io::Json::parse(data.metadata.at(key), key);
-  }
-  // A fresh leaf copy that requires grad.
-  Tensor leaf(int i, const std::string& name) const {
-    Tensor t = get(i, name).clone();
-    t.set_requires_grad(true);
-    return t;
-  }
+struct Fixture : testing::CaseFixture {
+  explicit Fixture(const std::string& family) : CaseFixture("core_" + family) {}
 };
 
 void expect_close(const std::string& what, const Tensor& ours, const Tensor& ref) {

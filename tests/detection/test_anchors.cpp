@@ -17,24 +17,15 @@
 #include "detection/anchors.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "case_fixture.h"
 
 using namespace ghm;
 using namespace ghm::detection;
 
 namespace {
 
-struct Fixture {
-  io::SafetensorsData data;
-  int num_cases = 0;
-  explicit Fixture(const std::string& family)
-      : data(io::load_safetensors(std::string(GHM_TEST_DATA_DIR) + "/detection_" + family + ".safetensors")) {
-    num_cases = std::stoi(data.metadata.at("num_cases"));
-  }
-  Tensor get(int i, const std::string& name) const { return data.at("case" + std::to_string(i) + "." + name); }
-  io::Json params(int i) const {
-    const std::string key = "case" + std::to_string(i);
-    return io::Json::parse(data.metadata.at(key), key);
-  }
+struct Fixture : testing::CaseFixture {
+  explicit Fixture(const std::string& family) : CaseFixture("detection_" + family) {}
 };
 
 bool same_bits(const Tensor& a, const Tensor& b) {
