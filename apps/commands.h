@@ -22,6 +22,7 @@ struct Command {
 int run_bench(const std::vector<std::string>& args);
 int run_coco_eval(const std::vector<std::string>& args);
 int run_loss(const std::vector<std::string>& args);
+int run_forward(const std::vector<std::string>& args);
 int bench_loss(const std::vector<std::string>& args);
 
 // The version report printed by `--version`.

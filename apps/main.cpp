@@ -18,6 +18,8 @@ const std::vector<Command>& commands() {
       {"bench", "time our kernels against the shapes of RetinaNet (`bench ops`, `bench loss`)", ghm::app::run_bench},
       {"coco-eval", "COCO box AP of a results file against ground truth (pycocotools' twelve numbers)",
        ghm::app::run_coco_eval},
+      {"forward", "run the model (evaluation mode) on an image tensor: FPN and head outputs per level",
+       ghm::app::run_forward},
       {"loss", "run a loss (GHM-C, GHM-R, baselines) on tensors from a file: loss, gradient, bin stats",
        ghm::app::run_loss},
   };

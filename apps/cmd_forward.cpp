@@ -1,0 +1,70 @@
+// `ghm_retinanet forward`: the model in evaluation mode on a tensor from a file, writing every
+// level's FPN output and head outputs, for cross-checks with other implementations (torchvision's
+// RetinaNet with the same weights gives the same numbers: tests/nn/test_torchvision_equivalence.cpp).
+//
+//   input:  `image` [N, 3, H, W] f32 (already normalised)
+//   output: `p3`..`p7` [N, C, H_l, W_l], `cls.0`..`cls.4` [N, A*K, H_l, W_l], `box.0`..`box.4` [N, A*4, H_l, W_l]
+#include <cstdio>
+
+#include "apps/commands.h"
+#include "apps/config.h"
+#include "core/autograd.h"
+#include "io/safetensors.h"
+
+namespace ghm::app {
+namespace {
+
+const char* kUsage =
+    "usage: ghm_retinanet forward --config CFG.yaml --weights W.safetensors --input X.safetensors\n"
+    "                             --out Y.safetensors [--set key=value]... [--device cpu]\n";
+
+}  // namespace
+
+int run_forward(const std::vector<std::string>& args) {
+  std::string config_path, weights, input, out, device = "cpu";
+  std::vector<std::string> overrides;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help") {
+      std::printf("%s", kUsage);
+      return 0;
+    }
+    if (i + 1 >= args.size()) throw UsageError("forward: option '" + a + "' needs a value (or is unknown)");
+    const std::string& v = args[++i];
+    if (a == "--config") config_path = v;
+    else if (a == "--weights") weights = v;
+    else if (a == "--input") input = v;
+    else if (a == "--out") out = v;
+    else if (a == "--set") overrides.push_back(v);
+    else if (a == "--device") device = v;
+    else throw UsageError("forward: unknown option '" + a + "'");
+  }
+  if (config_path.empty() || weights.empty() || input.empty() || out.empty())
+    throw UsageError("forward: --config, --weights, --input and --out are required");
+  if (device != "cpu") throw UsageError("forward: --device '" + device + "': this build runs the model on the CPU only");
+
+  const io::Json config = load_config(config_path, overrides);
+  Generator gen(0);
+  detection::RetinaNet model(retinanet_config(config), gen);
+  const io::SafetensorsData w = io::load_safetensors(weights);
+  try {
+    model.load_state(w.tensors, nn::Strict::Yes);
+  } catch (const Error& e) {
+    GHM_FAIL(weights, ": ", e.what());
+  }
+  model.eval();
+  const io::SafetensorsData in = io::load_safetensors(input);
+  const Tensor image = in.at("image");
+  GHM_CHECK(image.dtype() == DType::F32 && image.dim() == 4 && image.size(1) == 3, input,
+            ": 'image' must be f32 [N, 3, H, W], got ", image.dtype(), " ", image.shape());
+  NoGradGuard no_grad;
+  const detection::RetinaNetOutput y = model.forward(image);
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (std::size_t l = 0; l < y.features.size(); ++l) tensors.emplace_back("p" + std::to_string(l + 3), y.features[l]);
+  for (std::size_t l = 0; l < y.cls_logits.size(); ++l) tensors.emplace_back("cls." + std::to_string(l), y.cls_logits[l]);
+  for (std::size_t l = 0; l < y.box_deltas.size(); ++l) tensors.emplace_back("box." + std::to_string(l), y.box_deltas[l]);
+  io::save_safetensors(out, tensors, {{"config", config.dump()}});
+  return 0;
+}
+
+}  // namespace ghm::app
