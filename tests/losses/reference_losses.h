@@ -1,5 +1,5 @@
 // A brute-force float64 reference of the GHM losses and the baselines, written from the spec
-// (/work/shared/reference/GHM_SEMANTICS.md, sections 1.1-1.3) and from losses/baselines.h, and
+// (the reference GHM semantics summarised in docs/losses.md) and from losses/baselines.h, and
 // nothing else: it shares no code with losses/. It is slow and plain on purpose: one loop per
 // step of the reference algorithm, in the order the spec lists them.
 //
