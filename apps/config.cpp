@@ -21,6 +21,7 @@ model:
     num_classes: 80
     anchors_per_location: 9
     convs: 4
+    group_norm: 0          # 0: none; G: GroupNorm(G) after each tower conv (torchvision v2: 32)
     prior: 0.01
 )";
 
@@ -74,6 +75,9 @@ detection::RetinaNetConfig retinanet_config(const io::Json& config) {
   c.num_classes = h.at("num_classes").as_int();
   c.anchors_per_location = h.at("anchors_per_location").as_int();
   c.head_convs = static_cast<int>(h.at("convs").as_int());
+  c.head_group_norm = static_cast<int>(h.at("group_norm").as_int());
+  GHM_CHECK(c.head_group_norm >= 0 && (c.head_group_norm == 0 || c.width % c.head_group_norm == 0),
+            h.at("group_norm").location(), ": group_norm ", c.head_group_norm, " must be 0 or divide the width ", c.width);
   c.prior = static_cast<float>(h.at("prior").as_double());
   GHM_CHECK(c.width > 0 && c.num_classes > 0 && c.anchors_per_location > 0 && c.head_convs >= 0, "model: width ",
             c.width, ", num_classes ", c.num_classes, ", anchors_per_location ", c.anchors_per_location, " and convs ",

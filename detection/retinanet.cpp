@@ -5,17 +5,23 @@
 namespace ghm::detection {
 namespace {
 
-std::shared_ptr<nn::Conv2d> head_conv(std::int64_t in, std::int64_t out, Generator& gen, float bias) {
-  auto conv = std::make_shared<nn::Conv2d>(in, out, 3, 1, 1, nn::Bias::Yes, gen);
+std::shared_ptr<nn::Conv2d> head_conv(std::int64_t in, std::int64_t out, Generator& gen, float bias,
+                                      nn::Bias with_bias = nn::Bias::Yes) {
+  auto conv = std::make_shared<nn::Conv2d>(in, out, 3, 1, 1, with_bias, gen);
   nn::normal(conv->weight, 0.0f, 0.01f, gen);
-  nn::constant(conv->bias, bias);
+  if (with_bias == nn::Bias::Yes) nn::constant(conv->bias, bias);
   return conv;
 }
 
 std::shared_ptr<nn::Sequential> tower(const RetinaNetConfig& c, Generator& gen) {
   auto t = std::make_shared<nn::Sequential>();
   for (int i = 0; i < c.head_convs; ++i) {
-    t->add(head_conv(c.width, c.width, gen, 0.0f));
+    if (c.head_group_norm > 0) {
+      t->add(head_conv(c.width, c.width, gen, 0.0f, nn::Bias::No));
+      t->add(std::make_shared<nn::GroupNorm>(c.head_group_norm, c.width));
+    } else {
+      t->add(head_conv(c.width, c.width, gen, 0.0f));
+    }
     t->add(std::make_shared<nn::ReLU>());
   }
   return t;

@@ -2,6 +2,7 @@
 // levels. The head has a classification and a box tower of 4 x (3x3 conv + ReLU) of width 256,
 // then a 3x3 conv to A*K class logits (bias = the prior -log((1 - pi) / pi), pi = 0.01) and a 3x3
 // conv to A*4 box deltas; head convs start from N(0, 0.01) with zero bias. A = 9 anchors.
+// Optionally each tower conv is followed by GroupNorm (then the conv has no bias).
 #pragma once
 
 #include <vector>
@@ -17,6 +18,8 @@ struct RetinaNetConfig {
   std::int64_t anchors_per_location = 9;
   std::int64_t width = 256;        // FPN and head channels
   int head_convs = 4;
+  int head_group_norm = 0;         // 0: plain towers; G > 0: conv (no bias) + GroupNorm(G) + ReLU, as
+                                   // torchvision's retinanet_resnet50_fpn_v2 (G = 32)
   nn::P6Source p6_source = nn::P6Source::C5;
   float prior = 0.01f;
 };

@@ -42,6 +42,14 @@ Tensor FrozenBatchNorm2d::forward(const Tensor& x) {
   return frozen_batch_norm(x, weight, bias, running_mean, running_var, eps);
 }
 
+GroupNorm::GroupNorm(int g, std::int64_t channels, float e) : groups(g), eps(e) {
+  GHM_CHECK(g > 0 && channels % g == 0, "GroupNorm: ", channels, " channels are not divisible into ", g, " groups");
+  weight = register_parameter("weight", Tensor::ones(Shape{channels}));
+  bias = register_parameter("bias", Tensor::zeros(Shape{channels}));
+}
+
+Tensor GroupNorm::forward(const Tensor& x) { return group_norm(x, groups, weight, bias, eps); }
+
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 
 Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, params); }

@@ -48,6 +48,16 @@ class FrozenBatchNorm2d : public UnaryModule {
   float eps;
 };
 
+// Group norm with a trained per-channel weight (ones) and bias (zeros).
+class GroupNorm : public UnaryModule {
+ public:
+  GroupNorm(int groups, std::int64_t channels, float eps = 1e-5f);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;
+  int groups;
+  float eps;
+};
+
 class ReLU : public UnaryModule {
  public:
   Tensor forward(const Tensor& x) override;

@@ -3,7 +3,7 @@
 Run:  /usr/bin/python3 tools/make_fixtures_core.py [--out tests/data]
 
 Writes one file per op family, tests/data/core_<family>.safetensors, with the
-families conv2d, batch_norm_train, batch_norm_eval, frozen_batch_norm,
+families conv2d, batch_norm_train, batch_norm_eval, frozen_batch_norm, group_norm,
 max_pool2d, upsample_nearest, permute, narrow, concat, index_select, gather and
 matmul. The files are committed, so the tests never need PyTorch.
 
@@ -31,6 +31,8 @@ Per family (tensor names; params):
                      output, grad_input (weight, bias and stats are frozen buffers):
                      scale = weight / sqrt(running_var + eps),
                      out = input * scale + (bias - running_mean * scale); {"eps":1e-5}
+  group_norm         input [N,C,H,W], weight [C], bias [C], grad_output, output,
+                     grad_input, grad_weight, grad_bias; params {"groups", "eps"}
   max_pool2d         input, grad_output, output, grad_input;
                      {"kernel":[kh,kw],"stride":[sh,sw],"padding":[ph,pw]}
                      (floor mode, padding acts as -inf)
@@ -155,6 +157,14 @@ def frozen_batch_norm_case(shape):
     return {"eps": BN_EPS}, run_backward(tensors, output, {"input": x})
 
 
+def group_norm_case(shape, groups):
+    C = shape[1]
+    inputs = {"input": leaf(*shape), "weight": leaf(C), "bias": leaf(C)}
+    tensors = {name: t.detach().clone() for name, t in inputs.items()}
+    output = F.group_norm(inputs["input"], groups, inputs["weight"], inputs["bias"], eps=BN_EPS)
+    return {"groups": groups, "eps": BN_EPS}, run_backward(tensors, output, inputs)
+
+
 # ---------------------------------------------------------------- pooling, resampling
 
 def max_pool2d_case(shape, kernel, stride, padding):
@@ -234,6 +244,11 @@ FAMILIES = {
     "frozen_batch_norm": [
         lambda: frozen_batch_norm_case([2, 3, 4, 5]),
         lambda: frozen_batch_norm_case([1, 5, 3, 7]),
+    ],
+    "group_norm": [
+        lambda: group_norm_case([2, 6, 4, 5], 3),
+        lambda: group_norm_case([1, 8, 3, 3], 8),
+        lambda: group_norm_case([3, 4, 5, 2], 1),
     ],
     "max_pool2d": [
         lambda: max_pool2d_case([2, 3, 8, 8], [3, 3], [2, 2], [1, 1]),

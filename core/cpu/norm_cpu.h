@@ -20,4 +20,14 @@ void batch_norm_train_backward_input(const float* dy, const float* x, const floa
                                      const float* gamma, const float* sum_dy, const float* sum_dy_xhat, float* dx,
                                      std::int64_t n, std::int64_t c, std::int64_t s);
 
+// Group norm over x: [N, C, S] with G groups (each a contiguous block of M = C/G * S values).
+// y = (x - mean) * inv_std * gamma[c] + beta[c];  mean, inv_std: [N * G] (written).
+void group_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* inv_std,
+                        std::int64_t n, std::int64_t c, std::int64_t s, std::int64_t groups, float eps);
+// dx = inv_std / M * (M * g - sum(g) - xhat * sum(g * xhat)), g = dy * gamma[c], sums per (n, group);
+// dgamma[c] = sum dy * xhat, dbeta[c] = sum dy (either may be null).
+void group_norm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* inv_std,
+                         float* dx, float* dgamma, float* dbeta, std::int64_t n, std::int64_t c, std::int64_t s,
+                         std::int64_t groups);
+
 }  // namespace ghm::cpu

@@ -5,9 +5,11 @@
 //           dbeta = sum dy;  dgamma = sum dy * xh;  dx = gamma * inv / M * (M dy - dbeta - xh * dgamma)
 //   eval:   the same y with the running mean/var; dx = dy * gamma * inv (the statistics are constants)
 //   frozen: y = x * scale + shift; dx = dy * scale
+//   group:  the train formulas with statistics per (image, group of C/G channels), in every mode
 #include "core/ops/norm.h"
 
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "core/autograd.h"
@@ -125,6 +127,36 @@ Tensor frozen_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bi
     cpu::channel_affine(dy.data<float>(), scale.data(), zero.data(), dx.data<float>(), d.n, d.c, d.s);
     return std::vector<Tensor>{dx};
   });
+  return y;
+}
+
+Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias, float eps) {
+  check_dtype(x, DType::F32, "group_norm", "input");
+  GHM_CHECK(x.dim() >= 2, "group_norm: input must be [N, C, ...], got ", x.shape());
+  BnDims d{x.size(0), x.size(1), 1};
+  for (int i = 2; i < x.dim(); ++i) d.s *= x.shape()[i];
+  GHM_CHECK(groups > 0 && d.c % groups == 0, "group_norm: ", d.c, " channels are not divisible into ", groups, " groups");
+  if (weight.defined()) check_vec(weight, d.c, "group_norm", "weight");
+  if (bias.defined()) check_vec(bias, d.c, "group_norm", "bias");
+  Tensor y = Tensor::empty(x.shape());
+  auto mean = std::make_shared<std::vector<float>>(static_cast<std::size_t>(d.n * groups));
+  auto inv_std = std::make_shared<std::vector<float>>(static_cast<std::size_t>(d.n * groups));
+  cpu::group_norm_forward(x.data<float>(), weight.defined() ? weight.data<float>() : nullptr,
+                          bias.defined() ? bias.data<float>() : nullptr, y.data<float>(), mean->data(), inv_std->data(),
+                          d.n, d.c, d.s, groups, eps);
+  const bool need_x = needs_grad({&x}), need_w = needs_grad({&weight}), need_b = needs_grad({&bias});
+  record_op(y, "group_norm", {&x, &weight, &bias},
+            [d, groups, need_x, need_w, need_b, x_saved = x.detach(), w_saved = weight.defined() ? weight.detach() : Tensor(),
+             mean, inv_std](const Tensor& dy) {
+              Tensor dx = need_x ? Tensor::empty(x_saved.shape()) : Tensor();
+              Tensor dw = need_w ? Tensor::empty(Shape{d.c}) : Tensor();
+              Tensor db = need_b ? Tensor::empty(Shape{d.c}) : Tensor();
+              cpu::group_norm_backward(dy.data<float>(), x_saved.data<float>(),
+                                       w_saved.defined() ? w_saved.data<float>() : nullptr, mean->data(), inv_std->data(),
+                                       need_x ? dx.data<float>() : nullptr, need_w ? dw.data<float>() : nullptr,
+                                       need_b ? db.data<float>() : nullptr, d.n, d.c, d.s, groups);
+              return std::vector<Tensor>{dx, dw, db};
+            });
   return y;
 }
 

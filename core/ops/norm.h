@@ -18,4 +18,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
 Tensor frozen_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                          const Tensor& running_var, float eps = 1e-5f);
 
+// Group normalisation (Wu & He 2018): statistics per image and per group of C / groups channels,
+// then a per-channel affine weight/bias ([C], may be undefined). Same in training and evaluation.
+Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias, float eps = 1e-5f);
+
 }  // namespace ghm

@@ -108,6 +108,22 @@ TEST_CASE("fixtures: frozen batch norm against torchvision's formula") {
   }
 }
 
+TEST_CASE("fixtures: group norm against PyTorch") {
+  const Fixture f("group_norm");
+  REQUIRE(f.num_cases >= 3);
+  for (int i = 0; i < f.num_cases; ++i) {
+    CAPTURE(i);
+    const io::Json p = f.params(i);
+    Tensor x = f.leaf(i, "input"), w = f.leaf(i, "weight"), b = f.leaf(i, "bias");
+    Tensor y = group_norm(x, static_cast<int>(p.at("groups").as_int()), w, b, static_cast<float>(p.at("eps").as_double()));
+    expect_close("output", y, f.get(i, "output"));
+    y.backward(f.get(i, "grad_output"));
+    expect_close("grad_input", x.grad(), f.get(i, "grad_input"));
+    expect_close("grad_weight", w.grad(), f.get(i, "grad_weight"));
+    expect_close("grad_bias", b.grad(), f.get(i, "grad_bias"));
+  }
+}
+
 TEST_CASE("fixtures: max pool and nearest upsampling against PyTorch") {
   const Fixture pool("max_pool2d");
   for (int i = 0; i < pool.num_cases; ++i) {

@@ -137,3 +137,13 @@ TEST_CASE("gradcheck: max pool and nearest upsampling") {
   gradcheck("upsample 12x15", [](auto& in) { return upsample_nearest(in[0], 12, 15); }, {y});
   gradcheck("downsample 3x4", [](auto& in) { return upsample_nearest(in[0], 3, 4); }, {y});
 }
+
+TEST_CASE("gradcheck: group norm") {
+  Generator gen(10);
+  Tensor x = param(randn(Shape{2, 6, 3, 5}, gen));
+  Tensor w = param(Tensor::uniform(Shape{6}, 0.5f, 1.5f, gen));
+  Tensor b = param(randn(Shape{6}, gen));
+  gradcheck("group_norm 3 groups", [](auto& in) { return group_norm(in[0], 3, in[1], in[2]); }, {x, w, b});
+  gradcheck("group_norm 1 group", [](auto& in) { return group_norm(in[0], 1, in[1], in[2]); }, {x, w, b});
+  gradcheck("group_norm without affine", [](auto& in) { return group_norm(in[0], 6, Tensor(), Tensor()); }, {x});
+}

@@ -29,6 +29,9 @@ TEST_CASE("nn: backbone parameter counts equal torchvision's (without the fc lay
   CHECK(nn::ResNet(trainable(50), gen).num_parameters() == 23508032);
   CHECK(nn::ResNet(trainable(101), gen).num_parameters() == 42500160);
   CHECK(nn::ResNet(trainable(50, 32, 4), gen).num_parameters() == 22979904);  // resnext50_32x4d
+  CHECK(nn::ResNet(trainable(152), gen).num_parameters() == 58143808);
+  CHECK(nn::ResNet(trainable(101, 32, 8), gen).num_parameters() == 86742336);  // resnext101_32x8d
+  CHECK(nn::ResNet(trainable(101, 64, 4), gen).num_parameters() == 81406272);  // resnext101_64x4d
   CHECK_THROWS_WITH_AS(nn::ResNet(trainable(42), gen), doctest::Contains("depth 42"), Error);
 }
 
@@ -49,6 +52,16 @@ TEST_CASE("nn: RetinaNet-R50-FPN with 91 classes has torchvision's 34,068,119 pa
   }
   CHECK(has_block);
   CHECK(has_head);
+}
+
+TEST_CASE("nn: RetinaNet-R50-FPN v2 layout (P6 from C5, GroupNorm heads) has torchvision's 38,198,935 parameters") {
+  Generator gen(6);
+  detection::RetinaNetConfig c;
+  c.backbone = trainable(50);
+  c.num_classes = 91;
+  c.p6_source = nn::P6Source::C5;
+  c.head_group_norm = 32;  // torchvision's retinanet_resnet50_fpn_v2
+  CHECK(detection::RetinaNet(c, gen).num_parameters() == 38198935);
 }
 
 TEST_CASE("nn: forward shapes, prior bias, and a backward that reaches the trainable parameters only") {
