@@ -54,6 +54,9 @@ double class_pass(const ClassTargets& t, const float* x, float* grad, Elem&& ele
   const std::int64_t chunks = (t.n + rows_per_chunk - 1) / rows_per_chunk;
   std::vector<double> partial(static_cast<std::size_t>(chunks), 0.0);
   ghm::cpu::parallel_for(chunks, 1, [&](std::int64_t c0, std::int64_t c1) {
+    // A local copy: the element function's captures must not be reloaded through the closure
+    // (the grad stores might alias them), or the loops do not vectorise.
+    const auto f = elem;
     for (std::int64_t c = c0; c < c1; ++c) {
       double acc = 0;
       for (std::int64_t r = c * rows_per_chunk, end = std::min(t.n, (c + 1) * rows_per_chunk); r < end; ++r) {
@@ -65,16 +68,16 @@ double class_pass(const ClassTargets& t, const float* x, float* grad, Elem&& ele
         const float row_w = per_row ? weight[r] : 0.0f;
         if (yr && wr) {
 #pragma omp simd reduction(+ : acc)
-          for (std::int64_t j = 0; j < k; ++j) acc += elem(xr[j], yr[j], wr[j], gr + j);
+          for (std::int64_t j = 0; j < k; ++j) acc += f(xr[j], yr[j], wr[j], gr + j);
         } else if (yr) {
 #pragma omp simd reduction(+ : acc)
-          for (std::int64_t j = 0; j < k; ++j) acc += elem(xr[j], yr[j], row_w, gr + j);
+          for (std::int64_t j = 0; j < k; ++j) acc += f(xr[j], yr[j], row_w, gr + j);
         } else if (wr) {
 #pragma omp simd reduction(+ : acc)
-          for (std::int64_t j = 0; j < k; ++j) acc += elem(xr[j], j == label ? 1.0f : 0.0f, wr[j], gr + j);
+          for (std::int64_t j = 0; j < k; ++j) acc += f(xr[j], j == label ? 1.0f : 0.0f, wr[j], gr + j);
         } else {
 #pragma omp simd reduction(+ : acc)
-          for (std::int64_t j = 0; j < k; ++j) acc += elem(xr[j], j == label ? 1.0f : 0.0f, row_w, gr + j);
+          for (std::int64_t j = 0; j < k; ++j) acc += f(xr[j], j == label ? 1.0f : 0.0f, row_w, gr + j);
         }
       }
       partial[static_cast<std::size_t>(c)] = acc;
