@@ -12,9 +12,6 @@
 #include "core/check.h"
 
 namespace ghm::io {
-namespace {
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // Length (1-4) of the well-formed UTF-8 sequence at the start of `s`, or 0 when there is none:
 // bad lead or continuation bytes, truncation, overlong forms, surrogates, code points > U+10FFFF.
@@ -43,6 +40,11 @@ std::size_t utf8_sequence_length(std::string_view s) {
   const bool surrogate = code_point >= 0xD800 && code_point <= 0xDFFF;
   return code_point < smallest || code_point > 0x10FFFF || surrogate ? 0 : length;
 }
+
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
 
 // Appends `code_point` (at most U+10FFFF, not a surrogate) as 1-4 UTF-8 bytes.
 void append_utf8(std::string& out, std::uint32_t code_point) {

@@ -118,4 +118,8 @@ Json::Number Json::integer_number(T i) {
   return integer_from(static_cast<std::int64_t>(i));
 }
 
+// Length (1-4) of the well-formed UTF-8 sequence at the start of `s` (non-empty), or 0 when there is
+// none: bad lead or continuation bytes, truncation, overlong forms, surrogates, > U+10FFFF.
+std::size_t utf8_sequence_length(std::string_view s);
+
 }  // namespace ghm::io

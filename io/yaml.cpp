@@ -38,32 +38,6 @@ std::string hex_byte(unsigned char c) {
   return buf;
 }
 
-// Length (1-4) of the well-formed UTF-8 sequence at the start of `s`, or 0 when there is none.
-std::size_t utf8_sequence_length(std::string_view s) {
-  const auto lead = static_cast<unsigned char>(s[0]);
-  if (lead < 0x80) return 1;
-  std::size_t length = 0;
-  std::uint32_t code_point = 0;
-  std::uint32_t smallest = 0;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2, code_point = lead & 0x1Fu, smallest = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3, code_point = lead & 0x0Fu, smallest = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4, code_point = lead & 0x07u, smallest = 0x10000;
-  } else {
-    return 0;
-  }
-  if (s.size() < length) return 0;
-  for (std::size_t i = 1; i < length; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if ((c & 0xC0) != 0x80) return 0;
-    code_point = (code_point << 6) | (c & 0x3Fu);
-  }
-  const bool surrogate = code_point >= 0xD800 && code_point <= 0xDFFF;
-  return code_point < smallest || code_point > 0x10FFFF || surrogate ? 0 : length;
-}
-
 void append_utf8(std::string& out, std::uint32_t code_point) {
   const auto put = [&](std::uint32_t bits) { out += static_cast<char>(bits); };
   if (code_point < 0x80) {
