@@ -194,13 +194,15 @@ int bench_ops(const std::vector<std::string>& args) {
 int run_bench(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help") {
     std::printf("usage: ghm_retinanet bench <suite> [options]\n\nsuites:\n"
-                "  ops    conv2d forward/backward GFLOP/s on the RetinaNet R50-FPN shapes\n"
-                "  loss   GHM-C, GHM-R, BCE and focal loss + gradient at RetinaNet sizes\n");
+                "  ops        conv2d forward/backward GFLOP/s on the RetinaNet R50-FPN shapes\n"
+                "  loss       GHM-C, GHM-R, BCE and focal loss + gradient at RetinaNet sizes\n"
+                "  coco-load  load time and peak memory of a COCO instances file\n");
     return args.empty() ? 2 : 0;
   }
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "ops") return bench_ops(rest);
   if (args[0] == "loss") return bench_loss(rest);
+  if (args[0] == "coco-load") return bench_coco_load(rest);
   throw UsageError("bench: unknown suite '" + args[0] + "'");
 }
 

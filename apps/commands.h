@@ -23,7 +23,12 @@ int run_bench(const std::vector<std::string>& args);
 int run_coco_eval(const std::vector<std::string>& args);
 int run_loss(const std::vector<std::string>& args);
 int run_forward(const std::vector<std::string>& args);
+int run_make_shapes(const std::vector<std::string>& args);
+int run_train(const std::vector<std::string>& args);
+int run_eval(const std::vector<std::string>& args);
+int run_detect(const std::vector<std::string>& args);
 int bench_loss(const std::vector<std::string>& args);
+int bench_coco_load(const std::vector<std::string>& args);
 
 // The version report printed by `--version`.
 void print_version();

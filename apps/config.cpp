@@ -1,6 +1,7 @@
 #include "apps/config.h"
 
 #include "io/yaml.h"
+#include "losses/ghm_math.h"
 
 namespace ghm::app {
 namespace {
@@ -14,15 +15,83 @@ model:
     width_per_group: 64    # ResNeXt bottleneck width
     norm: frozen_bn        # frozen_bn | bn
     frozen_stages: 1       # stem + this many stages get no gradient (0..4)
+    base_width: 64         # stem / layer1 channels, doubled per stage (64: torchvision's ResNets)
   fpn:
     width: 256
     p6_from: c5            # c5 (Detectron, mmdetection) | p5 (torchvision)
+  anchors:
+    octave_base_scale: 4   # the smallest anchor of a level is this x its stride (8..128)
+    scales_per_octave: 3
+    ratios: [0.5, 1.0, 2.0]  # height / width
   head:
     num_classes: 80
     anchors_per_location: 9
     convs: 4
     group_norm: 0          # 0: none; G: GroupNorm(G) after each tower conv (torchvision v2: 32)
     prior: 0.01
+data:
+  root: ""                 # prefix of the relative paths below ("" = the current directory)
+  train_json: ""           # COCO instances file of the training split
+  train_images: ""         # folder the training file_names are relative to
+  val_json: ""
+  val_images: ""
+  train_short_sides: [800] # shorter side; several values = multi-scale training (one drawn per image)
+  test_short_side: 800
+  max_side: 1333
+  size_divisor: 128
+  flip: 0.5                # probability of a horizontal flip in training
+  mean: [123.675, 116.28, 103.53]  # RGB, 0-255 scale
+  std: [58.395, 57.12, 57.375]
+  filter_empty: false      # drop training images without (non-crowd) boxes
+  skip_bad_images: false   # a missing or corrupt image: error (false) or skipped with a warning
+  workers: 2
+  prefetch: 4              # batches decoded ahead
+  group_by_aspect: true    # batches of only landscape or only portrait images
+loss:
+  cls:
+    type: ghmc             # ghmc | focal | ce
+    bins: 30
+    momentum: 0.75
+    scope: per_level       # per_level (the reference) | batch (the paper's text)
+    alpha: 0.25            # focal
+    gamma: 2.0             # focal
+    loss_weight: 1.0
+  reg:
+    type: ghmr             # ghmr | sl1 | asl1
+    mu: 0.02               # ghmr, asl1
+    bins: 10
+    momentum: 0.7
+    scope: per_level
+    beta: 0.11             # sl1
+    loss_weight: 10.0
+train:
+  batch_size: 2
+  epochs: 12
+  lr: 0.01
+  momentum: 0.9
+  weight_decay: 0.0001
+  decay_norm_and_bias: true
+  clip_grad: 35.0          # max global gradient norm; 0 = no clipping
+  warmup_iters: 500
+  warmup_ratio: 0.001
+  steps: [8, 11]           # epochs after which lr is multiplied by gamma
+  gamma: 0.1
+  seed: 0
+  threads: 0               # compute threads; 0 = all cores
+  log_interval: 20         # iterations between log lines
+  checkpoint_interval: 0   # iterations between checkpoints (0: at the end of each epoch only)
+  keep_checkpoints: 3
+  eval_interval: 0         # epochs between evaluations on the validation split (0: none)
+  init_weights: ""         # safetensors with (some) model weights to start from, e.g. a backbone
+  pos_iou: 0.5
+  neg_iou: 0.4
+  min_pos_iou: 0.0
+test:
+  batch_size: 2
+  score_thresh: 0.05
+  topk_per_level: 1000
+  nms_iou: 0.5
+  max_detections: 100
 )";
 
 void merge(io::Json& base, const io::Json& over) {
@@ -66,6 +135,7 @@ detection::RetinaNetConfig retinanet_config(const io::Json& config) {
   GHM_CHECK(norm == "frozen_bn" || norm == "bn", b.at("norm").location(), ": norm must be frozen_bn or bn, got '", norm, "'");
   c.backbone.norm = norm == "bn" ? nn::NormKind::BatchNorm : nn::NormKind::FrozenBatchNorm;
   c.backbone.frozen_stages = static_cast<int>(b.at("frozen_stages").as_int());
+  c.backbone.base_width = static_cast<int>(b.at("base_width").as_int());
   const io::Json& f = m.at("fpn");
   c.width = f.at("width").as_int();
   const std::string p6 = f.at("p6_from").as_string();
@@ -82,6 +152,174 @@ detection::RetinaNetConfig retinanet_config(const io::Json& config) {
   GHM_CHECK(c.width > 0 && c.num_classes > 0 && c.anchors_per_location > 0 && c.head_convs >= 0, "model: width ",
             c.width, ", num_classes ", c.num_classes, ", anchors_per_location ", c.anchors_per_location, " and convs ",
             c.head_convs, " must be positive");
+  return c;
+}
+
+namespace {
+
+std::string join_root(const std::string& root, const std::string& path) {
+  if (root.empty() || path.empty() || path.front() == '/') return path;
+  return root.back() == '/' ? root + path : root + "/" + path;
+}
+
+int positive_int(const io::Json& v, const char* what) {
+  const std::int64_t x = v.as_int();
+  GHM_CHECK(x > 0 && x <= (1 << 30), v.location(), ": ", what, " must be a positive integer, got ", x);
+  return static_cast<int>(x);
+}
+
+int non_negative_int(const io::Json& v) {
+  const std::int64_t x = v.as_int();
+  GHM_CHECK(x >= 0 && x <= (1 << 30), v.location(), ": must be a non-negative integer, got ", x);
+  return static_cast<int>(x);
+}
+
+float number_in(const io::Json& v, double low, double high) {
+  const double x = v.as_double();
+  GHM_CHECK(x >= low && x <= high, v.location(), ": ", x, " is outside [", low, ", ", high, "]");
+  return static_cast<float>(x);
+}
+
+std::string one_of(const io::Json& v, std::initializer_list<const char*> choices) {
+  const std::string s = v.as_string();
+  std::string list;
+  for (const char* c : choices) {
+    if (s == c) return s;
+    list += list.empty() ? c : std::string(" | ") + c;
+  }
+  GHM_FAIL(v.location(), ": '", s, "' is not one of ", list);
+}
+
+std::vector<int> int_list(const io::Json& v, bool positive) {
+  std::vector<int> out;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    out.push_back(positive ? positive_int(v.at(i), "each value") : non_negative_int(v.at(i)));
+  return out;
+}
+
+std::array<float, 3> three_numbers(const io::Json& v) {
+  GHM_CHECK(v.is_array() && v.size() == 3, v.location(), ": needs 3 numbers (R, G, B)");
+  return {static_cast<float>(v.at(0).as_double()), static_cast<float>(v.at(1).as_double()),
+          static_cast<float>(v.at(2).as_double())};
+}
+
+losses::GhmScope scope_of(const io::Json& v) {
+  return one_of(v, {"per_level", "batch"}) == "batch" ? losses::GhmScope::Batch : losses::GhmScope::PerLevel;
+}
+
+}  // namespace
+
+detection::AnchorConfig anchor_config(const io::Json& config) {
+  const io::Json& a = config.at("model").at("anchors");
+  detection::AnchorConfig c;
+  c.octave_base_scale = positive_int(a.at("octave_base_scale"), "octave_base_scale");
+  c.scales_per_octave = positive_int(a.at("scales_per_octave"), "scales_per_octave");
+  c.ratios.clear();
+  for (std::size_t i = 0; i < a.at("ratios").size(); ++i) c.ratios.push_back(number_in(a.at("ratios").at(i), 1e-3, 1e3));
+  GHM_CHECK(!c.ratios.empty(), a.at("ratios").location(), ": needs at least one ratio");
+  const std::int64_t per_location = static_cast<std::int64_t>(c.ratios.size()) * c.scales_per_octave;
+  const io::Json& apl = config.at("model").at("head").at("anchors_per_location");
+  GHM_CHECK(apl.as_int() == per_location, apl.location(), ": ", apl.as_int(), " anchors per location, but ",
+            c.ratios.size(), " ratios x ", c.scales_per_octave, " scales per octave make ", per_location);
+  return c;
+}
+
+DataConfig data_config(const io::Json& config) {
+  const io::Json& d = config.at("data");
+  const std::string root = d.at("root").as_string();
+  DataConfig c;
+  c.train_json = join_root(root, d.at("train_json").as_string());
+  c.train_images = join_root(root, d.at("train_images").as_string());
+  c.val_json = join_root(root, d.at("val_json").as_string());
+  c.val_images = join_root(root, d.at("val_images").as_string());
+  c.train_short_sides = int_list(d.at("train_short_sides"), true);
+  GHM_CHECK(!c.train_short_sides.empty(), d.at("train_short_sides").location(), ": needs at least one size");
+  c.test_short_side = positive_int(d.at("test_short_side"), "test_short_side");
+  c.max_side = positive_int(d.at("max_side"), "max_side");
+  c.size_divisor = positive_int(d.at("size_divisor"), "size_divisor");
+  c.flip = number_in(d.at("flip"), 0.0, 1.0);
+  c.mean = three_numbers(d.at("mean"));
+  c.std = three_numbers(d.at("std"));
+  for (float s : c.std) GHM_CHECK(s > 0, d.at("std").location(), ": std values must be positive");
+  c.filter_empty = d.at("filter_empty").as_bool();
+  c.skip_bad_images = d.at("skip_bad_images").as_bool();
+  c.workers = non_negative_int(d.at("workers"));
+  c.prefetch = positive_int(d.at("prefetch"), "prefetch");
+  c.group_by_aspect = d.at("group_by_aspect").as_bool();
+  return c;
+}
+
+TrainConfig train_config(const io::Json& config) {
+  const io::Json& t = config.at("train");
+  TrainConfig c;
+  c.batch_size = positive_int(t.at("batch_size"), "batch_size");
+  c.epochs = positive_int(t.at("epochs"), "epochs");
+  c.sgd.lr = number_in(t.at("lr"), 0.0, 10.0);
+  c.sgd.momentum = number_in(t.at("momentum"), 0.0, 0.999);
+  c.sgd.weight_decay = number_in(t.at("weight_decay"), 0.0, 1.0);
+  c.sgd.decay_norm_and_bias = t.at("decay_norm_and_bias").as_bool();
+  c.clip_grad = number_in(t.at("clip_grad"), 0.0, 1e9);
+  c.warmup_iters = non_negative_int(t.at("warmup_iters"));
+  c.warmup_ratio = number_in(t.at("warmup_ratio"), 0.0, 1.0);
+  c.step_epochs = int_list(t.at("steps"), true);
+  c.gamma = number_in(t.at("gamma"), 0.0, 1.0);
+  const std::int64_t seed = t.at("seed").as_int();
+  GHM_CHECK(seed >= 0, t.at("seed").location(), ": seed must be non-negative, got ", seed);
+  c.seed = static_cast<std::uint64_t>(seed);
+  c.threads = non_negative_int(t.at("threads"));
+  c.log_interval = positive_int(t.at("log_interval"), "log_interval");
+  c.checkpoint_interval = non_negative_int(t.at("checkpoint_interval"));
+  c.keep_checkpoints = positive_int(t.at("keep_checkpoints"), "keep_checkpoints");
+  c.eval_interval = non_negative_int(t.at("eval_interval"));
+  c.init_weights = t.at("init_weights").as_string();
+  c.assigner.pos_iou_thr = number_in(t.at("pos_iou"), 0.0, 1.0);
+  c.assigner.neg_iou_thr = number_in(t.at("neg_iou"), 0.0, 1.0);
+  c.assigner.min_pos_iou = number_in(t.at("min_pos_iou"), 0.0, 1.0);
+  GHM_CHECK(c.assigner.neg_iou_thr <= c.assigner.pos_iou_thr, t.at("neg_iou").location(), ": neg_iou (",
+            c.assigner.neg_iou_thr, ") must not exceed pos_iou (", c.assigner.pos_iou_thr, ")");
+  return c;
+}
+
+detection::DetectionLossConfig loss_config(const io::Json& config) {
+  const io::Json& cls = config.at("loss").at("cls");
+  const io::Json& reg = config.at("loss").at("reg");
+  detection::DetectionLossConfig c;
+  const std::string ct = one_of(cls.at("type"), {"ghmc", "focal", "ce"});
+  c.cls.kind = ct == "ghmc" ? detection::ClsLossKind::GhmC
+               : ct == "focal" ? detection::ClsLossKind::Focal
+                               : detection::ClsLossKind::CrossEntropy;
+  c.cls.ghmc.bins = positive_int(cls.at("bins"), "bins");
+  GHM_CHECK(c.cls.ghmc.bins <= losses::kMaxGhmBins, cls.at("bins").location(), ": at most ", losses::kMaxGhmBins, " bins");
+  c.cls.ghmc.momentum = number_in(cls.at("momentum"), 0.0, 0.999999);
+  c.cls.scope = scope_of(cls.at("scope"));
+  c.cls.alpha = number_in(cls.at("alpha"), 0.0, 1.0);
+  c.cls.gamma = number_in(cls.at("gamma"), 0.0, 100.0);
+  c.cls.loss_weight = number_in(cls.at("loss_weight"), 0.0, 1e6);
+  c.cls.ghmc.loss_weight = c.cls.loss_weight;
+  const std::string rt = one_of(reg.at("type"), {"ghmr", "sl1", "asl1"});
+  c.reg.kind = rt == "ghmr" ? detection::RegLossKind::GhmR
+               : rt == "sl1" ? detection::RegLossKind::SmoothL1
+                             : detection::RegLossKind::Asl1;
+  c.reg.mu = number_in(reg.at("mu"), 1e-9, 1e6);
+  c.reg.ghmr.mu = c.reg.mu;
+  c.reg.ghmr.bins = positive_int(reg.at("bins"), "bins");
+  GHM_CHECK(c.reg.ghmr.bins <= losses::kMaxGhmBins, reg.at("bins").location(), ": at most ", losses::kMaxGhmBins, " bins");
+  c.reg.ghmr.momentum = number_in(reg.at("momentum"), 0.0, 0.999999);
+  c.reg.scope = scope_of(reg.at("scope"));
+  c.reg.beta = number_in(reg.at("beta"), 1e-9, 1e6);
+  c.reg.loss_weight = number_in(reg.at("loss_weight"), 0.0, 1e6);
+  c.reg.ghmr.loss_weight = c.reg.loss_weight;
+  return c;
+}
+
+TestConfig test_config(const io::Json& config) {
+  const io::Json& t = config.at("test");
+  TestConfig c;
+  c.batch_size = positive_int(t.at("batch_size"), "batch_size");
+  c.post.score_thresh = number_in(t.at("score_thresh"), 0.0, 1.0);
+  c.post.topk_per_level = positive_int(t.at("topk_per_level"), "topk_per_level");
+  c.post.nms_iou = number_in(t.at("nms_iou"), 0.0, 1.0);
+  c.post.max_detections = positive_int(t.at("max_detections"), "max_detections");
   return c;
 }
 

@@ -3,10 +3,16 @@
 // error naming the key.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "detection/anchors.h"
+#include "detection/detection_loss.h"
+#include "detection/postprocess.h"
 #include "detection/retinanet.h"
+#include "nn/optim.h"
 #include "io/json.h"
 
 namespace ghm::app {
@@ -19,5 +25,56 @@ io::Json load_config(const std::string& path, const std::vector<std::string>& ov
 
 // The `model` section as a RetinaNet configuration (values validated).
 detection::RetinaNetConfig retinanet_config(const io::Json& config);
+
+// The anchors (`model.anchors`), checked against model.head.anchors_per_location.
+detection::AnchorConfig anchor_config(const io::Json& config);
+
+// The `data` section; relative paths are joined to `data.root`.
+struct DataConfig {
+  std::string train_json, train_images, val_json, val_images;
+  std::vector<int> train_short_sides;
+  int test_short_side = 800;
+  int max_side = 1333;
+  int size_divisor = 128;
+  float flip = 0.5f;
+  std::array<float, 3> mean{}, std{};
+  bool filter_empty = false;
+  bool skip_bad_images = false;
+  int workers = 2;
+  int prefetch = 4;
+  bool group_by_aspect = true;
+};
+DataConfig data_config(const io::Json& config);
+
+// The `train` section.
+struct TrainConfig {
+  int batch_size = 2;
+  int epochs = 12;
+  nn::SgdConfig sgd;
+  float clip_grad = 35.0f;
+  int warmup_iters = 500;
+  float warmup_ratio = 0.001f;
+  std::vector<int> step_epochs;
+  float gamma = 0.1f;
+  std::uint64_t seed = 0;
+  int threads = 0;
+  int log_interval = 20;
+  int checkpoint_interval = 0;
+  int keep_checkpoints = 3;
+  int eval_interval = 0;
+  std::string init_weights;
+  detection::AssignerConfig assigner;
+};
+TrainConfig train_config(const io::Json& config);
+
+// The `loss` section.
+detection::DetectionLossConfig loss_config(const io::Json& config);
+
+// The `test` section (inference).
+struct TestConfig {
+  int batch_size = 2;
+  detection::PostprocessConfig post;
+};
+TestConfig test_config(const io::Json& config);
 
 }  // namespace ghm::app

@@ -15,13 +15,20 @@ using ghm::app::Command;
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
-      {"bench", "time our kernels against the shapes of RetinaNet (`bench ops`, `bench loss`)", ghm::app::run_bench},
+      {"bench", "time kernels at RetinaNet's sizes and the COCO loader (`bench ops`, `bench loss`, `bench coco-load`)",
+       ghm::app::run_bench},
       {"coco-eval", "COCO box AP of a results file against ground truth (pycocotools' twelve numbers)",
        ghm::app::run_coco_eval},
+      {"detect", "draw a trained model's detections on images (JPEG + JSON per image)", ghm::app::run_detect},
+      {"eval", "COCO evaluation of a checkpoint on the validation split (twelve numbers, per-class AP)",
+       ghm::app::run_eval},
       {"forward", "run the model (evaluation mode) on an image tensor: FPN and head outputs per level",
        ghm::app::run_forward},
       {"loss", "run a loss (GHM-C, GHM-R, baselines) on tensors from a file: loss, gradient, bin stats",
        ghm::app::run_loss},
+      {"make-shapes", "write the synthetic shapes detection dataset (COCO JSON + JPEG images)",
+       ghm::app::run_make_shapes},
+      {"train", "train a RetinaNet from a config (work dir: log.jsonl, checkpoints; --resume)", ghm::app::run_train},
   };
   return list;
 }

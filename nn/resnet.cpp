@@ -71,13 +71,16 @@ ResNet::ResNet(const ResNetConfig& config, Generator& gen) : config_(config) {
             "ResNet: groups/width_per_group (ResNeXt) need a bottleneck depth (50, 101, 152)");
   GHM_CHECK(config.frozen_stages >= 0 && config.frozen_stages <= 4, "ResNet: frozen_stages ", config.frozen_stages,
             " must be in [0, 4]");
+  GHM_CHECK(config.base_width > 0 && config.base_width <= 1024, "ResNet: base_width ", config.base_width,
+            " must be in [1, 1024]");
   expansion_ = bottleneck ? 4 : 1;
-  conv1_ = register_module("conv1", std::make_shared<Conv2d>(3, 64, 7, 2, 3, Bias::No, gen));
-  bn1_ = register_module("bn1", make_norm(config.norm, 64));
+  const std::int64_t base = config.base_width;
+  conv1_ = register_module("conv1", std::make_shared<Conv2d>(3, base, 7, 2, 3, Bias::No, gen));
+  bn1_ = register_module("bn1", make_norm(config.norm, base));
   maxpool_ = std::make_shared<MaxPool2d>(Pool2dParams::square(3, 2, 1));
-  std::int64_t inplanes = 64;
+  std::int64_t inplanes = base;
   for (int s = 0; s < 4; ++s) {
-    const std::int64_t planes = 64LL << s;
+    const std::int64_t planes = base << s;
     auto stage = std::make_shared<Sequential>();
     for (int b = 0; b < blocks[static_cast<std::size_t>(s)]; ++b) {
       stage->add(std::make_shared<Block>(bottleneck, inplanes, planes, b == 0 && s > 0 ? 2 : 1, config, gen));
@@ -104,7 +107,8 @@ std::vector<Tensor> ResNet::forward(const Tensor& images) {
 }
 
 std::vector<std::int64_t> ResNet::out_channels() const {
-  return {64 * expansion_, 128 * expansion_, 256 * expansion_, 512 * expansion_};
+  const std::int64_t base = config_.base_width;
+  return {base * expansion_, 2 * base * expansion_, 4 * base * expansion_, 8 * base * expansion_};
 }
 
 }  // namespace ghm::nn

@@ -15,6 +15,8 @@ struct ResNetConfig {
   int width_per_group = 64;   // ResNeXt bottleneck width (4 or 8)
   NormKind norm = NormKind::FrozenBatchNorm;
   int frozen_stages = 1;      // 0: nothing frozen; 1: stem + layer1 (the detection default); up to 4
+  int base_width = 64;        // channels of the stem and of layer1's planes (doubling per stage); 64 is
+                              // every torchvision ResNet, smaller values make light CPU models
 };
 
 class ResNet : public Module {

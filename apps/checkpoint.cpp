@@ -1,0 +1,127 @@
+// Training checkpoints (see checkpoint.h).
+#include "apps/checkpoint.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include "core/check.h"
+#include "io/safetensors.h"
+
+namespace ghm::app {
+namespace {
+
+constexpr const char* kFormat = "ghm_retinanet.checkpoint.v1";
+constexpr const char* kModelPrefix = "model.";
+constexpr const char* kMomentumPrefix = "optim.";
+
+Tensor ema_tensor(const losses::GhmEmaState& s) {
+  return Tensor::from_vector(s.acc_sum, {static_cast<std::int64_t>(s.acc_sum.size())});
+}
+
+void load_ema(const io::SafetensorsData& data, const std::string& name, losses::GhmEmaState& s) {
+  const Tensor& t = data.at(name);
+  GHM_CHECK(t.dtype() == DType::F32 && t.dim() == 1 && t.size(0) == static_cast<std::int64_t>(s.acc_sum.size()),
+            data.path, ": '", name, "' is ", t.dtype(), " ", t.shape(), " but the config has ", s.acc_sum.size(),
+            " bins");
+  s.acc_sum = t.to_vector<float>();
+}
+
+std::int64_t metadata_int(const io::SafetensorsData& data, const std::string& key) {
+  const auto it = data.metadata.find(key);
+  GHM_CHECK(it != data.metadata.end(), data.path, ": checkpoint metadata lacks '", key, "'");
+  try {
+    std::size_t used = 0;
+    const long long v = std::stoll(it->second, &used);
+    GHM_CHECK(used == it->second.size() && v >= 0, "");
+    return v;
+  } catch (const std::exception&) {
+    GHM_FAIL(data.path, ": checkpoint metadata '", key, "' = '", it->second, "' is not a non-negative integer");
+  }
+}
+
+std::vector<std::pair<std::string, Tensor>> with_prefix(const io::SafetensorsData& data, const std::string& prefix) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const auto& [name, t] : data.tensors)
+    if (name.starts_with(prefix)) out.emplace_back(name.substr(prefix.size()), t);
+  return out;
+}
+
+bool is_checkpoint(const io::SafetensorsData& data) {
+  const auto it = data.metadata.find("format");
+  return it != data.metadata.end() && it->second == kFormat;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const nn::Module& model, const nn::Sgd& sgd,
+                     const detection::DetectionLossState& loss_state, const TrainProgress& progress,
+                     const std::string& config_json) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (auto& [name, t] : model.state()) tensors.emplace_back(kModelPrefix + name, t);
+  for (auto& [name, t] : sgd.state()) tensors.emplace_back(kMomentumPrefix + name, t);
+  tensors.emplace_back("ghm.cls.acc_sum", ema_tensor(loss_state.cls));
+  tensors.emplace_back("ghm.reg.acc_sum", ema_tensor(loss_state.reg));
+  const std::map<std::string, std::string> metadata{{"format", kFormat},
+                                                    {"iteration", std::to_string(progress.iteration)},
+                                                    {"epoch", std::to_string(progress.epoch)},
+                                                    {"epoch_batch", std::to_string(progress.epoch_batch)},
+                                                    {"config", config_json}};
+  io::save_safetensors(path, tensors, metadata);
+}
+
+CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model, nn::Sgd& sgd,
+                               detection::DetectionLossState& loss_state) {
+  const io::SafetensorsData data = io::load_safetensors(path);
+  GHM_CHECK(is_checkpoint(data), path, ": not a training checkpoint (no \"format\": \"", kFormat,
+            "\" in its metadata); model-only weights go to train.init_weights");
+  try {
+    model.load_state(with_prefix(data, kModelPrefix), nn::Strict::Yes);
+    sgd.load_state(with_prefix(data, kMomentumPrefix));
+  } catch (const Error& e) {
+    GHM_FAIL(path, ": ", e.what());
+  }
+  load_ema(data, "ghm.cls.acc_sum", loss_state.cls);
+  load_ema(data, "ghm.reg.acc_sum", loss_state.reg);
+  CheckpointInfo info;
+  info.progress.iteration = metadata_int(data, "iteration");
+  info.progress.epoch = metadata_int(data, "epoch");
+  info.progress.epoch_batch = metadata_int(data, "epoch_batch");
+  info.config_json = data.metadata.at("config");
+  return info;
+}
+
+nn::LoadReport load_model_weights(const std::string& path, nn::Module& model, nn::Strict strict) {
+  const io::SafetensorsData data = io::load_safetensors(path);
+  try {
+    return is_checkpoint(data) ? model.load_state(with_prefix(data, kModelPrefix), strict)
+                               : model.load_state(data.tensors, strict);
+  } catch (const Error& e) {
+    GHM_FAIL(path, ": ", e.what());
+  }
+}
+
+std::string checkpoint_config(const std::string& path) {
+  const io::SafetensorsData data = io::load_safetensors(path);
+  const auto it = data.metadata.find("config");
+  return it == data.metadata.end() ? std::string() : it->second;
+}
+
+std::vector<std::string> list_checkpoints(const std::string& work_dir) {
+  std::vector<std::pair<long long, std::string>> found;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(work_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("iter_") || !name.ends_with(".safetensors")) continue;
+    const std::string digits = name.substr(5, name.size() - 5 - 12);
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    found.emplace_back(std::stoll(digits), entry.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& f : found) out.push_back(f.second);
+  return out;
+}
+
+}  // namespace ghm::app

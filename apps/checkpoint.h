@@ -1,0 +1,58 @@
+// Training checkpoints: everything a run needs to continue exactly where it stopped, in one
+// safetensors file (io/safetensors.h, written to a temporary file, fsync'ed and renamed).
+//
+//   tensors   "model.<name>"               the model's parameters and buffers (nn::Module::state)
+//             "optim.momentum.<name>"      SGD momentum buffers (nn::Sgd::state)
+//             "ghm.cls.acc_sum" [bins]     the GHM-C EMA state
+//             "ghm.reg.acc_sum" [bins]     the GHM-R EMA state
+//   metadata  "format"       "ghm_retinanet.checkpoint.v1"
+//             "iteration"    iterations completed
+//             "epoch"        the epoch in progress (0-based)
+//             "epoch_batch"  batches of that epoch already consumed
+//             "config"       the resolved config (JSON), for eval/detect and for checking a resume
+//
+// The data order and augmentation are pure functions of (seed, epoch, sample index), and the model
+// was initialised before the first step, so these values are the whole state of a CPU run.
+// A model-only file (e.g. converted weights) has no "format" key and is read by load_model_weights.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "detection/detection_loss.h"
+#include "nn/module.h"
+#include "nn/optim.h"
+
+namespace ghm::app {
+
+struct TrainProgress {
+  std::int64_t iteration = 0;
+  std::int64_t epoch = 0;
+  std::int64_t epoch_batch = 0;
+};
+
+void save_checkpoint(const std::string& path, const nn::Module& model, const nn::Sgd& sgd,
+                     const detection::DetectionLossState& loss_state, const TrainProgress& progress,
+                     const std::string& config_json);
+
+struct CheckpointInfo {
+  TrainProgress progress;
+  std::string config_json;  // "" for a model-only file
+};
+
+// Restores all of the above (strict: every tensor must match). Errors name the file.
+CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model, nn::Sgd& sgd,
+                               detection::DetectionLossState& loss_state);
+
+// The model part only, from a checkpoint ("model." names) or a plain weights file (our names).
+// strict: every model tensor must be present (eval, detect); non-strict reports what was loaded
+// (init_weights for a backbone).
+nn::LoadReport load_model_weights(const std::string& path, nn::Module& model, nn::Strict strict);
+
+// The config stored in a checkpoint ("" when it has none).
+std::string checkpoint_config(const std::string& path);
+
+// Checkpoints of a work directory: "<dir>/iter_<N>.safetensors", sorted by N.
+std::vector<std::string> list_checkpoints(const std::string& work_dir);
+
+}  // namespace ghm::app

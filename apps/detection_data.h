@@ -1,0 +1,62 @@
+// A COCO split as the detector's samples: image file -> decode -> resize (shorter side, longest
+// side capped) -> random horizontal flip (training) -> normalised [3, H, W] tensor, with the boxes
+// moved along (mmdetection v2's LoadImage, LoadAnnotations, Resize(keep_ratio), RandomFlip,
+// Normalize; padding is the loader's collate).
+//
+// Boxes: COCO [x, y, w, h] -> (x, y, x + w, y + h) as mmdetection v2, scaled by the per-axis
+// resize factors and clipped to the resized image, flipped with the image. Non-crowd boxes are
+// targets (labels = the contiguous class index); crowd boxes go to crowd_boxes (ignore regions).
+//
+// Randomness (the training short side, the flip) comes from the sample's own generator, which the
+// loader seeds from (seed, epoch, index): a sample is the same whatever thread loads it.
+//
+// A missing or corrupt image is an error naming the file, or, with data.skip_bad_images, a
+// warning, and the next image of the split (in index order) is loaded in its place, as
+// mmdetection does with another index.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "apps/config.h"
+#include "detection/iou.h"
+#include "io/coco_dataset.h"
+#include "io/data_loader.h"
+
+namespace ghm::app {
+
+enum class Split { Train, Test };
+
+class DetectionSource {
+ public:
+  DetectionSource(io::CocoDataset dataset, std::string image_root, const DataConfig& config, Split split);
+
+  std::int64_t size() const { return static_cast<std::int64_t>(dataset_.images.size()); }
+  const io::CocoDataset& dataset() const { return dataset_; }
+  std::vector<float> aspects() const;  // width / height per index
+  std::string image_path(std::int64_t index) const;
+
+  io::Sample load(std::int64_t index, Generator& rng) const;
+  io::SampleFn sample_fn() const;  // calls load; the source must outlive the loader
+  std::int64_t skipped_images() const { return skipped_->load(); }
+
+ private:
+  io::Sample load_one(std::int64_t index, Generator& rng) const;
+
+  io::CocoDataset dataset_;
+  std::string image_root_;
+  DataConfig config_;
+  Split split_;
+  std::unique_ptr<std::atomic<std::int64_t>> skipped_;
+};
+
+// The network-input (resized, unpadded) size of a sample: round(original * scale) per axis, as
+// io::rescale_size computes it.
+detection::ImageSize input_size(const io::Sample& sample);
+
+// Loads a split's JSON (filtering images without boxes when asked, for training only).
+io::CocoDataset load_split(const std::string& json_path, const DataConfig& config, Split split);
+
+}  // namespace ghm::app

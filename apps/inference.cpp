@@ -1,0 +1,138 @@
+// Batch inference, COCO results and in-process evaluation (see inference.h).
+#include "apps/inference.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "core/autograd.h"
+#include "core/check.h"
+#include "io/atomic_file.h"
+
+namespace ghm::app {
+
+std::vector<detection::ImageDetections> detect_batch(detection::RetinaNet& model,
+                                                     const detection::AnchorGenerator& anchors,
+                                                     const io::Batch& batch,
+                                                     const detection::PostprocessConfig& post) {
+  NoGradGuard no_grad;
+  const detection::RetinaNetOutput out = model.forward(batch.images);
+  std::vector<Tensor> level_anchors;
+  for (int l = 0; l < static_cast<int>(out.cls_logits.size()); ++l) {
+    const Tensor& c = out.cls_logits[static_cast<std::size_t>(l)];
+    level_anchors.push_back(anchors.grid_anchors(l, {c.size(2), c.size(3)}));
+  }
+  std::vector<detection::ImageSize> input;
+  std::vector<double> scale;
+  for (const io::Sample& s : batch.samples) {
+    input.push_back(input_size(s));
+    // One factor per image: the two axes differ only by the rounding of the resized size.
+    scale.push_back(0.5 * (static_cast<double>(s.scale_h) + static_cast<double>(s.scale_w)));
+  }
+  return detection::postprocess(out.cls_logits, out.box_deltas, level_anchors, model.config().num_classes, input,
+                                scale, post);
+}
+
+void append_results(const io::Batch& batch, const std::vector<detection::ImageDetections>& detections,
+                    const io::CocoDataset& dataset, std::vector<CocoResult>& out) {
+  for (std::size_t i = 0; i < detections.size(); ++i) {
+    const detection::ImageDetections& d = detections[i];
+    const float* box = d.boxes.data<float>();
+    for (std::int64_t j = 0; j < d.scores.numel(); ++j) {
+      CocoResult r;
+      r.image_id = batch.samples[i].image_id;
+      r.category_id = dataset.category_id(static_cast<std::int32_t>(d.labels.data<std::int64_t>()[j]));
+      r.x = box[4 * j];
+      r.y = box[4 * j + 1];
+      r.w = box[4 * j + 2] - box[4 * j];
+      r.h = box[4 * j + 3] - box[4 * j + 1];
+      r.score = d.scores.data<float>()[j];
+      out.push_back(r);
+    }
+  }
+}
+
+void write_results_json(const std::string& path, const std::vector<CocoResult>& results) {
+  std::string text = "[";
+  char line[256];
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const CocoResult& r = results[i];
+    std::snprintf(line, sizeof line,
+                  "%s\n{\"image_id\": %lld, \"category_id\": %lld, \"bbox\": [%.3f, %.3f, %.3f, %.3f], \"score\": %.5f}",
+                  i == 0 ? "" : ",", static_cast<long long>(r.image_id), static_cast<long long>(r.category_id), r.x,
+                  r.y, r.w, r.h, r.score);
+    text += line;
+  }
+  text += "\n]\n";
+  io::write_file_atomic(path, text);
+}
+
+namespace {
+
+// Our results as the evaluator's detections (indices into the ground truth's images and categories).
+detection::CocoDetections to_coco_detections(const std::vector<CocoResult>& results,
+                                             const detection::CocoGroundTruth& gt) {
+  detection::CocoDetections dt;
+  dt.source = "model output";
+  dt.detections.reserve(results.size());
+  for (const CocoResult& r : results) {
+    const auto img = std::lower_bound(gt.image_ids.begin(), gt.image_ids.end(), r.image_id);
+    const auto cat = std::lower_bound(gt.categories.begin(), gt.categories.end(), r.category_id,
+                                      [](const detection::CocoCategory& c, std::int64_t id) { return c.id < id; });
+    GHM_CHECK(img != gt.image_ids.end() && *img == r.image_id && cat != gt.categories.end() &&
+                  cat->id == r.category_id,
+              gt.source, ": has no image ", r.image_id, " or no category ", r.category_id,
+              " (the model's classes must be the split's categories)");
+    detection::CocoDetection d;
+    d.image = static_cast<std::int32_t>(img - gt.image_ids.begin());
+    d.category = static_cast<std::int32_t>(cat - gt.categories.begin());
+    d.box = {r.x, r.y, r.w, r.h};
+    d.score = r.score;
+    dt.detections.push_back(d);
+  }
+  return dt;
+}
+
+}  // namespace
+
+EvalReport evaluate_split(detection::RetinaNet& model, const detection::AnchorGenerator& anchors,
+                          const DetectionSource& split, const std::string& gt_json, const TestConfig& test,
+                          const DataConfig& data) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool was_training = model.is_training();
+  model.eval();
+  io::LoaderConfig lc;
+  lc.batch_size = test.batch_size;
+  lc.workers = data.workers;
+  lc.prefetch_batches = data.prefetch;
+  lc.size_divisor = data.size_divisor;
+  io::DataLoader loader(split.size(), split.sample_fn(), lc);
+  EvalReport report;
+  loader.start_epoch(0);
+  while (std::optional<io::Batch> batch = loader.next())
+    append_results(*batch, detect_batch(model, anchors, *batch, test.post), split.dataset(), report.results);
+  model.train(was_training);
+  const double infer_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const detection::CocoGroundTruth gt = detection::load_coco_ground_truth(gt_json);
+  report.coco = detection::evaluate_coco_bbox(gt, to_coco_detections(report.results, gt));
+  report.summary = detection::format_coco_summary(report.coco.stats);
+  report.per_class = detection::format_coco_per_class(gt, report.coco);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.images_per_second = static_cast<double>(split.size()) / std::max(infer_seconds, 1e-9);
+  return report;
+}
+
+void write_eval_json(const std::string& path, const EvalReport& report, const io::CocoDataset& dataset) {
+  io::Json stats = io::Json::array();
+  for (double v : report.coco.stats) stats.push_back(io::Json(v));
+  io::Json per_class = io::Json::object();
+  for (std::size_t k = 0; k < report.coco.per_class_ap.size() && k < dataset.categories.size(); ++k)
+    per_class.set(dataset.categories[k].name, io::Json(report.coco.per_class_ap[k]));
+  io::Json root = io::Json::object();
+  root.set("stats", stats);
+  root.set("per_class", per_class);
+  io::write_file_atomic(path, root.dump() + "\n");
+}
+
+}  // namespace ghm::app

@@ -1,0 +1,60 @@
+// Inference over batches and over a whole split: the model (evaluation mode, no autograd), the
+// anchors of each level's feature size, post-processing (detection/postprocess.h), and the COCO
+// side: results JSON and the twelve COCO numbers computed in-process (detection/coco_eval.h, the
+// same code as `coco-eval`).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "apps/config.h"
+#include "apps/detection_data.h"
+#include "detection/anchors.h"
+#include "detection/coco_eval.h"
+#include "detection/postprocess.h"
+#include "detection/retinanet.h"
+#include "io/data_loader.h"
+
+namespace ghm::app {
+
+// Detections of every image of a batch, in original-image pixels. The model must be in eval mode.
+std::vector<detection::ImageDetections> detect_batch(detection::RetinaNet& model,
+                                                     const detection::AnchorGenerator& anchors,
+                                                     const io::Batch& batch,
+                                                     const detection::PostprocessConfig& post);
+
+// One detection in COCO's terms.
+struct CocoResult {
+  std::int64_t image_id = 0;
+  std::int64_t category_id = 0;
+  float x = 0, y = 0, w = 0, h = 0;
+  float score = 0;
+};
+
+// Appends a batch's detections, labels mapped back to the dataset's category ids.
+void append_results(const io::Batch& batch, const std::vector<detection::ImageDetections>& detections,
+                    const io::CocoDataset& dataset, std::vector<CocoResult>& out);
+
+// The COCO results file ([{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...]),
+// written to a temporary file and renamed.
+void write_results_json(const std::string& path, const std::vector<CocoResult>& results);
+
+struct EvalReport {
+  detection::CocoEvalResult coco;
+  std::string summary;    // pycocotools' twelve lines
+  std::string per_class;  // per-class AP table
+  std::vector<CocoResult> results;
+  double seconds = 0;
+  double images_per_second = 0;
+};
+
+// Runs the model over the whole split and scores it against `gt_json` (the split's own file).
+EvalReport evaluate_split(detection::RetinaNet& model, const detection::AnchorGenerator& anchors,
+                          const DetectionSource& split, const std::string& gt_json, const TestConfig& test,
+                          const DataConfig& data);
+
+// {"stats": [twelve numbers, pycocotools' order], "per_class": {"<category name>": AP, ...}}
+// (AP -1 for a category without ground truth), written atomically.
+void write_eval_json(const std::string& path, const EvalReport& report, const io::CocoDataset& dataset);
+
+}  // namespace ghm::app

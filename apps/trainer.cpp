@@ -1,0 +1,313 @@
+// The training loop (see trainer.h).
+#include "apps/trainer.h"
+
+#include <omp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "apps/checkpoint.h"
+#include "apps/config.h"
+#include "apps/detection_data.h"
+#include "apps/inference.h"
+#include "core/check.h"
+#include "detection/targets.h"
+#include "io/atomic_file.h"
+
+namespace ghm::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void on_stop_signal(int signal) { g_stop_signal.store(signal); }
+
+// Routes SIGINT/SIGTERM to a flag for the lifetime of a training run.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal.store(0);
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  static bool requested() { return g_stop_signal.load() != 0; }
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+double resident_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+std::string format_duration(double seconds) {
+  const long long s = static_cast<long long>(std::max(0.0, seconds) + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, s / 60 % 60);
+  else std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+  return buf;
+}
+
+std::vector<detection::ImageGroundTruth> ground_truth(const io::Batch& batch) {
+  std::vector<detection::ImageGroundTruth> out;
+  for (const io::Sample& s : batch.samples) out.push_back({s.boxes, s.labels, s.crowd_boxes, input_size(s)});
+  return out;
+}
+
+// Sums over one log interval.
+struct IntervalStats {
+  int iterations = 0, images = 0;
+  double loss = 0, cls = 0, reg = 0, grad_norm = 0, seconds = 0, data_seconds = 0;
+  void add(double l, double c, double r, double g, double t, double d, int n) {
+    ++iterations;
+    images += n;
+    loss += l;
+    cls += c;
+    reg += r;
+    grad_norm += g;
+    seconds += t;
+    data_seconds += d;
+  }
+};
+
+void check_finite(double value, const char* term, std::int64_t iteration, const std::string& last_checkpoint) {
+  if (std::isfinite(value)) return;
+  GHM_FAIL("training diverged: ", term, " is ", value, " at iteration ", iteration + 1, "; the last good checkpoint is ",
+           last_checkpoint.empty() ? std::string("none (no checkpoint was written yet)") : "'" + last_checkpoint + "'",
+           ". Lower train.lr, raise train.warmup_iters or check the data");
+}
+
+void prune_checkpoints(const std::string& work_dir, int keep) {
+  std::vector<std::string> all = list_checkpoints(work_dir);
+  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < all.size(); ++i) std::filesystem::remove(all[i]);
+}
+
+// Keeps the log lines of iterations up to `iteration` (those after it are about to be repeated).
+void truncate_log(const std::string& path, std::int64_t iteration) {
+  std::ifstream in(path);
+  if (!in.good()) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const io::Json entry = io::Json::parse(line, path);
+    if (entry.at("iteration").as_int() <= iteration) kept += line + "\n";
+  }
+  io::write_file_atomic(path, kept);
+}
+
+bool all_finite(const std::vector<Tensor>& params) {
+  for (const Tensor& p : params) {
+    const float* v = p.data<float>();
+    float acc = 0;
+    for (std::int64_t i = 0; i < p.numel(); ++i) acc += v[i] * 0.0f;  // NaN if any element is NaN or inf
+    if (acc != 0.0f) return false;
+  }
+  return true;
+}
+
+void append_line(const std::string& path, const std::string& line) {
+  std::ofstream out(path, std::ios::app);
+  GHM_CHECK(out.good(), "cannot append to '", path, "'");
+  out << line << '\n';
+  GHM_CHECK(out.good(), "cannot append to '", path, "'");
+}
+
+}  // namespace
+
+TrainOutcome train_detector(const io::Json& config, const TrainOptions& options) {
+  GHM_CHECK(!options.work_dir.empty(), "train: a work directory is required");
+  const DataConfig data = data_config(config);
+  const TrainConfig train = train_config(config);
+  const detection::DetectionLossConfig loss_cfg = loss_config(config);
+  const TestConfig test = test_config(config);
+  detection::RetinaNetConfig model_cfg = retinanet_config(config);
+  if (train.threads > 0) omp_set_num_threads(train.threads);
+
+  std::filesystem::create_directories(options.work_dir);
+  const std::string log_path = options.work_dir + "/log.jsonl";
+  const std::string config_text = config.dump();
+
+  io::CocoDataset train_set = load_split(data.train_json, data, Split::Train);
+  GHM_CHECK(train_set.num_classes() == model_cfg.num_classes, data.train_json, " has ", train_set.num_classes(),
+            " categories but model.head.num_classes is ", model_cfg.num_classes);
+  const DetectionSource source(std::move(train_set), data.train_images, data, Split::Train);
+  std::unique_ptr<DetectionSource> val;
+  if (train.eval_interval > 0)
+    val = std::make_unique<DetectionSource>(load_split(data.val_json, data, Split::Test), data.val_images, data,
+                                            Split::Test);
+
+  Generator init_gen(train.seed);
+  detection::RetinaNet model(model_cfg, init_gen);
+  if (!train.init_weights.empty()) {
+    const nn::LoadReport r = load_model_weights(train.init_weights, model, nn::Strict::No);
+    GHM_CHECK(r.mismatched.empty(), train.init_weights, ": ", r.mismatched.front(), " does not match the model");
+    if (!options.quiet)
+      std::printf("init_weights: %s (%zu model tensors not in the file)\n", train.init_weights.c_str(), r.missing.size());
+  }
+  model.train();
+  nn::Sgd sgd(model.named_parameters(), train.sgd);
+  const std::vector<Tensor> params = model.parameters();
+  detection::DetectionLossState loss_state(loss_cfg);
+  const detection::AnchorGenerator anchors(anchor_config(config));
+  detection::TargetConfig target_cfg;
+  target_cfg.assigner = train.assigner;
+  target_cfg.size_divisor = data.size_divisor;
+
+  io::LoaderConfig lc;
+  lc.batch_size = train.batch_size;
+  lc.workers = data.workers;
+  lc.prefetch_batches = data.prefetch;
+  lc.shuffle = io::Shuffle::On;
+  lc.seed = train.seed;
+  lc.group = data.group_by_aspect ? io::AspectGrouping::ByAspect : io::AspectGrouping::Off;
+  lc.size_divisor = data.size_divisor;
+  io::DataLoader loader(source.size(), source.sample_fn(), lc, source.aspects());
+  const std::int64_t per_epoch = loader.batches_per_epoch();
+  const std::int64_t total = per_epoch * train.epochs;
+
+  nn::LrSchedule schedule;
+  schedule.base_lr = train.sgd.lr;
+  schedule.warmup_iters = train.warmup_iters;
+  schedule.warmup_ratio = train.warmup_ratio;
+  schedule.gamma = train.gamma;
+  for (int e : train.step_epochs) schedule.steps.push_back(static_cast<int>(e * per_epoch));
+
+  TrainProgress progress;
+  TrainOutcome outcome;
+  if (options.resume) {
+    const std::vector<std::string> found = list_checkpoints(options.work_dir);
+    GHM_CHECK(!found.empty(), "train --resume: no checkpoint (iter_<N>.safetensors) in '", options.work_dir, "'");
+    const CheckpointInfo info = load_checkpoint(found.back(), model, sgd, loss_state);
+    progress = info.progress;
+    outcome.last_checkpoint = found.back();
+    if (info.config_json != config_text && !options.quiet)
+      std::fprintf(stderr, "warning: resuming %s with a config that differs from the one it was written with\n",
+                   found.back().c_str());
+    if (!options.quiet)
+      std::printf("resumed from %s at iteration %lld\n", found.back().c_str(), static_cast<long long>(progress.iteration));
+    truncate_log(log_path, progress.iteration);
+  } else {
+    std::filesystem::remove(log_path);
+  }
+  io::write_file_atomic(options.work_dir + "/config.json", config_text + "\n");
+
+  auto save = [&]() {
+    GHM_CHECK(all_finite(params), "training diverged: the parameters are not finite after iteration ",
+              progress.iteration, "; the last good checkpoint is ",
+              outcome.last_checkpoint.empty() ? std::string("none") : "'" + outcome.last_checkpoint + "'",
+              ". Lower train.lr, raise train.warmup_iters or check the data");
+    const std::string path = options.work_dir + "/iter_" + std::to_string(progress.iteration) + ".safetensors";
+    save_checkpoint(path, model, sgd, loss_state, progress, config_text);
+    outcome.last_checkpoint = path;
+    prune_checkpoints(options.work_dir, train.keep_checkpoints);
+  };
+
+  StopSignals signals;
+  IntervalStats interval;
+  const auto run_start = Clock::now();
+  const std::int64_t first_iteration = progress.iteration;
+  while (progress.epoch < train.epochs) {
+    loader.start_epoch(progress.epoch, progress.epoch_batch);
+    auto iteration_start = Clock::now();
+    while (std::optional<io::Batch> batch = loader.next()) {
+      const float lr = schedule.at(static_cast<int>(progress.iteration));
+      const detection::RetinaNetOutput out = model.forward(batch->images);
+      std::vector<detection::FeatureSize> sizes;
+      for (const Tensor& c : out.cls_logits) sizes.push_back({c.size(2), c.size(3)});
+      const detection::BatchTargets targets =
+          detection::batch_targets(anchors, sizes, ground_truth(*batch), model_cfg.num_classes, target_cfg);
+      const detection::DetectionLoss loss =
+          detection::detection_loss(detection::head_rows(out.cls_logits, model_cfg.num_classes),
+                                    detection::head_rows(out.box_deltas, 4), targets, loss_cfg, loss_state);
+      const double cls = loss.cls.item(), reg = loss.reg.item();
+      check_finite(cls, "loss_cls", progress.iteration, outcome.last_checkpoint);
+      check_finite(reg, "loss_reg", progress.iteration, outcome.last_checkpoint);
+      sgd.zero_grad();
+      loss.total.backward();
+      const double max_norm = train.clip_grad > 0 ? train.clip_grad : std::numeric_limits<double>::infinity();
+      const double grad_norm = nn::clip_grad_norm(params, max_norm);
+      check_finite(grad_norm, "the gradient norm", progress.iteration, outcome.last_checkpoint);
+      sgd.step(lr);
+      ++progress.iteration;
+      ++progress.epoch_batch;
+
+      const auto now = Clock::now();
+      const double seconds = std::chrono::duration<double>(now - iteration_start).count();
+      iteration_start = now;
+      interval.add(cls + reg, cls, reg, grad_norm, seconds, batch->wait_seconds,
+                   static_cast<int>(batch->samples.size()));
+      outcome.iterations = progress.iteration;
+      if (progress.iteration % train.log_interval == 0 || progress.iteration == total) {
+        const double k = interval.iterations;
+        char line[512];
+        std::snprintf(line, sizeof line,
+                      "{\"iteration\": %lld, \"epoch\": %lld, \"lr\": %.6g, \"loss\": %.6f, \"loss_cls\": %.6f, "
+                      "\"loss_reg\": %.6f, \"grad_norm\": %.4f, \"time\": %.4f, \"data_time\": %.4f, \"memory_mb\": %.1f}",
+                      static_cast<long long>(progress.iteration), static_cast<long long>(progress.epoch + 1), lr,
+                      interval.loss / k, interval.cls / k, interval.reg / k, interval.grad_norm / k,
+                      interval.seconds / k, interval.data_seconds / k, resident_mb());
+        append_line(log_path, line);
+        outcome.final_loss = interval.loss / k;
+        if (!options.quiet) {
+          const double elapsed = std::chrono::duration<double>(now - run_start).count();
+          const double per_iter = elapsed / static_cast<double>(progress.iteration - first_iteration);
+          std::printf("epoch %lld/%d iter %lld/%lld | loss %.4f (cls %.4f reg %.4f) | lr %.2e | %.1f img/s, data %.0f%% | "
+                      "ETA %s\n",
+                      static_cast<long long>(progress.epoch + 1), train.epochs, static_cast<long long>(progress.iteration),
+                      static_cast<long long>(total), interval.loss / k, interval.cls / k, interval.reg / k, lr,
+                      interval.images / interval.seconds, 100.0 * interval.data_seconds / interval.seconds,
+                      format_duration(per_iter * static_cast<double>(total - progress.iteration)).c_str());
+          std::fflush(stdout);
+        }
+        interval = IntervalStats{};
+      }
+      if (train.checkpoint_interval > 0 && progress.iteration % train.checkpoint_interval == 0) save();
+      if (StopSignals::requested()) {
+        save();
+        outcome.interrupted = true;
+        if (!options.quiet) std::printf("interrupted: checkpoint %s written\n", outcome.last_checkpoint.c_str());
+        return outcome;
+      }
+    }
+    // The epoch is complete: the checkpoint records the start of the next one.
+    ++progress.epoch;
+    progress.epoch_batch = 0;
+    save();
+    if (val && progress.epoch % train.eval_interval == 0) {
+      const EvalReport r = evaluate_split(model, anchors, *val, data.val_json, test, data);
+      if (!options.quiet)
+        std::printf("evaluation after epoch %lld:\n%s", static_cast<long long>(progress.epoch), r.summary.c_str());
+      char line[512];
+      std::snprintf(line, sizeof line,
+                    "{\"epoch\": %lld, \"iteration\": %lld, \"AP\": %.4f, \"AP50\": %.4f, \"AP75\": %.4f, \"APs\": %.4f, "
+                    "\"APm\": %.4f, \"APl\": %.4f}",
+                    static_cast<long long>(progress.epoch), static_cast<long long>(progress.iteration),
+                    r.coco.stats[0], r.coco.stats[1], r.coco.stats[2], r.coco.stats[3], r.coco.stats[4],
+                    r.coco.stats[5]);
+      append_line(options.work_dir + "/eval.jsonl", line);
+    }
+  }
+  return outcome;
+}
+
+}  // namespace ghm::app

@@ -1,0 +1,43 @@
+// The training loop of `ghm_retinanet train`:
+//
+//   per iteration: batch from the loader -> model forward (training mode) -> batch targets
+//   (detection/targets.h) -> detection loss (GHM-C / focal / CE + GHM-R / SL1 / ASL1) ->
+//   backward -> clip the global gradient norm -> SGD step with the scheduled lr
+//
+// The work directory receives: config.json (the resolved config), log.jsonl (one JSON object per
+// logged iteration: iteration, epoch, lr, loss, loss_cls, loss_reg, grad_norm, time, data_time,
+// memory_mb), iter_<N>.safetensors checkpoints (apps/checkpoint.h; the newest keep_checkpoints are
+// kept) and, with periodic evaluation, eval.jsonl. The console gets a progress line per log
+// interval with the ETA and images/s.
+//
+// Exactness: data order and augmentation are functions of (seed, epoch, index); the model is
+// initialised from the seed; a resumed run restores the model, SGD momentum, GHM EMA state and the
+// position in the epoch, so on the CPU it repeats the uninterrupted run's losses bit for bit.
+//
+// Failures: a non-finite loss term or gradient norm stops the run with an error naming the
+// iteration and the term; no checkpoint is written after the last good one. SIGINT/SIGTERM finish
+// the current iteration, write a checkpoint and return.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "io/json.h"
+
+namespace ghm::app {
+
+struct TrainOptions {
+  std::string work_dir;
+  bool resume = false;
+  bool quiet = false;  // no console progress lines (tests)
+};
+
+struct TrainOutcome {
+  std::int64_t iterations = 0;  // completed, in total
+  bool interrupted = false;     // stopped by a signal (a checkpoint was written)
+  std::string last_checkpoint;
+  double final_loss = 0;        // the mean loss of the last logged interval
+};
+
+TrainOutcome train_detector(const io::Json& config, const TrainOptions& options);
+
+}  // namespace ghm::app

@@ -1,0 +1,183 @@
+// Image decoding and encoding over stb_image / stb_image_write (contract in image.h).
+//
+// Decoding: read the whole file, check the container is complete, then let stb decode it with
+// three channels forced (gray, gray+alpha and RGBA become RGB). stb alone is too lenient about
+// truncation (a BMP that ends early decodes with the missing rows black, a PNG cut inside its final
+// chunk decodes) and its reasons for other cuts are cryptic. So before decoding we check:
+//   JPEG  the last two bytes (after any trailing zero padding) are the end-of-image marker FF D9;
+//         a progressive JPEG cut anywhere loses it.
+//   PNG   the chunk list, walked by the lengths in the chunk headers, reaches an IEND chunk.
+//   BMP   the file is at least as long as the size its header declares (when it declares one).
+// The format is named from the file's first bytes, so errors say "truncated PNG" rather than the
+// reason from whichever of stb's decoders happened to be tried last.
+//
+// Encoding: stb encodes into memory; the bytes go to "<path>.tmp.<pid>" in the same folder, which
+// is then renamed over `path`, so a reader sees the old file or the whole new one.
+#include "io/image.h"
+
+#include <unistd.h>
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+
+#include "core/check.h"
+
+namespace ghm::io {
+namespace {
+
+enum class Format { Jpeg, Png, Bmp, Other };
+
+constexpr std::uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+constexpr std::size_t kPngChunkOverhead = 12;  // length (4), type (4), CRC (4)
+
+bool starts_with(std::span<const std::uint8_t> bytes, std::span<const std::uint8_t> prefix) {
+  return bytes.size() >= prefix.size() && std::memcmp(bytes.data(), prefix.data(), prefix.size()) == 0;
+}
+
+Format sniff_format(std::span<const std::uint8_t> bytes) {
+  constexpr std::uint8_t kJpegStart[3] = {0xFF, 0xD8, 0xFF};
+  constexpr std::uint8_t kBmpStart[2] = {'B', 'M'};
+  if (starts_with(bytes, kJpegStart)) return Format::Jpeg;
+  if (starts_with(bytes, kPngSignature)) return Format::Png;
+  if (starts_with(bytes, kBmpStart)) return Format::Bmp;
+  return Format::Other;
+}
+
+std::uint32_t read_u32_be(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+std::uint32_t read_u32_le(const std::uint8_t* p) {
+  return (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) | p[0];
+}
+
+void check_jpeg_complete(std::span<const std::uint8_t> bytes, const std::string& name) {
+  std::size_t end = bytes.size();
+  while (end > 0 && bytes[end - 1] == 0) --end;  // some writers pad files with zeros
+  GHM_CHECK(end >= 2 && bytes[end - 2] == 0xFF && bytes[end - 1] == 0xD9, "cannot decode image '", name,
+            "': truncated JPEG (no end-of-image marker FF D9 at the end of its ", bytes.size(), " bytes)");
+}
+
+void check_png_complete(std::span<const std::uint8_t> bytes, const std::string& name) {
+  std::size_t offset = sizeof(kPngSignature);
+  while (offset + 8 <= bytes.size()) {
+    const std::uint64_t length = read_u32_be(&bytes[offset]);
+    const std::string type(reinterpret_cast<const char*>(&bytes[offset + 4]), 4);
+    GHM_CHECK(offset + kPngChunkOverhead + length <= bytes.size(), "cannot decode image '", name,
+              "': truncated PNG (chunk '", type, "' at byte ", offset, " needs ", kPngChunkOverhead + length,
+              " bytes; the file ends after ", bytes.size() - offset, ")");
+    if (type == "IEND") return;
+    offset += kPngChunkOverhead + length;
+  }
+  GHM_FAIL("cannot decode image '", name, "': truncated PNG (it ends after ", bytes.size(),
+           " bytes without an IEND chunk)");
+}
+
+void check_bmp_complete(std::span<const std::uint8_t> bytes, const std::string& name) {
+  constexpr std::size_t kFileSizeOffset = 2;
+  if (bytes.size() < kFileSizeOffset + 4) return;  // stb reports a header this short itself
+  const std::uint32_t declared = read_u32_le(&bytes[kFileSizeOffset]);
+  GHM_CHECK(declared <= bytes.size(), "cannot decode image '", name, "': truncated BMP (its header declares ",
+            declared, " bytes, the file has ", bytes.size(), ")");
+}
+
+void check_complete(std::span<const std::uint8_t> bytes, const std::string& name) {
+  switch (sniff_format(bytes)) {
+    case Format::Jpeg: check_jpeg_complete(bytes, name); break;
+    case Format::Png: check_png_complete(bytes, name); break;
+    case Format::Bmp: check_bmp_complete(bytes, name); break;
+    case Format::Other: break;
+  }
+}
+
+std::string stb_reason() {
+  const char* reason = stbi_failure_reason();
+  return reason != nullptr && *reason != '\0' ? reason : "corrupt data";
+}
+
+void check_encodable(const std::string& path, const Image& image) {
+  GHM_CHECK(image.height > 0 && image.width > 0 &&
+                image.data.size() == static_cast<std::size_t>(image.height) * image.width * 3,
+            "cannot write image '", path, "': a ", image.height, "x", image.width, " image with ", image.data.size(),
+            " bytes of data (a non-empty RGB image has height * width * 3)");
+}
+
+// stbi_write_*_to_func callback: appends the encoded bytes to a std::vector<std::uint8_t>.
+void append_bytes(void* context, void* data, int size) {
+  auto* out = static_cast<std::vector<std::uint8_t>*>(context);
+  const auto* bytes = static_cast<const std::uint8_t*>(data);
+  out->insert(out->end(), bytes, bytes + size);
+}
+
+void write_file_atomically(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    GHM_CHECK(out.good(), "cannot create '", temp, "' to write image '", path, "': ", std::strerror(errno));
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out.good()) {
+      std::remove(temp.c_str());
+      GHM_FAIL("error while writing '", temp, "' for image '", path, "'");
+    }
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(temp.c_str());
+    GHM_FAIL("cannot rename '", temp, "' to '", path, "': ", reason);
+  }
+}
+
+}  // namespace
+
+Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name) {
+  GHM_CHECK(!bytes.empty(), "cannot decode image '", name, "': the file is empty");
+  GHM_CHECK(bytes.size() <= static_cast<std::size_t>(INT_MAX), "cannot decode image '", name, "': ", bytes.size(),
+            " bytes is more than the decoder accepts");
+  check_complete(bytes, name);
+  int width = 0, height = 0, channels_in_file = 0;
+  const std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file, 3),
+      stbi_image_free);
+  GHM_CHECK(pixels != nullptr, "cannot decode image '", name, "': ", stb_reason());
+  Image image(height, width);
+  std::memcpy(image.data.data(), pixels.get(), image.data.size());
+  return image;
+}
+
+Image read_image(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  GHM_CHECK(in.good(), "cannot open image '", path, "': ", std::strerror(errno));
+  const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  GHM_CHECK(!in.bad(), "cannot read image '", path, "': ", std::strerror(errno));
+  return decode_image(bytes, path);
+}
+
+void write_jpeg(const std::string& path, const Image& image, int quality) {
+  check_encodable(path, image);
+  GHM_CHECK(quality >= 1 && quality <= 100, "cannot write image '", path, "': JPEG quality ", quality,
+            " is outside 1..100");
+  std::vector<std::uint8_t> bytes;
+  GHM_CHECK(stbi_write_jpg_to_func(append_bytes, &bytes, image.width, image.height, 3, image.data.data(), quality) != 0,
+            "cannot encode image '", path, "' as JPEG");
+  write_file_atomically(path, bytes);
+}
+
+void write_png(const std::string& path, const Image& image) {
+  check_encodable(path, image);
+  std::vector<std::uint8_t> bytes;
+  GHM_CHECK(stbi_write_png_to_func(append_bytes, &bytes, image.width, image.height, 3, image.data.data(),
+                                   image.width * 3) != 0,
+            "cannot encode image '", path, "' as PNG");
+  write_file_atomically(path, bytes);
+}
+
+}  // namespace ghm::io
