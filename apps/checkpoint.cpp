@@ -107,6 +107,14 @@ std::string checkpoint_config(const std::string& path) {
   return it == data.metadata.end() ? std::string() : it->second;
 }
 
+std::string resolve_checkpoint(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) return path;
+  const std::vector<std::string> found = list_checkpoints(path);
+  GHM_CHECK(!found.empty(), path, ": no checkpoint (iter_<N>.safetensors) in this folder");
+  return found.back();
+}
+
 std::vector<std::string> list_checkpoints(const std::string& work_dir) {
   std::vector<std::pair<long long, std::string>> found;
   std::error_code ec;

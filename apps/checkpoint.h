@@ -52,6 +52,9 @@ nn::LoadReport load_model_weights(const std::string& path, nn::Module& model, nn
 // The config stored in a checkpoint ("" when it has none).
 std::string checkpoint_config(const std::string& path);
 
+// A checkpoint path as given by the user: a file, or a work directory (its newest checkpoint).
+std::string resolve_checkpoint(const std::string& path);
+
 // Checkpoints of a work directory: "<dir>/iter_<N>.safetensors", sorted by N.
 std::vector<std::string> list_checkpoints(const std::string& work_dir);
 

@@ -21,7 +21,7 @@ namespace ghm::app {
 namespace {
 
 const char* kUsage =
-    "usage: ghm_retinanet detect --config CFG.yaml --checkpoint CKPT.safetensors --out DIR\n"
+    "usage: ghm_retinanet detect --config CFG.yaml --checkpoint CKPT.safetensors|WORK_DIR --out DIR\n"
     "                            [--score-thresh T] [--set key=value]... IMAGE|DIR...\n"
     "\n"
     "  Class names come from data.val_json (or data.train_json). Folders are searched (not\n"
@@ -103,7 +103,7 @@ int run_detect(const std::vector<std::string>& args) {
 
   Generator gen(0);
   detection::RetinaNet model(model_cfg, gen);
-  load_model_weights(checkpoint, model, nn::Strict::Yes);
+  load_model_weights(resolve_checkpoint(checkpoint), model, nn::Strict::Yes);
   model.eval();
   TestConfig test = test_config(config);
   test.post.score_thresh = score_thresh;

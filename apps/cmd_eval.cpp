@@ -11,7 +11,7 @@ namespace ghm::app {
 namespace {
 
 const char* kUsage =
-    "usage: ghm_retinanet eval --config CFG.yaml --checkpoint CKPT.safetensors [--out DETS.json]\n"
+    "usage: ghm_retinanet eval --config CFG.yaml --checkpoint CKPT.safetensors|WORK_DIR [--out DETS.json]\n"
     "                          [--set key=value]... [--json STATS.json]\n"
     "\n"
     "  Runs the model over data.val_json / data.val_images and prints pycocotools' twelve numbers and\n"
@@ -48,7 +48,7 @@ int run_eval(const std::vector<std::string>& args) {
             " categories but model.head.num_classes is ", model_cfg.num_classes);
   Generator gen(0);
   detection::RetinaNet model(model_cfg, gen);
-  load_model_weights(checkpoint, model, nn::Strict::Yes);
+  load_model_weights(resolve_checkpoint(checkpoint), model, nn::Strict::Yes);
 
   const EvalReport r = evaluate_split(model, detection::AnchorGenerator(anchor_config(config)), val, data.val_json, test_config(config), data);
   if (!out.empty()) write_results_json(out, r.results);

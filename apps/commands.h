@@ -27,6 +27,8 @@ int run_make_shapes(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_detect(const std::vector<std::string>& args);
+int run_plot(const std::vector<std::string>& args);
+int run_analyze_gradients(const std::vector<std::string>& args);
 int bench_loss(const std::vector<std::string>& args);
 int bench_coco_load(const std::vector<std::string>& args);
 

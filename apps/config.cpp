@@ -49,7 +49,7 @@ data:
   group_by_aspect: true    # batches of only landscape or only portrait images
 loss:
   cls:
-    type: ghmc             # ghmc | focal | ce
+    type: ghmc             # ghmc | ghmc_exact | focal | ce
     bins: 30
     momentum: 0.75
     scope: per_level       # per_level (the reference) | batch (the paper's text)
@@ -284,10 +284,11 @@ detection::DetectionLossConfig loss_config(const io::Json& config) {
   const io::Json& cls = config.at("loss").at("cls");
   const io::Json& reg = config.at("loss").at("reg");
   detection::DetectionLossConfig c;
-  const std::string ct = one_of(cls.at("type"), {"ghmc", "focal", "ce"});
-  c.cls.kind = ct == "ghmc" ? detection::ClsLossKind::GhmC
-               : ct == "focal" ? detection::ClsLossKind::Focal
-                               : detection::ClsLossKind::CrossEntropy;
+  const std::string ct = one_of(cls.at("type"), {"ghmc", "ghmc_exact", "focal", "ce"});
+  c.cls.kind = ct == "ghmc"         ? detection::ClsLossKind::GhmC
+               : ct == "ghmc_exact" ? detection::ClsLossKind::GhmCExact
+               : ct == "focal"      ? detection::ClsLossKind::Focal
+                                    : detection::ClsLossKind::CrossEntropy;
   c.cls.ghmc.bins = positive_int(cls.at("bins"), "bins");
   GHM_CHECK(c.cls.ghmc.bins <= losses::kMaxGhmBins, cls.at("bins").location(), ": at most ", losses::kMaxGhmBins, " bins");
   c.cls.ghmc.momentum = number_in(cls.at("momentum"), 0.0, 0.999999);

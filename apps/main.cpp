@@ -15,6 +15,8 @@ using ghm::app::Command;
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
+      {"analyze-gradients", "gradient-norm distributions of a checkpoint (the GHM paper's Fig. 2-4: CSV + PNG)",
+       ghm::app::run_analyze_gradients},
       {"bench", "time kernels at RetinaNet's sizes and the COCO loader (`bench ops`, `bench loss`, `bench coco-load`)",
        ghm::app::run_bench},
       {"coco-eval", "COCO box AP of a results file against ground truth (pycocotools' twelve numbers)",
@@ -28,6 +30,7 @@ const std::vector<Command>& commands() {
        ghm::app::run_loss},
       {"make-shapes", "write the synthetic shapes detection dataset (COCO JSON + JPEG images)",
        ghm::app::run_make_shapes},
+      {"plot", "draw a training log's loss and learning-rate curves as a PNG", ghm::app::run_plot},
       {"train", "train a RetinaNet from a config (work dir: log.jsonl, checkpoints; --resume)", ghm::app::run_train},
   };
   return list;
@@ -38,7 +41,7 @@ void print_help() {
       "usage: ghm_retinanet <command> [options]\n"
       "       ghm_retinanet --version | --help\n\n"
       "RetinaNet with the gradient harmonized losses GHM-C and GHM-R.\n\ncommands:\n");
-  for (const Command& c : commands()) std::printf("  %-12s %s\n", c.name, c.summary);
+  for (const Command& c : commands()) std::printf("  %-18s %s\n", c.name, c.summary);
   std::printf("\n`ghm_retinanet <command> --help` describes a command's options.\n");
 }
 

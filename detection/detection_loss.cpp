@@ -21,6 +21,10 @@ Tensor classification_loss(const Tensor& cls_rows, const BatchTargets& t, const 
     case ClsLossKind::GhmC:
       return losses::ghm_c_loss(cls_rows, t.labels, t.label_weights, c.ghmc, state.cls, scope_rows(c.scope, t.level_rows),
                                 &calls);
+    case ClsLossKind::GhmCExact: {
+      const losses::GhmcExactParams exact{1.0 / c.ghmc.bins, c.ghmc.loss_weight};
+      return losses::ghm_c_exact_loss(cls_rows, t.labels, t.label_weights, exact, scope_rows(c.scope, t.level_rows));
+    }
     case ClsLossKind::Focal:
       return losses::sigmoid_focal_loss(cls_rows, t.labels, t.label_weights, avg, c.alpha, c.gamma, c.loss_weight);
     case ClsLossKind::CrossEntropy:
@@ -53,6 +57,7 @@ Tensor regression_loss(const Tensor& box_rows, const BatchTargets& t, const RegL
 std::string to_string(ClsLossKind kind) {
   switch (kind) {
     case ClsLossKind::GhmC: return "ghmc";
+    case ClsLossKind::GhmCExact: return "ghmc_exact";
     case ClsLossKind::Focal: return "focal";
     case ClsLossKind::CrossEntropy: return "ce";
   }

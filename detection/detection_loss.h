@@ -4,6 +4,8 @@
 //
 //   classification                                 regression (positive anchors' 4 deltas)
 //   ghmc   per FPN level, tot = #valid anchors*K   ghmr   per FPN level, tot = 4 * level positives
+//   ghmc_exact  as ghmc, with the paper's exact
+//          density (window 1/bins, no EMA)
 //          (or one call over the batch: scope)            (or one call over the batch: scope)
 //   focal  sum / num_total_pos                     sl1    sum / num_total_pos
 //   ce     sum / num_total_pos                     asl1   sum / num_total_pos
@@ -21,11 +23,12 @@
 
 #include "detection/targets.h"
 #include "losses/ghm_c.h"
+#include "losses/ghm_c_exact.h"
 #include "losses/ghm_r.h"
 
 namespace ghm::detection {
 
-enum class ClsLossKind { GhmC, Focal, CrossEntropy };
+enum class ClsLossKind { GhmC, GhmCExact, Focal, CrossEntropy };
 enum class RegLossKind { GhmR, SmoothL1, Asl1 };
 
 struct ClsLossConfig {

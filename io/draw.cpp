@@ -1,4 +1,8 @@
-// Rectangles, text and labelled boxes (conventions in draw.h).
+// Rectangles, lines, text and labelled boxes (conventions in draw.h).
+//
+// Lines: the segment is first cut to the image widened by half the thickness (Liang-Barsky), so
+// only the visible part is walked; then n = ceil(longer extent) steps of equal length, and a
+// thickness x thickness square stamped at each of the n + 1 points.
 //
 // Text: stb_easy_font_print turns a string into quads, 4 vertices of 16 bytes each
 // (x, y, z as floats, then 4 colour bytes); every quad is an axis-aligned rectangle with integer
@@ -60,6 +64,30 @@ int pixel_begin(float coordinate) {
   return static_cast<int>(std::floor(std::clamp(coordinate, -far, far) + 0.5f));
 }
 
+// Cuts the segment (x0, y0) -> (x1, y1) to [lo_x, hi_x] x [lo_y, hi_y] (Liang-Barsky); false when
+// no part of it lies inside.
+bool clip_segment(double& x0, double& y0, double& x1, double& y1, double lo_x, double lo_y, double hi_x,
+                  double hi_y) {
+  const double dx = x1 - x0, dy = y1 - y0;
+  const double direction[4] = {-dx, dx, -dy, dy};
+  const double room[4] = {x0 - lo_x, hi_x - x0, y0 - lo_y, hi_y - y0};
+  double enter = 0, leave = 1;
+  for (int side = 0; side < 4; ++side) {
+    if (direction[side] == 0) {  // parallel to this side: inside or out as a whole
+      if (room[side] < 0) return false;
+      continue;
+    }
+    const double t = room[side] / direction[side];
+    if (direction[side] < 0) enter = std::max(enter, t);
+    else leave = std::min(leave, t);
+  }
+  if (enter > leave) return false;
+  const double sx = x0, sy = y0;
+  x0 = sx + enter * dx, y0 = sy + enter * dy;
+  x1 = sx + leave * dx, y1 = sy + leave * dy;
+  return true;
+}
+
 std::uint8_t to_byte(float unit) {
   return static_cast<std::uint8_t>(std::lround(std::clamp(unit, 0.0f, 1.0f) * 255.0f));
 }
@@ -102,6 +130,25 @@ void draw_rectangle(Image& image, float x1, float y1, float x2, float y2, Rgb co
   fill_rectangle(image, left, std::max(bottom - t, top), right, bottom, color);
   fill_rectangle(image, left, top, std::min(left + t, right), bottom, color);
   fill_rectangle(image, std::max(right - t, left), top, right, bottom, color);
+}
+
+void draw_line(Image& image, float x0, float y0, float x1, float y1, Rgb color, int thickness) {
+  GHM_CHECK(std::isfinite(x0) && std::isfinite(y0) && std::isfinite(x1) && std::isfinite(y1),
+            "draw_line: non-finite end points (", x0, ", ", y0, ") -> (", x1, ", ", y1, ")");
+  GHM_CHECK(thickness >= 1, "draw_line: thickness ", thickness, " must be at least 1");
+  const int t = std::min(thickness, kFarAway);
+  const double margin = t / 2 + 1;  // a stamp centred further out than this misses the image
+  double ax = x0, ay = y0, bx = x1, by = y1;
+  if (!clip_segment(ax, ay, bx, by, -margin, -margin, image.width + margin, image.height + margin)) return;
+  const double dx = bx - ax, dy = by - ay;
+  const auto steps = static_cast<std::int64_t>(std::ceil(std::max(std::abs(dx), std::abs(dy))));
+  const int back = (t - 1) / 2;  // pixels of the stamp before (left of, above) its centre pixel
+  for (std::int64_t i = 0; i <= steps; ++i) {
+    const double f = steps == 0 ? 0.0 : static_cast<double>(i) / static_cast<double>(steps);
+    const int left = static_cast<int>(std::floor(ax + f * dx)) - back;
+    const int top = static_cast<int>(std::floor(ay + f * dy)) - back;
+    fill_rectangle(image, left, top, left + t, top + t, color);
+  }
 }
 
 TextExtent text_extent(std::string_view text, int scale) {

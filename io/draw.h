@@ -1,11 +1,12 @@
-// Drawing onto an io::Image: rectangles, text and labelled detection boxes, as the `detect`
-// command draws its results. Everything is clipped to the image; nothing is blended (pixels are
-// overwritten with the colour).
+// Drawing onto an io::Image: rectangles, lines, text and labelled detection boxes, as the
+// `detect` command draws its results and io/plot.h draws its charts. Everything is clipped to the
+// image; nothing is blended (pixels are overwritten with the colour).
 //
 // Coordinates. Pixel (x, y) covers the square [x, x+1) x [y, y+1), as in COCO. A box given as
 // floats (x1, y1, x2, y2) covers the pixels whose centres lie inside it, so the integer box
 // (10, 20, 30, 40) covers columns 10..29 and rows 20..39; a box thinner than a pixel still covers
-// one. Integer rectangles are half-open: [x0, x1) x [y0, y1).
+// one. Integer rectangles are half-open: [x0, x1) x [y0, y1). A point (x, y) lies in pixel
+// (floor(x), floor(y)); the centre of pixel (i, j) is (i + 0.5, j + 0.5).
 //
 // Text uses stb_easy_font, a 1-pixel-stroke vector font of ASCII characters built from
 // axis-aligned quads; `scale` s draws each font unit as an s x s block. A line is 9 units tall
@@ -35,6 +36,12 @@ void fill_rectangle(Image& image, int x0, int y0, int x1, int y1, Rgb color);
 // The outline of the box (x1, y1, x2, y2), `thickness` pixels wide, drawn inside the box's pixels.
 // Throws on non-finite coordinates or thickness < 1.
 void draw_rectangle(Image& image, float x1, float y1, float x2, float y2, Rgb color, int thickness);
+
+// A straight segment from (x0, y0) to (x1, y1), not anti-aliased: the points at unit steps along
+// its longer axis (both ends included) each colour the thickness x thickness square of pixels
+// centred on the pixel they lie in, so a 1-pixel line is 8-connected. Clipped to the image (a
+// segment far outside costs nothing). Throws on non-finite coordinates or thickness < 1.
+void draw_line(Image& image, float x0, float y0, float x1, float y1, Rgb color, int thickness = 1);
 
 // The size draw_text covers for `text` at `scale` (1..64); {0, 0} for empty text.
 TextExtent text_extent(std::string_view text, int scale);
