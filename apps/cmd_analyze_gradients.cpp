@@ -121,19 +121,9 @@ AnalysedData analyse_batches(const io::Json& config, const Options& o, GradientS
   load_model_weights(resolve_checkpoint(o.checkpoint), model, nn::Strict::Yes);
   model.eval();
   const detection::AnchorGenerator anchors(anchor_config(config));
-  detection::TargetConfig target_cfg;
-  target_cfg.assigner = train.assigner;
-  target_cfg.size_divisor = data.size_divisor;
+  const detection::TargetConfig target_cfg = target_config(data, train);
 
-  io::LoaderConfig lc;
-  lc.batch_size = train.batch_size;
-  lc.workers = data.workers;
-  lc.prefetch_batches = data.prefetch;
-  lc.shuffle = io::Shuffle::On;
-  lc.seed = train.seed;
-  lc.group = data.group_by_aspect ? io::AspectGrouping::ByAspect : io::AspectGrouping::Off;
-  lc.size_divisor = data.size_divisor;
-  io::DataLoader loader(source.size(), source.sample_fn(), lc, source.aspects());
+  io::DataLoader loader(source.size(), source.sample_fn(), train_loader_config(data, train), source.aspects());
   loader.start_epoch(0);
 
   NoGradGuard no_grad;

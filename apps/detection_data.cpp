@@ -102,6 +102,25 @@ detection::ImageSize input_size(const io::Sample& sample) {
           static_cast<std::int64_t>(static_cast<float>(sample.orig_width) * sample.scale_w + 0.5f)};
 }
 
+io::LoaderConfig train_loader_config(const DataConfig& data, const TrainConfig& train) {
+  io::LoaderConfig lc;
+  lc.batch_size = train.batch_size;
+  lc.workers = data.workers;
+  lc.prefetch_batches = data.prefetch;
+  lc.shuffle = io::Shuffle::On;
+  lc.seed = train.seed;
+  lc.group = data.group_by_aspect ? io::AspectGrouping::ByAspect : io::AspectGrouping::Off;
+  lc.size_divisor = data.size_divisor;
+  return lc;
+}
+
+detection::TargetConfig target_config(const DataConfig& data, const TrainConfig& train) {
+  detection::TargetConfig t;
+  t.assigner = train.assigner;
+  t.size_divisor = data.size_divisor;
+  return t;
+}
+
 io::CocoDataset load_split(const std::string& json_path, const DataConfig& config, Split split) {
   GHM_CHECK(!json_path.empty(), "data: no ", split == Split::Train ? "train_json" : "val_json",
             " is configured (set data.root and data.", split == Split::Train ? "train_json" : "val_json", ")");

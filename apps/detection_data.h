@@ -22,6 +22,7 @@
 
 #include "apps/config.h"
 #include "detection/iou.h"
+#include "detection/targets.h"
 #include "io/coco_dataset.h"
 #include "io/data_loader.h"
 
@@ -55,6 +56,11 @@ class DetectionSource {
 // The network-input (resized, unpadded) size of a sample: round(original * scale) per axis, as
 // io::rescale_size computes it.
 detection::ImageSize input_size(const io::Sample& sample);
+
+// The training loader's settings (shuffled per epoch from the seed, grouped by aspect when asked)
+// and the anchor-assignment settings, as the trainer uses them.
+io::LoaderConfig train_loader_config(const DataConfig& data, const TrainConfig& train);
+detection::TargetConfig target_config(const DataConfig& data, const TrainConfig& train);
 
 // Loads a split's JSON (filtering images without boxes when asked, for training only).
 io::CocoDataset load_split(const std::string& json_path, const DataConfig& config, Split split);

@@ -169,19 +169,9 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   const std::vector<Tensor> params = model.parameters();
   detection::DetectionLossState loss_state(loss_cfg);
   const detection::AnchorGenerator anchors(anchor_config(config));
-  detection::TargetConfig target_cfg;
-  target_cfg.assigner = train.assigner;
-  target_cfg.size_divisor = data.size_divisor;
+  const detection::TargetConfig target_cfg = target_config(data, train);
 
-  io::LoaderConfig lc;
-  lc.batch_size = train.batch_size;
-  lc.workers = data.workers;
-  lc.prefetch_batches = data.prefetch;
-  lc.shuffle = io::Shuffle::On;
-  lc.seed = train.seed;
-  lc.group = data.group_by_aspect ? io::AspectGrouping::ByAspect : io::AspectGrouping::Off;
-  lc.size_divisor = data.size_divisor;
-  io::DataLoader loader(source.size(), source.sample_fn(), lc, source.aspects());
+  io::DataLoader loader(source.size(), source.sample_fn(), train_loader_config(data, train), source.aspects());
   const std::int64_t per_epoch = loader.batches_per_epoch();
   const std::int64_t total = per_epoch * train.epochs;
 

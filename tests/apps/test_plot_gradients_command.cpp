@@ -20,6 +20,7 @@
 #include "apps/trainer.h"
 #include "core/check.h"
 #include "io/image.h"
+#include "tiny_detector.h"
 #include "losses/baselines.h"
 #include "losses/ghm_c.h"
 
@@ -28,51 +29,25 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The tiny dataset and config of test_train_command.cpp, trained for two epochs once per process.
-struct TinyRun {
-  fs::path root, config, work_dir;
+// The tiny detector (tiny_detector.h), trained for two epochs once per process.
+struct TinyRun : testing::TinyDetector {
+  fs::path work_dir;
   std::string checkpoint;
-  TinyRun() {
-    root = fs::temp_directory_path() / ("ghm_plot_cmd_" + std::to_string(::getpid()));
-    fs::remove_all(root);
-    fs::create_directories(root);
-    const fs::path data = root / "shapes";
-    REQUIRE(app::run_make_shapes({"--out", data.string(), "--train", "8", "--val", "4", "--size", "128", "--seed",
-                                  "3"}) == 0);
-    config = root / "tiny.yaml";
-    std::ofstream(config) << "model:\n"
-                             "  backbone: {depth: 18, norm: bn, frozen_stages: 0, base_width: 8}\n"
-                             "  fpn: {width: 16}\n"
-                             "  anchors: {octave_base_scale: 2}\n"
-                             "  head: {num_classes: 7, convs: 1, group_norm: 4}\n"
-                             "data:\n"
-                             "  root: "
-                          << data.string()
-                          << "\n"
-                             "  train_json: train.json\n"
-                             "  train_images: .\n"
-                             "  val_json: val.json\n"
-                             "  val_images: .\n"
-                             "  train_short_sides: [128]\n"
-                             "  test_short_side: 128\n"
-                             "  max_side: 128\n"
-                             "  size_divisor: 32\n"
-                             "  workers: 0\n"
-                             "train:\n"
-                             "  batch_size: 4\n"
-                             "  epochs: 2\n"
-                             "  lr: 0.01\n"
-                             "  warmup_iters: 2\n"
-                             "  warmup_ratio: 0.1\n"
-                             "  steps: [1]\n"
-                             "  log_interval: 1\n";
+  TinyRun()
+      : TinyDetector("plot_cmd",
+                     "  batch_size: 4\n"
+                     "  epochs: 2\n"
+                     "  lr: 0.01\n"
+                     "  warmup_iters: 2\n"
+                     "  warmup_ratio: 0.1\n"
+                     "  steps: [1]\n"
+                     "  log_interval: 1\n") {
     work_dir = root / "run";
     app::TrainOptions options;
     options.work_dir = work_dir.string();
     options.quiet = true;
     checkpoint = app::train_detector(app::load_config(config.string(), {}), options).last_checkpoint;
   }
-  ~TinyRun() { fs::remove_all(root); }
 };
 
 const TinyRun& tiny_run() {

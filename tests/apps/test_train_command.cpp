@@ -20,6 +20,7 @@
 #include "core/check.h"
 #include "detection/retinanet.h"
 #include "io/json.h"
+#include "tiny_detector.h"
 
 using namespace ghm;
 namespace fs = std::filesystem;
@@ -43,47 +44,17 @@ std::vector<io::Json> read_log(const fs::path& path) {
 }
 
 // One dataset and config for all cases (generated once per process).
-struct TinySetup {
-  fs::path root;
-  fs::path config;
-  TinySetup() {
-    root = fs::temp_directory_path() / ("ghm_train_cmd_" + std::to_string(::getpid()));
-    fs::remove_all(root);
-    fs::create_directories(root);
-    const fs::path data = root / "shapes";
-    REQUIRE(app::run_make_shapes({"--out", data.string(), "--train", "8", "--val", "4", "--size", "128", "--seed",
-                                  "3"}) == 0);
-    config = root / "tiny.yaml";
-    std::ofstream(config) << "model:\n"
-                             "  backbone: {depth: 18, norm: bn, frozen_stages: 0, base_width: 8}\n"
-                             "  fpn: {width: 16}\n"
-                             "  anchors: {octave_base_scale: 2}\n"
-                             "  head: {num_classes: 7, convs: 1, group_norm: 4}\n"
-                             "data:\n"
-                             "  root: "
-                          << data.string()
-                          << "\n"
-                             "  train_json: train.json\n"
-                             "  train_images: .\n"
-                             "  val_json: val.json\n"
-                             "  val_images: .\n"
-                             "  train_short_sides: [128]\n"
-                             "  test_short_side: 128\n"
-                             "  max_side: 128\n"
-                             "  size_divisor: 32\n"
-                             "  workers: 0\n"
-                             "train:\n"
-                             "  batch_size: 4\n"
-                             "  epochs: 8\n"
-                             "  lr: 0.01\n"
-                             "  warmup_iters: 4\n"
-                             "  warmup_ratio: 0.1\n"
-                             "  steps: [7]\n"
-                             "  log_interval: 1\n"
-                             "  keep_checkpoints: 100\n"
-                             "test: {batch_size: 4, score_thresh: 0.01}\n";
-  }
-  ~TinySetup() { fs::remove_all(root); }
+struct TinySetup : testing::TinyDetector {
+  TinySetup()
+      : TinyDetector("train_cmd",
+                     "  batch_size: 4\n"
+                     "  epochs: 8\n"
+                     "  lr: 0.01\n"
+                     "  warmup_iters: 4\n"
+                     "  warmup_ratio: 0.1\n"
+                     "  steps: [7]\n"
+                     "  log_interval: 1\n"
+                     "  keep_checkpoints: 100\n") {}
   io::Json load(std::vector<std::string> overrides = {}) const { return app::load_config(config.string(), overrides); }
   app::TrainOptions options(const std::string& name, bool resume = false) const {
     app::TrainOptions o;

@@ -1,0 +1,55 @@
+// A detector small enough for unit tests: ResNet-18 at 1/8 width, a 16-wide FPN and one GroupNorm
+// conv per head tower, on eight 128-px shapes images (plus four for validation) generated into a
+// temporary folder that is removed with the object. `train_section` is the config's `train:`
+// block (YAML, indented by two spaces), so each test chooses its schedule.
+#pragma once
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "apps/commands.h"
+
+namespace ghm::testing {
+
+struct TinyDetector {
+  std::filesystem::path root, data, config;
+
+  TinyDetector(const std::string& tag, const std::string& train_section) {
+    root = std::filesystem::temp_directory_path() / ("ghm_" + tag + "_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(root);
+    std::filesystem::create_directories(root);
+    data = root / "shapes";
+    REQUIRE(app::run_make_shapes({"--out", data.string(), "--train", "8", "--val", "4", "--size", "128", "--seed",
+                                  "3"}) == 0);
+    config = root / "tiny.yaml";
+    std::ofstream(config) << "model:\n"
+                             "  backbone: {depth: 18, norm: bn, frozen_stages: 0, base_width: 8}\n"
+                             "  fpn: {width: 16}\n"
+                             "  anchors: {octave_base_scale: 2}\n"
+                             "  head: {num_classes: 7, convs: 1, group_norm: 4}\n"
+                             "data:\n"
+                             "  root: "
+                          << data.string()
+                          << "\n"
+                             "  train_json: train.json\n"
+                             "  train_images: .\n"
+                             "  val_json: val.json\n"
+                             "  val_images: .\n"
+                             "  train_short_sides: [128]\n"
+                             "  test_short_side: 128\n"
+                             "  max_side: 128\n"
+                             "  size_divisor: 32\n"
+                             "  workers: 0\n"
+                             "train:\n"
+                          << train_section << "test: {batch_size: 4, score_thresh: 0.01}\n";
+  }
+  ~TinyDetector() { std::filesystem::remove_all(root); }
+  TinyDetector(const TinyDetector&) = delete;
+  TinyDetector& operator=(const TinyDetector&) = delete;
+};
+
+}  // namespace ghm::testing
