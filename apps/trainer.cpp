@@ -189,6 +189,7 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     GHM_CHECK(!found.empty(), "train --resume: no checkpoint (iter_<N>.safetensors) in '", options.work_dir, "'");
     const CheckpointInfo info = load_checkpoint(found.back(), model, sgd, loss_state);
     progress = info.progress;
+    outcome.iterations = progress.iteration;
     outcome.last_checkpoint = found.back();
     if (info.config_json != config_text && !options.quiet)
       std::fprintf(stderr, "warning: resuming %s with a config that differs from the one it was written with\n",
