@@ -23,14 +23,7 @@ done
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
-bash scripts/setup.sh
-
-build_dir=build-demo
-configure=(cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DGHM_CUDA=OFF -DGHM_BUILD_TESTS=OFF)
-[[ -f "$build_dir/CMakeCache.txt" ]] || configure+=(-G Ninja)
-"${configure[@]}" > /dev/null
-cmake --build "$build_dir" --target ghm_retinanet -j "$(nproc)"
-bin="$build_dir/bin/ghm_retinanet"
+bin="$(bash scripts/build_app.sh)"
 
 data=data/shapes
 work=work_dirs/demo

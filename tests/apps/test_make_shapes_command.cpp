@@ -15,8 +15,10 @@
 #include "io/image.h"
 #include "io/json.h"
 #include "io/shapes.h"
+#include "scratch_dir.h"
 
 namespace fs = std::filesystem;
+using ghm::testing::ScratchDir;
 using namespace ghm;
 
 namespace {
@@ -28,25 +30,6 @@ std::string read_text(const fs::path& path) {
   ss << in.rdbuf();
   return ss.str();
 }
-
-// A fresh directory under the system temp directory, removed with its contents at scope exit.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& name)
-      : path_(fs::temp_directory_path() / ("ghm_make_shapes_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 int make_shapes(const fs::path& out, const std::string& seed) {
   return app::run_make_shapes({"--out", out.string(), "--train", "10", "--val", "3", "--size", "64", "--seed", seed});
@@ -107,7 +90,7 @@ void check_split(const fs::path& dir, io::ShapesSplit split, int count) {
 }  // namespace
 
 TEST_CASE("make-shapes command: JPEGs and COCO files that match the generator, the same for the same seed") {
-  ScratchDir a("a"), b("b"), c("c");
+  ScratchDir a("make_shapes"), b("make_shapes"), c("make_shapes");
   REQUIRE(make_shapes(a.path(), "5") == 0);
   check_split(a.path(), io::ShapesSplit::Train, 10);
   check_split(a.path(), io::ShapesSplit::Val, 3);

@@ -14,8 +14,10 @@
 
 #include "core/check.h"
 #include "io/coco_dataset.h"
+#include "scratch_dir.h"
 
 namespace fs = std::filesystem;
+using ghm::testing::ScratchDir;
 using ghm::io::CocoBox;
 using ghm::io::CocoDataset;
 using ghm::io::CocoLoadOptions;
@@ -23,30 +25,6 @@ using ghm::io::EmptyImages;
 using ghm::io::load_coco_dataset;
 
 namespace {
-
-// A fresh directory under the system temp directory, removed with its contents at scope exit.
-class ScratchDir {
- public:
-  ScratchDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("ghm_test_coco_dataset_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string path = (path_ / name).string();
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-
- private:
-  fs::path path_;
-};
 
 CocoLoadOptions quiet(CocoLoadOptions options = {}) {
   options.warnings = ghm::io::Warnings::Collect;
@@ -68,7 +46,7 @@ std::string annotation(int id, int image_id, int category_id, const std::string&
 }
 
 CocoDataset load(const std::string& text, const CocoLoadOptions& options = quiet()) {
-  ScratchDir dir;
+  ScratchDir dir("coco_dataset");
   return load_coco_dataset(dir.write("case.json", text), options);
 }
 
@@ -226,7 +204,7 @@ TEST_CASE("coco dataset: boxes narrower or shorter than min_box_side are skipped
                                   ", " + annotation(3, 1, 3, "[0, 0, -2, 5]") + ", " +
                                   annotation(4, 1, 3, "[0, 0, 1, 1]") + ", " + annotation(5, 1, 3, "[0, 0, 5, 0.999]");
   const std::string text = coco(kImage1, annotations, kCategory3);
-  ScratchDir dir;
+  ScratchDir dir("coco_dataset");
   const std::string path = dir.write("small.json", text);
 
   const CocoDataset data = load_coco_dataset(path, quiet());
@@ -294,7 +272,7 @@ TEST_CASE("coco dataset: numbers in exponent form, integer-valued numbers as int
 }
 
 TEST_CASE("coco dataset: malformed JSON is reported with the file, line:column and byte offset") {
-  ScratchDir dir;
+  ScratchDir dir("coco_dataset");
   const auto error = [&](const std::string& text) {
     try {
       load_coco_dataset(dir.write("bad.json", text), quiet());
@@ -336,7 +314,7 @@ TEST_CASE("coco dataset: malformed JSON is reported with the file, line:column a
 }
 
 TEST_CASE("coco dataset: missing and mistyped fields name the file and the element") {
-  ScratchDir dir;
+  ScratchDir dir("coco_dataset");
   const auto error = [&](const std::string& text) {
     const std::string path = dir.write("fields.json", text);
     try {

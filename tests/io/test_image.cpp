@@ -16,42 +16,16 @@
 
 #include "core/check.h"
 #include "io/image.h"
+#include "scratch_dir.h"
 
 namespace fs = std::filesystem;
+using ghm::testing::ScratchDir;
 using ghm::io::Image;
 using ghm::io::read_image;
 using ghm::io::write_jpeg;
 using ghm::io::write_png;
 
 namespace {
-
-// A fresh directory under the system temp directory, removed with its contents at scope exit.
-class ScratchDir {
- public:
-  ScratchDir() {
-    static int counter = 0;
-    path_ =
-        fs::temp_directory_path() / ("ghm_test_image_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(path_)) names.push_back(entry.path().filename().string());
-    return names;
-  }
-
- private:
-  fs::path path_;
-};
 
 constexpr int kHeight = 17, kWidth = 23;  // odd sizes: no row padding or block size lines up
 
@@ -123,7 +97,7 @@ constexpr int kJpegMaxError = 40;
 }  // namespace
 
 TEST_CASE("image: decodes JPEG, PNG and BMP files written by stb") {
-  ScratchDir dir;
+  ScratchDir dir("image");
   const Image original = gradient_image();
   const std::string png = dir.file("a.png"), bmp = dir.file("a.bmp"), jpg = dir.file("a.jpg");
   REQUIRE(stbi_write_png(png.c_str(), kWidth, kHeight, 3, original.data.data(), kWidth * 3) != 0);
@@ -141,7 +115,7 @@ TEST_CASE("image: decodes JPEG, PNG and BMP files written by stb") {
 }
 
 TEST_CASE("image: gray, gray+alpha and RGBA PNGs become RGB, alpha dropped") {
-  ScratchDir dir;
+  ScratchDir dir("image");
   const std::vector<std::uint8_t> gray = {0, 17, 128, 255, 3, 200};  // 3 x 2
   const std::vector<std::uint8_t> gray_alpha = {0, 255, 17, 0, 128, 9, 255, 255, 3, 1, 200, 77};
   const std::vector<std::uint8_t> rgba = {1, 2, 3, 0, 40, 50, 60, 255, 250, 251, 252, 128,
@@ -166,7 +140,7 @@ TEST_CASE("image: gray, gray+alpha and RGBA PNGs become RGB, alpha dropped") {
 }
 
 TEST_CASE("image: write_png round trips exactly, write_jpeg closely, and leave no temporary file") {
-  ScratchDir dir;
+  ScratchDir dir("image");
   const Image original = gradient_image();
   write_png(dir.file("out.png"), original);
   CHECK(read_image(dir.file("out.png")).data == original.data);
@@ -183,7 +157,7 @@ TEST_CASE("image: write_png round trips exactly, write_jpeg closely, and leave n
 }
 
 TEST_CASE("image: decode_image reads bytes in memory and names them in errors") {
-  ScratchDir dir;
+  ScratchDir dir("image");
   const std::string png = dir.file("a.png");
   write_png(png, gradient_image());
   const std::string bytes = read_bytes(png);
@@ -195,7 +169,7 @@ TEST_CASE("image: decode_image reads bytes in memory and names them in errors") 
 }
 
 TEST_CASE("image: missing, empty, corrupt and truncated files are errors naming the file") {
-  ScratchDir dir;
+  ScratchDir dir("image");
   check_rejected(dir.file("missing.jpg"), "cannot open image");
   write_bytes(dir.file("empty.png"), "");
   check_rejected(dir.file("empty.png"), "empty");
@@ -225,7 +199,7 @@ TEST_CASE("image: missing, empty, corrupt and truncated files are errors naming 
 }
 
 TEST_CASE("image: the encoders reject bad images and arguments, naming the file") {
-  ScratchDir dir;
+  ScratchDir dir("image");
   CHECK_THROWS_WITH_AS(write_png(dir.file("e.png"), Image()), doctest::Contains("e.png"), ghm::Error);
   Image wrong(4, 4);
   wrong.data.resize(5);

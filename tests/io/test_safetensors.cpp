@@ -19,8 +19,10 @@
 #include "core/check.h"
 #include "core/tensor.h"
 #include "io/safetensors.h"
+#include "scratch_dir.h"
 
 namespace fs = std::filesystem;
+using ghm::testing::ScratchDir;
 using ghm::DType;
 using ghm::Shape;
 using ghm::Tensor;
@@ -28,34 +30,6 @@ using ghm::io::load_safetensors;
 using ghm::io::save_safetensors;
 
 namespace {
-
-// A fresh directory under the system temp directory, removed with its contents at scope exit.
-class ScratchDir {
- public:
-  ScratchDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("ghm_test_safetensors_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(path_)) names.push_back(entry.path().filename().string());
-    return names;
-  }
-
- private:
-  fs::path path_;
-};
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
@@ -98,7 +72,7 @@ std::string load_error(const std::string& path) {
 // Writes `bytes` to a file and checks that loading it fails with a message naming the file and
 // containing `reason`.
 void check_rejected(const std::string& bytes, const std::string& reason) {
-  ScratchDir dir;
+  ScratchDir dir("safetensors");
   const std::string path = dir.file("bad.safetensors");
   write_bytes(path, bytes);
   const std::string message = load_error(path);
@@ -115,7 +89,7 @@ void check_entry_rejected(const std::string& entry, std::size_t data_bytes, cons
 }  // namespace
 
 TEST_CASE("safetensors: round trip of every dtype, scalars, empty and 6-d tensors, and metadata") {
-  ScratchDir dir;
+  ScratchDir dir("safetensors");
   const std::string path = dir.file("model.safetensors");
   const std::vector<std::pair<std::string, Tensor>> tensors = {
       {"conv.weight", Tensor::from_vector<float>({1.5f, -2.25f, 0.f, 3e-38f, 1e30f, -0.f}, Shape{2, 3})},
@@ -159,7 +133,7 @@ TEST_CASE("safetensors: round trip of every dtype, scalars, empty and 6-d tensor
 }
 
 TEST_CASE("safetensors: exact bytes of a small file") {
-  ScratchDir dir;
+  ScratchDir dir("safetensors");
   const std::string path = dir.file("tiny.safetensors");
   save_safetensors(path, {{"x", Tensor::from_vector<float>({1.0f}, Shape{})},
                           {"y", Tensor::from_vector<std::uint8_t>({7, 8}, Shape{2})}},
@@ -174,7 +148,7 @@ TEST_CASE("safetensors: exact bytes of a small file") {
 }
 
 TEST_CASE("safetensors: a file with no tensors") {
-  ScratchDir dir;
+  ScratchDir dir("safetensors");
   const std::string path = dir.file("empty.safetensors");
   save_safetensors(path, {});
   CHECK(read_bytes(path) == u64_le(8) + "{}      ");
@@ -184,7 +158,7 @@ TEST_CASE("safetensors: a file with no tensors") {
 }
 
 TEST_CASE("safetensors: loads other writers' layouts: header order differs from data order, no padding") {
-  ScratchDir dir;
+  ScratchDir dir("safetensors");
   const std::string path = dir.file("other.safetensors");
   write_bytes(path, file_bytes(R"({"b":{"dtype":"I32","shape":[1],"data_offsets":[2,6]},)"
                                R"("a":{"data_offsets":[0,2],"shape":[2],"dtype":"U8"}} )",
@@ -200,13 +174,13 @@ TEST_CASE("safetensors: malformed files are rejected with the file and the reaso
   const std::string u8x4 = R"({"dtype":"U8","shape":[4],"data_offsets":[0,4]})";
 
   SUBCASE("missing file") {
-    ScratchDir dir;
+    ScratchDir dir("safetensors");
     const std::string path = dir.file("absent.safetensors");
     const std::string message = load_error(path);
     CHECK(message.find("cannot open safetensors file '" + path + "': No such file or directory") != std::string::npos);
   }
   SUBCASE("a directory") {
-    ScratchDir dir;
+    ScratchDir dir("safetensors");
     const std::string message = load_error(dir.file(""));
     CHECK(message.find("is not a regular file") != std::string::npos);
   }
@@ -314,7 +288,7 @@ TEST_CASE("safetensors: malformed files are rejected with the file and the reaso
 }
 
 TEST_CASE("safetensors: a successful save replaces the old file and leaves no temp file") {
-  ScratchDir dir;
+  ScratchDir dir("safetensors");
   const std::string path = dir.file("ckpt.safetensors");
   save_safetensors(path, {{"a", Tensor::from_vector<float>({1.f, 2.f}, Shape{2})}});
   save_safetensors(path, {{"b", Tensor::from_vector<std::int32_t>({3}, Shape{1})}});
@@ -325,7 +299,7 @@ TEST_CASE("safetensors: a successful save replaces the old file and leaves no te
 }
 
 TEST_CASE("safetensors: invalid input throws before the existing file is touched") {
-  ScratchDir dir;
+  ScratchDir dir("safetensors");
   const std::string path = dir.file("ckpt.safetensors");
   save_safetensors(path, {{"a", Tensor::from_vector<float>({1.f}, Shape{1})}});
   const std::string good = read_bytes(path);
@@ -348,7 +322,7 @@ TEST_CASE("safetensors: invalid input throws before the existing file is touched
 }
 
 TEST_CASE("safetensors: a save that fails late removes its temp file") {
-  ScratchDir dir;
+  ScratchDir dir("safetensors");
   // The target is a non-empty directory, so everything succeeds up to the rename, which fails.
   const std::string path = dir.file("taken");
   fs::create_directories(fs::path(path) / "child");
@@ -358,7 +332,7 @@ TEST_CASE("safetensors: a save that fails late removes its temp file") {
 }
 
 TEST_CASE("safetensors: saving into a missing directory names the path") {
-  ScratchDir dir;
+  ScratchDir dir("safetensors");
   const std::string path = dir.file("no/such/dir/x.safetensors");
   CHECK_THROWS_WITH_AS(save_safetensors(path, {}),
                        message_has("to write safetensors file '" + path + "': No such file or directory"),
