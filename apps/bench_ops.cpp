@@ -196,13 +196,17 @@ int run_bench(const std::vector<std::string>& args) {
     std::printf("usage: ghm_retinanet bench <suite> [options]\n\nsuites:\n"
                 "  ops        conv2d forward/backward GFLOP/s on the RetinaNet R50-FPN shapes\n"
                 "  loss       GHM-C, GHM-R, BCE and focal loss + gradient at RetinaNet sizes\n"
-                "  coco-load  load time and peak memory of a COCO instances file\n");
+                "  coco-load  load time and peak memory of a COCO instances file\n"
+                "  loader     training data pipeline images/s (decode, resize, flip, normalise, collate)\n"
+                "  train      RetinaNet training step or inference time, peak memory, per-op profile\n");
     return args.empty() ? 2 : 0;
   }
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "ops") return bench_ops(rest);
   if (args[0] == "loss") return bench_loss(rest);
   if (args[0] == "coco-load") return bench_coco_load(rest);
+  if (args[0] == "loader") return bench_loader(rest);
+  if (args[0] == "train") return bench_train(rest);
   throw UsageError("bench: unknown suite '" + args[0] + "'");
 }
 

@@ -31,6 +31,8 @@ int run_plot(const std::vector<std::string>& args);
 int run_analyze_gradients(const std::vector<std::string>& args);
 int bench_loss(const std::vector<std::string>& args);
 int bench_coco_load(const std::vector<std::string>& args);
+int bench_loader(const std::vector<std::string>& args);
+int bench_train(const std::vector<std::string>& args);
 
 // The version report printed by `--version`.
 void print_version();

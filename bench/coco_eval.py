@@ -130,6 +130,8 @@ def main():
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for ghm_retinanet (default: all cores)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of ghm_retinanet (median wall time reported)")
     parser.add_argument("--skip-pycocotools", action="store_true", help="time ghm_retinanet only")
+    parser.add_argument("--json", dest="json_out", metavar="OUT",
+                        help="also write {name: {wall_s, peak_rss_mib}} to OUT")
     args = parser.parse_args()
 
     folder = args.keep or tempfile.mkdtemp(prefix="ghm_coco_bench_")
@@ -176,6 +178,9 @@ def main():
         print(out, end="")
 
         threads = args.threads or os.cpu_count()
+        if args.json_out:
+            with open(args.json_out, "w") as f:
+                json.dump({name: {"wall_s": wall, "peak_rss_mib": rss} for name, wall, rss in rows}, f)
         print(f"\n{'evaluator':<16}{'wall s':>10}{'peak RSS MiB':>15}")
         for name, wall, rss in rows:
             print(f"{name:<16}{wall:>10.2f}{rss:>15.0f}")

@@ -16,12 +16,12 @@ numbers of images, annotations and categories must agree (exit status 1 when the
 
 import argparse
 import importlib.metadata
+import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
+
+from timing import run_measured
 
 PYCOCOTOOLS_SCRIPT = r"""
 import contextlib, io, sys, time
@@ -33,20 +33,6 @@ with contextlib.redirect_stdout(io.StringIO()):
 print(f"seconds {seconds:.3f}")
 print(f"counts {len(coco.imgs)} {len(coco.anns)} {len(coco.cats)}")
 """
-
-
-def run_measured(argv):
-    """Runs argv and returns (stdout, wall seconds, peak RSS in MiB); exits when it fails."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            sys.exit(f"{' '.join(argv)} failed:\n{err.read().decode()}")
-        return out.read().decode(), wall, usage.ru_maxrss / 1024.0
 
 
 def run_pycocotools(path):
@@ -68,6 +54,8 @@ def main():
     parser.add_argument("--binary", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build",
                                                          "bin", "ghm_retinanet"))
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--json", dest="json_out", metavar="OUT",
+                        help="also write {name: {load_s, wall_s, peak_rss_mib}} to OUT")
     args = parser.parse_args()
 
     runs = {"pycocotools": [], "ghm": []}
@@ -87,6 +75,11 @@ def main():
         rss = max(r[2] for r in rs)
         print(f"| {names[name]} | {load:.2f} s | {wall:.2f} s | {rss:.0f} MiB |")
     print(f"\n(median of {args.rounds} alternating rounds; peak memory is the largest of them)")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({name: {"load_s": statistics.median(r[0] for r in rs),
+                              "wall_s": statistics.median(r[1] for r in rs),
+                              "peak_rss_mib": max(r[2] for r in rs)} for name, rs in runs.items()}, f)
     if counts["pycocotools"] != counts["ghm"] or len(counts["ghm"]) != 1:
         sys.exit("the loaders disagree on the counts")
 

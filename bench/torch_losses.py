@@ -25,12 +25,12 @@ import argparse
 import json
 import math
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from timing import median_ms
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from ghm_reference import GHMC, GHMR, focal  # noqa: E402
@@ -49,17 +49,6 @@ def parse_size(text):
     if rows < GHMR_ROWS_DIVISOR or cols < 1:
         raise argparse.ArgumentTypeError(f"need N >= {GHMR_ROWS_DIVISOR} and K >= 1, got {text!r}")
     return rows, cols
-
-
-def median_ms(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def classification_inputs(rows, cols):

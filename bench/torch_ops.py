@@ -20,11 +20,11 @@ all the convolutions of one forward (and one backward) pass of the network.
 
 import argparse
 import json
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+
+from timing import median_ms
 
 COLUMNS = ["name", "count", "N", "C", "H", "W", "O", "kh", "kw", "stride", "pad", "dilation", "groups"]
 
@@ -53,17 +53,6 @@ def forward_flops(s):
     Ho = output_size(s["H"], s["kh"], s["stride"], s["pad"], s["dilation"])
     Wo = output_size(s["W"], s["kw"], s["stride"], s["pad"], s["dilation"])
     return 2 * s["N"] * s["O"] * Ho * Wo * (s["C"] // s["groups"]) * s["kh"] * s["kw"]
-
-
-def median_ms(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def time_shape(s, warmup, repeats):

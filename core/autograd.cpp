@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "core/ops/elementwise.h"
+#include "core/profile.h"
 
 namespace ghm {
 namespace {
@@ -60,6 +61,7 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs) {
 }
 
 void record_op(Tensor& out, const char* name, std::initializer_list<const Tensor*> inputs, BackwardFn backward) {
+  profile::mark(name);
   if (!needs_grad(inputs)) return;
   std::vector<std::shared_ptr<Node>> next;
   next.reserve(inputs.size());
@@ -68,6 +70,7 @@ void record_op(Tensor& out, const char* name, std::initializer_list<const Tensor
 }
 
 void record_op(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward) {
+  profile::mark(name);
   if (!t_grad_enabled) return;
   bool any = false;
   for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
@@ -86,6 +89,8 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
             " for a tensor of shape ", root.shape());
   GHM_CHECK(grad_root.dtype() == DType::F32, "backward: gradient must be f32, got ", grad_root.dtype());
   NoGradGuard no_grad;  // gradients are computed without building a graph of their own
+  const bool profiling = profile::running();
+  if (profiling) profile::mark("(before backward)");
 
   std::shared_ptr<Node> start = gradient_edge(root);
 
@@ -120,7 +125,13 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
     if (grad_out.defined()) {
       GHM_CHECK(!node->released, "backward: the graph through '", node->name,
                 "' was already freed by an earlier backward; run the forward pass again");
-      grad_inputs = node->backward(grad_out);
+      if (profiling) {
+        const std::string label = node->name + " backward";
+        profile::Region region(label.c_str());
+        grad_inputs = node->backward(grad_out);
+      } else {
+        grad_inputs = node->backward(grad_out);
+      }
     }
     if (!node->is_accumulator) {
       node->backward = nullptr;  // frees the tensors the closure saved
@@ -131,11 +142,15 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
       if (!child) continue;
       if (i < grad_inputs.size() && grad_inputs[i].defined()) {
         auto [it, inserted] = grads.try_emplace(child, grad_inputs[i]);
-        if (!inserted) it->second = add(it->second, grad_inputs[i]);
+        if (!inserted) {
+          profile::Region region("backward: gradient sums");
+          it->second = add(it->second, grad_inputs[i]);
+        }
       }
       if (--pending[child] == 0) ready.push_back(child);
     }
   }
+  if (profiling) profile::mark("backward: graph walk");
 }
 
 }  // namespace ghm

@@ -75,25 +75,42 @@ void Sgd::load_state(const std::vector<std::pair<std::string, Tensor>>& state) {
 
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   GHM_CHECK(max_norm > 0, "clip_grad_norm: max_norm ", max_norm, " must be positive");
-  double total = 0;
+  // Every gradient cut into chunks of a fixed size; the chunks' sums of squares are computed in
+  // parallel and added in order, so the norm does not depend on the thread count.
+  constexpr std::int64_t kChunk = 1 << 16;
+  struct Chunk {
+    float* data;
+    std::int64_t size;
+  };
+  std::vector<Chunk> chunks;
   for (const Tensor& p : params) {
-    const Tensor g = p.grad();
+    Tensor g = p.grad();
     if (!g.defined()) continue;
-    const float* d = g.data<float>();
-    double s = 0;
-#pragma omp simd reduction(+ : s)
-    for (std::int64_t i = 0; i < g.numel(); ++i) s += static_cast<double>(d[i]) * d[i];
-    total += s;
+    float* d = g.data<float>();
+    for (std::int64_t i = 0; i < g.numel(); i += kChunk) chunks.push_back({d + i, std::min(kChunk, g.numel() - i)});
   }
+  const auto n = static_cast<std::int64_t>(chunks.size());
+  std::vector<double> partial(chunks.size(), 0.0);
+  cpu::parallel_for(n, 4, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t c = begin; c < end; ++c) {
+      const Chunk& ch = chunks[static_cast<std::size_t>(c)];
+      double s = 0;
+#pragma omp simd reduction(+ : s)
+      for (std::int64_t i = 0; i < ch.size; ++i) s += static_cast<double>(ch.data[i]) * ch.data[i];
+      partial[static_cast<std::size_t>(c)] = s;
+    }
+  });
+  double total = 0;
+  for (const double s : partial) total += s;
   total = std::sqrt(total);
   if (total > max_norm) {
     const float scale = static_cast<float>(max_norm / (total + 1e-6));
-    for (const Tensor& p : params) {
-      Tensor g = p.grad();
-      if (!g.defined()) continue;
-      float* d = g.data<float>();
-      for (std::int64_t i = 0; i < g.numel(); ++i) d[i] *= scale;
-    }
+    cpu::parallel_for(n, 4, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t c = begin; c < end; ++c) {
+        const Chunk& ch = chunks[static_cast<std::size_t>(c)];
+        for (std::int64_t i = 0; i < ch.size; ++i) ch.data[i] *= scale;
+      }
+    });
   }
   return total;
 }

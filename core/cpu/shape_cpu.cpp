@@ -3,40 +3,112 @@
 // written by one thread, in index order: deterministic.
 #include "core/cpu/shape_cpu.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
+#include "core/check.h"
 #include "core/cpu/parallel.h"
 
 namespace ghm::cpu {
 
-void permute_copy(const void* x, void* out, const Shape& in_shape, const int* order, std::size_t elem_bytes) {
-  const int n = in_shape.ndim();
-  const std::int64_t total = in_shape.numel();
-  if (total == 0) return;
-  std::array<std::int64_t, kMaxDims> out_size{}, src_stride{};
-  for (int i = 0; i < n; ++i) {
-    out_size[static_cast<std::size_t>(i)] = in_shape[order[i]];
-    src_stride[static_cast<std::size_t>(i)] = in_shape.stride(order[i]);
-  }
-  const auto* src = static_cast<const unsigned char*>(x);
-  auto* dst = static_cast<unsigned char*>(out);
-  parallel_for(total, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
-    std::array<std::int64_t, kMaxDims> idx{};
-    std::int64_t rem = begin;
-    for (int d = n - 1; d >= 0; --d) {
-      idx[static_cast<std::size_t>(d)] = rem % out_size[static_cast<std::size_t>(d)];
-      rem /= out_size[static_cast<std::size_t>(d)];
+namespace {
+
+// The permutation as output extents with their source strides (in elements), simplified: size-1
+// dimensions dropped and neighbours merged where the source is contiguous across them, so that
+// e.g. [N, C, H, W] -> [N, H, W, C] becomes the batched transpose [N, HW, C] with strides [CHW, 1, HW].
+struct PermutePlan {
+  int ndim = 0;
+  std::array<std::int64_t, kMaxDims> size{}, stride{};
+};
+
+PermutePlan plan_permute(const Shape& in_shape, const int* order) {
+  PermutePlan p;
+  for (int i = 0; i < in_shape.ndim(); ++i) {
+    const std::int64_t n = in_shape[order[i]], st = in_shape.stride(order[i]);
+    if (n == 1) continue;
+    if (p.ndim > 0 && p.stride[static_cast<std::size_t>(p.ndim - 1)] == st * n) {
+      p.size[static_cast<std::size_t>(p.ndim - 1)] *= n;
+      p.stride[static_cast<std::size_t>(p.ndim - 1)] = st;
+    } else {
+      p.size[static_cast<std::size_t>(p.ndim)] = n;
+      p.stride[static_cast<std::size_t>(p.ndim)] = st;
+      ++p.ndim;
     }
-    for (std::int64_t o = begin; o < end; ++o) {
-      std::int64_t s = 0;
-      for (int d = 0; d < n; ++d) s += idx[static_cast<std::size_t>(d)] * src_stride[static_cast<std::size_t>(d)];
-      std::memcpy(dst + static_cast<std::size_t>(o) * elem_bytes, src + static_cast<std::size_t>(s) * elem_bytes, elem_bytes);
-      for (int d = n - 1; d >= 0; --d) {
-        if (++idx[static_cast<std::size_t>(d)] < out_size[static_cast<std::size_t>(d)]) break;
-        idx[static_cast<std::size_t>(d)] = 0;
+  }
+  return p;
+}
+
+// Source offset of the first element of output "row block" `outer` over dims [0, ndim - 2).
+std::int64_t outer_offset(const PermutePlan& p, std::int64_t outer, int outer_dims) {
+  std::int64_t off = 0;
+  for (int d = outer_dims - 1; d >= 0; --d) {
+    const auto k = static_cast<std::size_t>(d);
+    off += (outer % p.size[k]) * p.stride[k];
+    outer /= p.size[k];
+  }
+  return off;
+}
+
+// out[o, r, c] = x[offset(o) + r * stride_r + c * stride_c] over the last two planned dims, in
+// tiles of 32 x 32 so that both the reads and the writes stay within a few cache lines; when the
+// source rows are contiguous (stride_c = 1) a tile is whole rows, copied with memcpy.
+template <class T>
+void permute_tiled(const T* x, T* out, const PermutePlan& p) {
+  const int m = p.ndim;
+  const std::int64_t rows = m >= 2 ? p.size[static_cast<std::size_t>(m - 2)] : 1;
+  const std::int64_t cols = p.size[static_cast<std::size_t>(m - 1)];
+  const std::int64_t sr = m >= 2 ? p.stride[static_cast<std::size_t>(m - 2)] : 0;
+  const std::int64_t sc = p.stride[static_cast<std::size_t>(m - 1)];
+  const int outer_dims = std::max(m - 2, 0);
+  std::int64_t outer = 1;
+  for (int d = 0; d < outer_dims; ++d) outer *= p.size[static_cast<std::size_t>(d)];
+  const std::int64_t tile_c = sc == 1 ? cols : 32;
+  const std::int64_t tile_r = sc == 1 ? std::max<std::int64_t>(1, 4096 / cols) : 32;
+  const std::int64_t row_tiles = (rows + tile_r - 1) / tile_r;
+  const std::int64_t col_tiles = (cols + tile_c - 1) / tile_c;
+  const std::int64_t tiles = outer * row_tiles * col_tiles;
+  const std::int64_t grain = std::max<std::int64_t>(1, kElementwiseGrain / (tile_r * tile_c));
+  parallel_for(tiles, grain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t t = begin; t < end; ++t) {
+      const std::int64_t o = t / (row_tiles * col_tiles);
+      const std::int64_t r0 = (t / col_tiles) % row_tiles * tile_r, c0 = t % col_tiles * tile_c;
+      const std::int64_t r1 = std::min(r0 + tile_r, rows), c1 = std::min(c0 + tile_c, cols);
+      const T* src = x + outer_offset(p, o, outer_dims);
+      T* dst = out + o * rows * cols;
+      if (sc == 1) {
+        for (std::int64_t r = r0; r < r1; ++r) std::memcpy(dst + r * cols + c0, src + r * sr + c0, static_cast<std::size_t>(c1 - c0) * sizeof(T));
+      } else {
+        for (std::int64_t r = r0; r < r1; ++r)
+          for (std::int64_t c = c0; c < c1; ++c) dst[r * cols + c] = src[r * sr + c * sc];
       }
     }
   });
+}
+
+template <class T>
+void permute_typed(const void* x, void* out, const Shape& in_shape, const int* order) {
+  const PermutePlan p = plan_permute(in_shape, order);
+  const auto* src = static_cast<const T*>(x);
+  auto* dst = static_cast<T*>(out);
+  if (p.ndim == 0) {  // a single element
+    dst[0] = src[0];
+    return;
+  }
+  permute_tiled(src, dst, p);
+}
+
+}  // namespace
+
+void permute_copy(const void* x, void* out, const Shape& in_shape, const int* order, std::size_t elem_bytes) {
+  if (in_shape.numel() == 0) return;
+  switch (elem_bytes) {
+    case 1: return permute_typed<std::uint8_t>(x, out, in_shape, order);
+    case 2: return permute_typed<std::uint16_t>(x, out, in_shape, order);
+    case 4: return permute_typed<std::uint32_t>(x, out, in_shape, order);
+    case 8: return permute_typed<std::uint64_t>(x, out, in_shape, order);
+    default: GHM_FAIL("permute_copy: unsupported element size ", elem_bytes);
+  }
 }
 
 void copy_slice(const void* src, void* dst, std::int64_t outer, std::int64_t inner, std::int64_t len_src,

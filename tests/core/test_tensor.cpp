@@ -3,9 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
+#include <numeric>
 
 #include "core/ops/elementwise.h"
+#include "core/ops/shape_ops.h"
 #include "core/random.h"
 #include "core/tensor.h"
 
@@ -103,4 +106,58 @@ TEST_CASE("elementwise: broadcasting values") {
   CHECK(ok);
   CHECK(sigmoid(Tensor::from_vector<float>({-200, 0, 200}, Shape{3})).to_vector<float>() ==
         std::vector<float>{0, 0.5f, 1});
+}
+
+namespace {
+
+// out[i_0..i_{n-1}] = x[j] with j's coordinates given by the inverse permutation: the definition.
+template <class T>
+std::vector<T> naive_permute(const std::vector<T>& x, const Shape& shape, const std::vector<int>& order) {
+  const int n = shape.ndim();
+  std::vector<std::int64_t> out_size(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) out_size[static_cast<std::size_t>(i)] = shape[order[static_cast<std::size_t>(i)]];
+  std::vector<T> out(x.size());
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(n), 0);
+  for (std::size_t o = 0; o < out.size(); ++o) {
+    std::int64_t src = 0;
+    for (int i = 0; i < n; ++i) src += idx[static_cast<std::size_t>(i)] * shape.stride(order[static_cast<std::size_t>(i)]);
+    out[o] = x[static_cast<std::size_t>(src)];
+    for (int d = n - 1; d >= 0; --d) {
+      if (++idx[static_cast<std::size_t>(d)] < out_size[static_cast<std::size_t>(d)]) break;
+      idx[static_cast<std::size_t>(d)] = 0;
+    }
+  }
+  return out;
+}
+
+template <class T>
+void check_all_orders(const Shape& shape) {
+  std::vector<T> values(static_cast<std::size_t>(shape.numel()));
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<T>(i * 7 + 3);
+  const Tensor x = Tensor::from_vector<T>(values, shape);
+  std::vector<int> order(static_cast<std::size_t>(shape.ndim()));
+  std::iota(order.begin(), order.end(), 0);
+  do {
+    INFO("shape " << shape << ", order " << doctest::toString(order));
+    CHECK(permute(x, order).template to_vector<T>() == naive_permute(values, shape, order));
+  } while (std::next_permutation(order.begin(), order.end()));
+}
+
+}  // namespace
+
+TEST_CASE("permute: every order of shapes with unit, odd, tile-sized and larger extents equals the definition") {
+  for (const Shape& s : {Shape{5}, Shape{1, 7}, Shape{3, 33}, Shape{33, 65}, Shape{2, 1, 40, 3}, Shape{2, 9, 33, 35},
+                         Shape{1, 819, 5, 7}, Shape{3, 2, 1, 4, 5}, Shape{2, 3, 4, 5, 6}}) {
+    check_all_orders<float>(s);
+    check_all_orders<std::int64_t>(s);
+  }
+  check_all_orders<std::uint8_t>(Shape{2, 9, 33, 35});
+  // Bytes (images) and a large transpose (the RetinaNet head's [N, A*K, H, W] -> [N, H, W, A*K]).
+  std::vector<float> big(2 * 720 * 20 * 24);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i);
+  const Shape bs{2, 720, 20, 24};
+  CHECK(permute(Tensor::from_vector<float>(big, bs), {0, 2, 3, 1}).to_vector<float>() ==
+        naive_permute(big, bs, {0, 2, 3, 1}));
+  const Tensor empty = Tensor::zeros(Shape{2, 0, 3});
+  CHECK(permute(empty, {2, 0, 1}).shape() == Shape({3, 2, 0}));
 }

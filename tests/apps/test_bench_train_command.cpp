@@ -1,0 +1,84 @@
+// `ghm_retinanet bench train`: a small training step and an inference run end to end, the JSON
+// it writes (time, memory, the per-op profile) and its usage errors. The timings themselves are
+// benchmarks, not tests: only their presence and sanity are checked here.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "apps/commands.h"
+#include "io/json.h"
+#include "tests/scratch_dir.h"
+
+using namespace ghm;
+
+namespace {
+
+io::Json read_json(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return io::Json::parse(ss.str(), path);
+}
+
+// A ResNet-18 RetinaNet small enough for a test: narrow FPN and head, 64x64 images.
+std::vector<std::string> small(const std::string& mode, const std::string& json) {
+  return {"train", "--depth", "18", "--set", "model.fpn.width=32", "--set", "model.head.num_classes=5",
+          "--mode", mode, "--batch", "2", "--size", "64x96", "--boxes", "3", "--threads", "1",
+          "--warmup", "0", "--repeats", "2", "--profile", "--json", json};
+}
+
+}  // namespace
+
+TEST_CASE("bench train: a training step with its profile") {
+  testing::ScratchDir dir("bench_train");
+  const std::string json = dir.file("train.json");
+  REQUIRE(app::run_bench(small("train", json)) == 0);
+  const io::Json r = read_json(json);
+  CHECK(r.at("mode").as_string() == "train");
+  CHECK(r.at("depth").as_double() == 18);
+  CHECK(r.at("runs_ms").as_array().size() == 2);
+  CHECK(r.at("median_ms").as_double() > 0);
+  CHECK(r.at("peak_rss_mib").as_double() > 0);
+  std::set<std::string> names;
+  double profiled = 0;
+  for (const io::Json& e : r.at("profile").as_array()) {
+    names.insert(e.at("name").as_string());
+    profiled += e.at("ms").as_double();
+  }
+  for (const char* expected : {"conv2d", "conv2d backward", "relu", "targets (anchors + assignment)", "ghm_c_loss",
+                               "ghm_r_loss", "sgd step", "clip_grad_norm"}) {
+    INFO(expected);
+    CHECK(names.count(expected) == 1);
+  }
+  // The profile accounts for the whole step (it charges every interval to some name).
+  const double median = r.at("median_ms").as_double();
+  CHECK(profiled > 0.5 * median);
+  CHECK(profiled < 2.0 * r.at("runs_ms").at(1).as_double() + 2.0 * r.at("runs_ms").at(0).as_double());
+}
+
+TEST_CASE("bench train: inference (forward + post-processing)") {
+  testing::ScratchDir dir("bench_infer");
+  const std::string json = dir.file("infer.json");
+  REQUIRE(app::run_bench(small("infer", json)) == 0);
+  const io::Json r = read_json(json);
+  CHECK(r.at("mode").as_string() == "infer");
+  std::set<std::string> names;
+  for (const io::Json& e : r.at("profile").as_array()) names.insert(e.at("name").as_string());
+  CHECK(names.count("conv2d") == 1);
+  CHECK(names.count("postprocess") == 1);
+  CHECK(names.count("conv2d backward") == 0);
+}
+
+TEST_CASE("bench train: usage errors") {
+  CHECK_THROWS_AS(app::run_bench({"train", "--mode", "fit"}), app::UsageError);
+  CHECK_THROWS_AS(app::run_bench({"train", "--size", "512"}), app::UsageError);
+  CHECK_THROWS_AS(app::run_bench({"train", "--batch", "0"}), app::UsageError);
+  CHECK_THROWS_AS(app::run_bench({"train", "--frobnicate", "1"}), app::UsageError);
+  CHECK_THROWS_WITH_AS(app::run_bench({"train", "--depth", "18", "--input", "/nonexistent/x.safetensors"}),
+                       doctest::Contains("/nonexistent/x.safetensors"), std::exception);
+}
