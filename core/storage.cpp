@@ -1,10 +1,15 @@
 #include "core/storage.h"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <new>
 
 #include "core/check.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_memory.h"
+#endif
 
 namespace ghm {
 namespace {
@@ -13,19 +18,36 @@ std::atomic<std::int64_t> g_live_bytes{0};
 }  // namespace
 
 Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(device) {
-  GHM_CHECK(device.is_cpu(), "cannot allocate ", bytes, " bytes on ", device,
-            ": this version stores tensors on the CPU only");
-  const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  if (rounded > 0) {
-    data_ = std::aligned_alloc(kAlignment, rounded);
-    if (data_ == nullptr) throw std::bad_alloc();
+  if (device.is_cuda()) {
+#if GHM_WITH_CUDA
+    data_ = cuda::device_allocator(device.index).allocate(bytes);
+#else
+    GHM_FAIL("cannot allocate ", bytes, " bytes on ", device,
+             ": this build has no CUDA backend (configure with -DGHM_CUDA=ON on a machine with the CUDA toolkit)");
+#endif
+  } else {
+    const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    if (rounded > 0) {
+      data_ = std::aligned_alloc(kAlignment, rounded);
+      if (data_ == nullptr) throw std::bad_alloc();
+    }
   }
   g_live_blocks.fetch_add(1, std::memory_order_relaxed);
   g_live_bytes.fetch_add(static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
 }
 
 Storage::~Storage() {
-  std::free(data_);
+  if (device_.is_cuda()) {
+#if GHM_WITH_CUDA
+    try {
+      cuda::device_allocator(device_.index).free(data_);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "warning: freeing %zu bytes on %s: %s\n", bytes_, device_.to_string().c_str(), e.what());
+    }
+#endif
+  } else {
+    std::free(data_);
+  }
   g_live_blocks.fetch_sub(1, std::memory_order_relaxed);
   g_live_bytes.fetch_sub(static_cast<std::int64_t>(bytes_), std::memory_order_relaxed);
 }

@@ -6,6 +6,9 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/copy.h"
+#endif
 #include "core/random.h"
 
 namespace ghm {
@@ -48,7 +51,14 @@ void fill(Tensor& t, double value) {
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  if (t.nbytes() > 0) std::memset(t.raw_data(), 0, t.nbytes());
+  if (t.nbytes() == 0) return t;
+  if (device.is_cuda()) {
+#if GHM_WITH_CUDA
+    cuda::zero_bytes(t.raw_device_data(), device, t.nbytes());
+#endif
+  } else {
+    std::memset(t.raw_data(), 0, t.nbytes());
+  }
   return t;
 }
 
@@ -90,6 +100,7 @@ Tensor Tensor::normal(const Shape& shape, float mean, float stddev, Generator& g
 
 float Tensor::item() const {
   GHM_CHECK(numel() == 1, "item: tensor of shape ", shape(), " has ", numel(), " elements, not one");
+  if (device().is_cuda()) return detach().to(Device::cpu()).item();  // one synchronising copy
   switch (dtype()) {
     case DType::F32: return data<float>()[0];
     case DType::I32: return static_cast<float>(data<std::int32_t>()[0]);
@@ -103,7 +114,15 @@ float Tensor::item() const {
 
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype(), device());
-  if (nbytes() > 0) std::memcpy(out.raw_data(), raw_data(), nbytes());
+  if (nbytes() > 0) {
+    if (device().is_cuda()) {
+#if GHM_WITH_CUDA
+      cuda::copy_bytes(out.raw_device_data(), device(), raw_device_data(), device(), nbytes());
+#endif
+    } else {
+      std::memcpy(out.raw_data(), raw_data(), nbytes());
+    }
+  }
   record_op(out, "clone", {this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
   return out;
 }
@@ -165,6 +184,18 @@ void convert_from(const Tensor& src, To* dst) {
 }
 }  // namespace
 
+Tensor Tensor::to(Device target) const {
+  if (device() == target) return *this;
+  Tensor out = empty(shape(), dtype(), target);
+#if GHM_WITH_CUDA
+  cuda::copy_bytes(out.raw_device_data(), target, raw_device_data(), device(), nbytes());
+#else
+  GHM_FAIL("to(", target, "): this build has no CUDA backend");  // unreachable: empty() already failed
+#endif
+  record_op(out, "to_device", {this}, [source = device()](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
+  return out;
+}
+
 Tensor Tensor::to(DType target) const {
   Tensor out = empty(shape(), target, device());
   switch (target) {
@@ -213,6 +244,11 @@ std::string Tensor::to_string(std::int64_t max_elements) const {
   if (requires_grad()) os << ", requires_grad";
   if (grad_fn()) os << ", grad_fn=" << grad_fn()->name;
   os << ") [";
+  if (device().is_cuda()) {  // print the values from a host copy
+    const std::string host = detach().to(Device::cpu()).to_string(max_elements);
+    os << host.substr(host.find(") [") + 3);
+    return os.str();
+  }
   const std::int64_t n = std::min(numel(), max_elements);
   os << std::setprecision(6);
   for (std::int64_t i = 0; i < n; ++i) {

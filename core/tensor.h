@@ -63,11 +63,29 @@ class Tensor {
   Device device() const { return impl().storage->device(); }
   std::size_t nbytes() const { return static_cast<std::size_t>(numel()) * dtype_size(dtype()); }
 
-  // Typed access; checks the element type (naming `T` and ours on mismatch).
+  // Typed access for CPU code; checks the element type (naming `T` and ours on mismatch) and that
+  // the tensor is on the CPU (a CUDA tensor reaching CPU code is a clear error, not a crash).
   template <class T> T* data();
   template <class T> const T* data() const;
-  void* raw_data() { return impl().storage->data(); }
-  const void* raw_data() const { return impl().storage->data(); }
+  void* raw_data() {
+    check_host_access();
+    return impl().storage->data();
+  }
+  const void* raw_data() const {
+    check_host_access();
+    return impl().storage->data();
+  }
+  // The address on the tensor's own device, for CUDA kernels and copies (no device check).
+  template <class T> T* device_data() {
+    GHM_CHECK(dtype() == dtype_of<T>, "tensor of ", dtype(), " accessed as ", dtype_of<T>);
+    return static_cast<T*>(impl().storage->data());
+  }
+  template <class T> const T* device_data() const {
+    GHM_CHECK(dtype() == dtype_of<T>, "tensor of ", dtype(), " accessed as ", dtype_of<T>);
+    return static_cast<const T*>(impl().storage->data());
+  }
+  void* raw_device_data() { return impl().storage->data(); }
+  const void* raw_device_data() const { return impl().storage->data(); }
   bool shares_storage_with(const Tensor& other) const { return impl().storage == other.impl().storage; }
 
   template <class T>
@@ -81,6 +99,9 @@ class Tensor {
   Tensor view(const Shape& shape) const { return reshape(shape); }
   Tensor detach() const;                                  // same storage, no autograd history
   Tensor to(DType dtype) const;                           // converts elements (not differentiable)
+  // The same values on `device` (this tensor itself when already there); differentiable: the
+  // gradient goes back to this tensor's device. Host <-> device copies synchronise with the host.
+  Tensor to(Device device) const;
 
   // ---- autograd ------------------------------------------------------------------------------
   bool requires_grad() const { return impl().requires_grad; }
@@ -102,6 +123,7 @@ class Tensor {
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
 
  private:
+  void check_host_access() const;
   std::shared_ptr<TensorImpl> impl_;
 };
 
@@ -122,6 +144,10 @@ template <class T>
 const T* Tensor::data() const {
   GHM_CHECK(dtype() == dtype_of<T>, "tensor of ", dtype(), " accessed as ", dtype_of<T>);
   return static_cast<const T*>(raw_data());
+}
+
+inline void Tensor::check_host_access() const {
+  GHM_CHECK(device().is_cpu(), "a tensor on ", device(), " reached CPU code; move it with .to(Device::cpu())");
 }
 
 template <class T>

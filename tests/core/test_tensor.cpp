@@ -10,6 +10,7 @@
 #include "core/ops/elementwise.h"
 #include "core/ops/shape_ops.h"
 #include "core/random.h"
+#include "core/runtime_info.h"
 #include "core/tensor.h"
 
 using namespace ghm;
@@ -160,4 +161,12 @@ TEST_CASE("permute: every order of shapes with unit, odd, tile-sized and larger 
         naive_permute(big, bs, {0, 2, 3, 1}));
   const Tensor empty = Tensor::zeros(Shape{2, 0, 3});
   CHECK(permute(empty, {2, 0, 1}).shape() == Shape({3, 2, 0}));
+}
+
+TEST_CASE("tensor: without a usable GPU, a CUDA tensor is a clear error, not a crash") {
+  if (cuda_gpu_available()) return;  // tests/cuda covers CUDA tensors where a GPU exists
+  CHECK_THROWS_AS((void)Tensor::zeros(Shape{3}, DType::F32, Device::cuda(0)), Error);
+  CHECK_THROWS_AS((void)Tensor::ones(Shape{3}).to(Device::cuda(0)), Error);
+  const Tensor x = Tensor::ones(Shape{3});
+  CHECK(x.to(Device::cpu()).shares_storage_with(x));
 }
