@@ -6,6 +6,9 @@
 #include <cstdio>
 
 #include "core/runtime_info.h"
+#include "zero_match_guard.h"
+
+REGISTER_LISTENER("count_cases", 1, ghm::testing::CountingListener);
 
 namespace {
 constexpr int kSkipReturnCode = 77;
@@ -17,5 +20,5 @@ int main(int argc, char** argv) {
     return kSkipReturnCode;
   }
   doctest::Context ctx(argc, argv);
-  return ctx.run();
+  return ghm::testing::guarded_exit_code(argc, argv, ctx.run());
 }

@@ -4,12 +4,9 @@
 #include <cstdint>
 
 #include "core/ops/broadcast.h"
+#include "core/ops/elementwise_kinds.h"
 
 namespace ghm::cpu {
-
-enum class BinaryOp { Add, Sub, Mul, Div };
-enum class UnaryOp { Neg, Relu, Sigmoid, Exp, Log };
-enum class UnaryBackwardOp { Relu, Sigmoid, Exp, Log };
 
 // out[i] = a[ia] op b[ib] over the broadcast plan.
 void binary_forward(BinaryOp op, const BroadcastPlan& plan, const float* a, const float* b, float* out);

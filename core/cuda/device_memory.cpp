@@ -6,24 +6,10 @@
 #include <string>
 
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/device_guard.h"
 
 namespace ghm::cuda {
 namespace {
-
-// Restores the calling thread's current device on scope exit.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    GHM_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (device != previous_) GHM_CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~DeviceGuard() { GHM_CUDA_WARN(cudaSetDevice(previous_)); }
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = 0;
-};
 
 class CudaMemory final : public MemoryBackend {
  public:
@@ -55,6 +41,18 @@ class CudaMemory final : public MemoryBackend {
 constexpr int kMaxDevices = 16;
 
 }  // namespace
+
+DeviceGuard::DeviceGuard(int device) {
+  GHM_CUDA_CHECK(cudaGetDevice(&previous_));
+  if (device != previous_) {
+    GHM_CUDA_CHECK(cudaSetDevice(device));
+    switched_ = true;
+  }
+}
+
+DeviceGuard::~DeviceGuard() {
+  if (switched_) GHM_CUDA_WARN(cudaSetDevice(previous_));
+}
 
 CachingAllocator& device_allocator(int device) {
   static const int count = [] {

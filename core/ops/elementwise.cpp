@@ -10,6 +10,10 @@
 #include "core/autograd.h"
 #include "core/cpu/elementwise_cpu.h"
 #include "core/ops/reduce.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_guard.h"
+#include "core/cuda/elementwise_cuda.h"
+#endif
 
 namespace ghm {
 namespace {
@@ -20,31 +24,68 @@ void check_binary(const Tensor& a, const Tensor& b, const char* op) {
   GHM_CHECK(a.device() == b.device(), op, ": operands on different devices (", a.device(), " and ", b.device(), ")");
 }
 
-Tensor binary(cpu::BinaryOp kind, const Tensor& a, const Tensor& b, const char* op) {
+// Each op runs the kernel of its operands' device: cpu:: or its twin cuda:: with the same name.
+Tensor binary(BinaryOp kind, const Tensor& a, const Tensor& b, const char* op) {
   check_binary(a, b, op);
   const BroadcastPlan plan = make_broadcast_plan(a.shape(), b.shape(), op);
   Tensor out = Tensor::empty(plan.out_shape, DType::F32, a.device());
+#if GHM_WITH_CUDA
+  if (a.device().is_cuda()) {
+    const cuda::DeviceGuard guard(a.device().index);
+    cuda::binary_forward(kind, plan, a.device_data<float>(), b.device_data<float>(), out.device_data<float>());
+    return out;
+  }
+#endif
   cpu::binary_forward(kind, plan, a.data<float>(), b.data<float>(), out.data<float>());
   return out;
 }
 
-Tensor unary(cpu::UnaryOp kind, const Tensor& x, const char* op) {
+Tensor unary(UnaryOp kind, const Tensor& x, const char* op) {
   check_dtype(x, DType::F32, op, "x");
   Tensor out = Tensor::empty(x.shape(), DType::F32, x.device());
+#if GHM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    const cuda::DeviceGuard guard(x.device().index);
+    cuda::unary_forward(kind, x.device_data<float>(), out.device_data<float>(), x.numel());
+    return out;
+  }
+#endif
   cpu::unary_forward(kind, x.data<float>(), out.data<float>(), x.numel());
   return out;
 }
 
-Tensor unary_grad(cpu::UnaryBackwardOp kind, const Tensor& g, const Tensor& saved) {
+Tensor unary_grad(UnaryBackwardOp kind, const Tensor& g, const Tensor& saved) {
   Tensor dx = Tensor::empty(g.shape(), DType::F32, g.device());
+#if GHM_WITH_CUDA
+  if (g.device().is_cuda()) {
+    const cuda::DeviceGuard guard(g.device().index);
+    cuda::unary_backward(kind, g.device_data<float>(), saved.device_data<float>(), dx.device_data<float>(), g.numel());
+    return dx;
+  }
+#endif
   cpu::unary_backward(kind, g.data<float>(), saved.data<float>(), dx.data<float>(), g.numel());
   return dx;
+}
+
+// out = x * scale + shift.
+Tensor affine(const Tensor& x, float scale, float shift, const char* op) {
+  check_dtype(x, DType::F32, op, "x");
+  Tensor out = Tensor::empty(x.shape(), DType::F32, x.device());
+#if GHM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    const cuda::DeviceGuard guard(x.device().index);
+    cuda::affine_scalar(x.device_data<float>(), scale, shift, out.device_data<float>(), x.numel());
+    return out;
+  }
+#endif
+  cpu::affine_scalar(x.data<float>(), scale, shift, out.data<float>(), x.numel());
+  return out;
 }
 
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = binary(cpu::BinaryOp::Add, a, b, "add");
+  Tensor out = binary(BinaryOp::Add, a, b, "add");
   record_op(out, "add", {&a, &b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return std::vector<Tensor>{sum_to(g, sa), sum_to(g, sb)};
   });
@@ -52,7 +93,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out = binary(cpu::BinaryOp::Sub, a, b, "sub");
+  Tensor out = binary(BinaryOp::Sub, a, b, "sub");
   record_op(out, "sub", {&a, &b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return std::vector<Tensor>{sum_to(g, sa), neg(sum_to(g, sb))};
   });
@@ -60,7 +101,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = binary(cpu::BinaryOp::Mul, a, b, "mul");
+  Tensor out = binary(BinaryOp::Mul, a, b, "mul");
   const bool need_a = needs_grad({&a}), need_b = needs_grad({&b});
   record_op(out, "mul", {&a, &b},
             [sa = a.shape(), sb = b.shape(), a_saved = need_b ? a.detach() : Tensor(),
@@ -72,7 +113,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor out = binary(cpu::BinaryOp::Div, a, b, "div");
+  Tensor out = binary(BinaryOp::Div, a, b, "div");
   const bool need_b = needs_grad({&b});
   record_op(out, "div", {&a, &b},
             [sa = a.shape(), sb = b.shape(), b_saved = b.detach(),
@@ -85,55 +126,51 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor add_scalar(const Tensor& x, float s) {
-  check_dtype(x, DType::F32, "add_scalar", "x");
-  Tensor out = Tensor::empty(x.shape(), DType::F32, x.device());
-  cpu::affine_scalar(x.data<float>(), 1.0f, s, out.data<float>(), x.numel());
+  Tensor out = affine(x, 1.0f, s, "add_scalar");
   record_op(out, "add_scalar", {&x}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
   return out;
 }
 
 Tensor mul_scalar(const Tensor& x, float s) {
-  check_dtype(x, DType::F32, "mul_scalar", "x");
-  Tensor out = Tensor::empty(x.shape(), DType::F32, x.device());
-  cpu::affine_scalar(x.data<float>(), s, 0.0f, out.data<float>(), x.numel());
+  Tensor out = affine(x, s, 0.0f, "mul_scalar");
   record_op(out, "mul_scalar", {&x}, [s](const Tensor& g) { return std::vector<Tensor>{mul_scalar(g, s)}; });
   return out;
 }
 
 Tensor neg(const Tensor& x) {
-  Tensor out = unary(cpu::UnaryOp::Neg, x, "neg");
+  Tensor out = unary(UnaryOp::Neg, x, "neg");
   record_op(out, "neg", {&x}, [](const Tensor& g) { return std::vector<Tensor>{neg(g)}; });
   return out;
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor out = unary(cpu::UnaryOp::Relu, x, "relu");
+  Tensor out = unary(UnaryOp::Relu, x, "relu");
   record_op(out, "relu", {&x}, [y = out.detach()](const Tensor& g) {
-    return std::vector<Tensor>{unary_grad(cpu::UnaryBackwardOp::Relu, g, y)};
+    return std::vector<Tensor>{unary_grad(UnaryBackwardOp::Relu, g, y)};
   });
   return out;
 }
 
 Tensor sigmoid(const Tensor& x) {
-  Tensor out = unary(cpu::UnaryOp::Sigmoid, x, "sigmoid");
+  Tensor out = unary(UnaryOp::Sigmoid, x, "sigmoid");
   record_op(out, "sigmoid", {&x}, [y = out.detach()](const Tensor& g) {
-    return std::vector<Tensor>{unary_grad(cpu::UnaryBackwardOp::Sigmoid, g, y)};
+    return std::vector<Tensor>{unary_grad(UnaryBackwardOp::Sigmoid, g, y)};
   });
   return out;
 }
 
 Tensor exp(const Tensor& x) {
-  Tensor out = unary(cpu::UnaryOp::Exp, x, "exp");
+  Tensor out = unary(UnaryOp::Exp, x, "exp");
   record_op(out, "exp", {&x}, [y = out.detach()](const Tensor& g) {
-    return std::vector<Tensor>{unary_grad(cpu::UnaryBackwardOp::Exp, g, y)};
+    return std::vector<Tensor>{unary_grad(UnaryBackwardOp::Exp, g, y)};
   });
   return out;
 }
 
 Tensor log(const Tensor& x) {
-  Tensor out = unary(cpu::UnaryOp::Log, x, "log");
+  Tensor out = unary(UnaryOp::Log, x, "log");
   record_op(out, "log", {&x}, [x_saved = x.detach()](const Tensor& g) {
-    return std::vector<Tensor>{unary_grad(cpu::UnaryBackwardOp::Log, g, x_saved)};
+    return std::vector<Tensor>{unary_grad(UnaryBackwardOp::Log, g, x_saved)};
   });
   return out;
 }

@@ -140,7 +140,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   GHM_CHECK(plan.out_shape == shape, "broadcast_to: shape ", x.shape(), " does not broadcast to ", shape);
   plan.stride_b.fill(0);  // the second operand is unused: point it at x[0]
   Tensor out = Tensor::empty(shape);
-  cpu::binary_forward(cpu::BinaryOp::Add, plan, x.data<float>(), &kZero, out.data<float>());
+  cpu::binary_forward(BinaryOp::Add, plan, x.data<float>(), &kZero, out.data<float>());
   return out;
 }
 

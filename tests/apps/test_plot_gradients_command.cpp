@@ -287,7 +287,7 @@ TEST_CASE("gradient statistics: hand-made logits and deltas land in the bins the
   CHECK(w[6] == 0.0f);  // the ignored row
 }
 
-TEST_CASE("gradient statistics: regression deltas of the positive rows only; CSV layout; bad inputs") {
+TEST_CASE("gradient statistics: regression deltas of the positive rows only, CSV layout, bad inputs") {
   app::GradientAnalysisConfig config;
   config.bins = 10;  // mu 0.02, beta 0.11
   app::GradientStats stats(config);

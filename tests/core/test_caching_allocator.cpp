@@ -171,7 +171,7 @@ TEST_CASE("caching allocator: out of memory releases the cache and retries, then
   a->free(q);
 }
 
-TEST_CASE("caching allocator: with caching off every free goes back to the device; bad frees are errors") {
+TEST_CASE("caching allocator: with caching off every free goes back to the device, bad frees are errors") {
   FakeDevice d;
   auto a = make_ptr(d, CachingAllocator::Caching::Off);
   CHECK_FALSE(a->caching());

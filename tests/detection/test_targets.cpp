@@ -174,7 +174,7 @@ TEST_CASE("detection loss: GHM-C and GHM-R per level equal the reference's per-l
   }
 }
 
-TEST_CASE("detection loss: batch scope is one call; baselines divide by num_total_pos; gradients flow") {
+TEST_CASE("detection loss: batch scope is one call, baselines divide by num_total_pos, gradients flow") {
   LossCase c;
   DetectionLossConfig config;
   config.cls.scope = losses::GhmScope::Batch;

@@ -235,7 +235,7 @@ TEST_CASE("DataLoader: the same batches, bit for bit, with 0, 1 and 4 workers") 
   CHECK(ghm::io::sample_seed(42, 2, 5) != ghm::io::sample_seed(43, 2, 5));
 }
 
-TEST_CASE("DataLoader: skip_batches resumes with the same remaining batches; start_epoch cancels") {
+TEST_CASE("DataLoader: skip_batches resumes with the same remaining batches, start_epoch cancels") {
   const std::int64_t n = 30;
   for (const int workers : {0, 3}) {
     CAPTURE(workers);
@@ -261,7 +261,7 @@ TEST_CASE("DataLoader: skip_batches resumes with the same remaining batches; sta
   }
 }
 
-TEST_CASE("DataLoader: a failing sample reaches next() with its message; the epoch goes on") {
+TEST_CASE("DataLoader: a failing sample reaches next() with its message, the epoch goes on") {
   auto failing = [](std::int64_t index, Generator& rng) -> Sample {
     if (index == 13) throw std::runtime_error("corrupt image 000000000013.jpg");
     return synthetic_sample(index, rng);

@@ -121,7 +121,7 @@ TEST_CASE("plot: tick labels are short") {
   CHECK(io::format_tick(1e-10) == "1e-10");
 }
 
-TEST_CASE("plot: auto ranges widen to whole steps; empty, one-value and NaN data still give a range") {
+TEST_CASE("plot: auto ranges widen to whole steps, empty, one-value and NaN data still give a range") {
   io::Figure fig(200, 100);
   io::Panel& p = fig.add_panel();
   p.add_line("a", {0.3, 4.1, 9.7}, {0.003, 0.05, 0.7}, io::plot_color(0));
@@ -271,7 +271,7 @@ TEST_CASE("plot: a rendered line passes through the pixels the frame maps its po
   CHECK(count_color(c, g.left, 0, g.right, 240, kRed) >= g.right - g.left);
 }
 
-TEST_CASE("plot: bars rise from the bottom of a log axis; NaN breaks a line") {
+TEST_CASE("plot: bars rise from the bottom of a log axis, NaN breaks a line") {
   io::Figure fig(300, 200);
   io::Panel& p = fig.add_panel();
   p.set_x_range(0, 1).set_y_range(0.01, 1).set_y_scale(io::Scale::Log);

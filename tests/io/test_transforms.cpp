@@ -133,7 +133,7 @@ TEST_CASE("choose_short_side: every listed size, reproducibly") {
   CHECK_THROWS_WITH(ghm::io::choose_short_side({}, a), doctest::Contains("empty"));
 }
 
-TEST_CASE("resize_bilinear: constant images stay constant; same size is an exact copy") {
+TEST_CASE("resize_bilinear: constant images stay constant, same size is an exact copy") {
   for (const std::array<int, 4> sizes : {std::array{7, 5, 19, 23}, std::array{480, 640, 800, 1067},
                                          std::array{31, 17, 4, 3}, std::array{1, 1, 9, 6}, std::array{12, 12, 12, 5}}) {
     Image in(sizes[0], sizes[1]);
@@ -237,7 +237,7 @@ TEST_CASE("resize_bilinear: random images against a double-precision reference, 
   CHECK_THROWS_WITH(ghm::io::resize_bilinear(Image(2, 2), 0, 4), doctest::Contains("0 x 4 is not positive"));
 }
 
-TEST_CASE("flip_horizontal: mirrors columns; twice is the identity") {
+TEST_CASE("flip_horizontal: mirrors columns, twice is the identity") {
   Generator rng(4);
   for (const int width : {1, 2, 7, 8}) {
     const Image original = random_image(5, width, rng);

@@ -95,7 +95,7 @@ TEST_CASE("nn: forward shapes, prior bias, and a backward that reaches the train
   }
 }
 
-TEST_CASE("nn: state round trip through safetensors; strict and non-strict loading") {
+TEST_CASE("nn: state round trip through safetensors, strict and non-strict loading") {
   Generator a(4), b(5);
   detection::RetinaNetConfig c;
   c.backbone = {18, 1, 64, nn::NormKind::BatchNorm, 0};

@@ -48,7 +48,7 @@ TEST_CASE("optim: SGD with momentum and weight decay follows PyTorch's update") 
   CHECK(m.data<float>()[1] == doctest::Approx(4.0 - 0.5 * 0.1 * 4.0));
 }
 
-TEST_CASE("optim: momentum state round trip continues exactly; frozen and gradient-less parameters are skipped") {
+TEST_CASE("optim: momentum state round trip continues exactly, frozen and gradient-less parameters are skipped") {
   auto run = [](int steps_before, bool reload) {
     Tensor w = param({1.0f, 2.0f, 3.0f});
     Tensor frozen = Tensor::ones(Shape{2});
