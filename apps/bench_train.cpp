@@ -99,6 +99,30 @@ struct Options {
   bool help = false;
 };
 
+// One "--option value" pair; std::stoi throws std::logic_error on a non-number.
+void parse_option(Options& o, const std::string& a, const std::string& v) {
+  if (a == "--config") o.config = v;
+  else if (a == "--set") o.overrides.push_back(v);
+  else if (a == "--depth") o.depth = std::stoi(v);
+  else if (a == "--mode") o.mode = v;
+  else if (a == "--batch") o.batch = std::stoi(v);
+  else if (a == "--boxes") o.boxes = std::stoi(v);
+  else if (a == "--threads") o.threads = std::stoi(v);
+  else if (a == "--warmup") o.warmup = std::stoi(v);
+  else if (a == "--repeats") o.repeats = std::stoi(v);
+  else if (a == "--json") o.json_path = v;
+  else if (a == "--weights") o.weights = v;
+  else if (a == "--input") o.input = v;
+  else if (a == "--size") {
+    const std::size_t x = v.find('x');
+    if (x == std::string::npos) throw UsageError("bench train: --size must be HxW (e.g. 512x512), got '" + v + "'");
+    o.height = std::stoll(v.substr(0, x));
+    o.width = std::stoll(v.substr(x + 1));
+  } else {
+    throw UsageError("bench train: unknown option '" + a + "'");
+  }
+}
+
 Options parse(const std::vector<std::string>& args) {
   Options o;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -113,24 +137,11 @@ Options parse(const std::vector<std::string>& args) {
     }
     if (i + 1 >= args.size()) throw UsageError("bench train: option '" + a + "' needs a value (or is unknown)");
     const std::string& v = args[++i];
-    if (a == "--config") o.config = v;
-    else if (a == "--set") o.overrides.push_back(v);
-    else if (a == "--depth") o.depth = std::stoi(v);
-    else if (a == "--mode") o.mode = v;
-    else if (a == "--batch") o.batch = std::stoi(v);
-    else if (a == "--boxes") o.boxes = std::stoi(v);
-    else if (a == "--threads") o.threads = std::stoi(v);
-    else if (a == "--warmup") o.warmup = std::stoi(v);
-    else if (a == "--repeats") o.repeats = std::stoi(v);
-    else if (a == "--json") o.json_path = v;
-    else if (a == "--weights") o.weights = v;
-    else if (a == "--input") o.input = v;
-    else if (a == "--size") {
-      const std::size_t x = v.find('x');
-      if (x == std::string::npos) throw UsageError("bench train: --size must be HxW (e.g. 512x512), got '" + v + "'");
-      o.height = std::stoll(v.substr(0, x));
-      o.width = std::stoll(v.substr(x + 1));
-    } else throw UsageError("bench train: unknown option '" + a + "'");
+    try {
+      parse_option(o, a, v);
+    } catch (const std::logic_error&) {  // std::stoi's invalid_argument / out_of_range
+      throw UsageError("bench train: option '" + a + "' needs a number, got '" + v + "'");
+    }
   }
   if (o.mode != "train" && o.mode != "infer")
     throw UsageError("bench train: --mode must be train or infer, got '" + o.mode + "'");
@@ -149,6 +160,10 @@ int bench_train(const std::vector<std::string>& args) {
     std::printf("%s", kUsage);
     return 0;
   }
+  struct RestoreThreads {  // the caller's OpenMP thread count comes back however we leave
+    int threads = omp_get_max_threads();
+    ~RestoreThreads() { omp_set_num_threads(threads); }
+  } restore_threads;
   omp_set_num_threads(o.threads);
   const io::Json config = load_config(o.config, o.overrides);
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
@@ -244,7 +259,8 @@ int bench_train(const std::vector<std::string>& args) {
   }
   std::vector<double> sorted = ms;
   std::sort(sorted.begin(), sorted.end());
-  const double median = sorted[sorted.size() / 2];
+  const std::size_t mid = sorted.size() / 2;
+  const double median = sorted.size() % 2 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
   const double peak = peak_rss_mib();
 
   std::printf("bench train: %s, ResNet-%d FPN, %d classes, %d x %lldx%lld, %d thread%s\n", o.mode.c_str(),
@@ -270,7 +286,9 @@ int bench_train(const std::vector<std::string>& args) {
       const double per = 1e3 * e.seconds / o.repeats;
       std::printf("  %-36s %9.2f  %5.1f%%  %6.1f\n", e.name.c_str(), per, 100.0 * e.seconds / profiled,
                   static_cast<double>(e.calls) / o.repeats);
-      if (e.name.find(" backward") != std::string::npos || e.name.rfind("backward:", 0) == 0) backward += per;
+      const bool is_backward = e.name.rfind("backward:", 0) == 0 ||
+                               (e.name.size() > 9 && e.name.compare(e.name.size() - 9, 9, " backward") == 0);
+      if (is_backward) backward += per;
       else forward += per;
     }
     std::printf("  %-36s %9.2f\n  %-36s %9.2f\n", "(sum: backward)", backward, "(sum: everything else)", forward);

@@ -6,8 +6,9 @@ Run through bench/run_all.sh (which builds the binary first), or:
         [--rounds 2] [--warmup 1] [--repeats 3] [--quick] [--data DIR] [--bccd DIR] [--no-doc]
 
 Suites (each pair runs interleaved, ours then the peer, `--rounds` times: A B A B ...; each run is
-the median of `--repeats` timed runs after `--warmup` untimed ones, inside the process; the table
-gives the median over rounds, which for two rounds is their mean):
+the median of `--repeats` timed runs after `--warmup` untimed ones, inside the process (PyTorch
+needs two warm-up steps to reach its steady speed); the table gives the median over rounds, which
+for two rounds is their mean):
   detection  `ghm_retinanet bench train` vs bench/torch_detection.py (torchvision RetinaNet):
              training step and inference of R18-FPN and R50-FPN at 2x512x512 and 1x800x1216 on 1 and
              2 threads; the peer exports its random weights and batch and ours loads them, so both
@@ -22,7 +23,8 @@ gives the median over rounds, which for two rounds is their mean):
 
 Peak memory is each process's own peak resident set (os.wait4), so the peer's includes the Python
 interpreter and the torch library (about 265 MiB before any model exists).
-The table replaces the part of docs/performance.md between the run_all markers.
+A complete run (every suite, not --quick, with --bccd) replaces the part of docs/performance.md
+between the run_all markers; any other run prints its table only.
 """
 import argparse
 import datetime
@@ -57,9 +59,10 @@ class Table:
     def __init__(self):
         self.rows = []
 
-    def add(self, task, size, threads, ours, peer, unit, ours_mib=None, peer_mib=None, peer_name="PyTorch"):
+    def add(self, task, size, threads, ours, peer, unit, ours_mib=None, peer_mib=None, peer_name="PyTorch",
+            peer_base_mib=None):
         self.rows.append(dict(task=task, size=size, threads=threads, ours=ours, peer=peer, unit=unit,
-                              ours_mib=ours_mib, peer_mib=peer_mib, peer_name=peer_name))
+                              ours_mib=ours_mib, peer_mib=peer_mib, peer_name=peer_name, peer_base_mib=peer_base_mib))
         ratio = peer / ours if ours > 0 else float("inf")
         print(f"  {task:44s} {size:14s} t={threads}  ours {ours:10.2f} {unit}  {peer_name} {peer:10.2f} {unit}"
               f"  {ratio:6.2f}x", flush=True)
@@ -70,16 +73,19 @@ class Table:
         for r in self.rows:
             mem = lambda v: "" if v is None else f"{v:.0f} MiB"
             ratio = r["peer"] / r["ours"] if r["ours"] > 0 else float("inf")
+            peer_mem = mem(r["peer_mib"])
+            if r["peer_base_mib"] is not None:  # what the peer held before building its model
+                peer_mem += f" ({r['peer_mib'] - r['peer_base_mib']:.0f} above its {r['peer_base_mib']:.0f} at start)"
             lines.append(f"| {r['task']} | {r['size']} | {r['threads']} | {r['ours']:.2f} {r['unit']} | "
                          f"{r['peer_name']} {r['peer']:.2f} {r['unit']} | **{ratio:.2f}x** | {mem(r['ours_mib'])} | "
-                         f"{mem(r['peer_mib'])} |")
+                         f"{peer_mem} |")
         return "\n".join(lines)
 
 
 def suite_detection(a, table, tmp):
     models = [18, 50]
     sizes = [(2, 512, 512), (1, 800, 1216)]
-    threads = [1, 2]
+    threads = a.threads
     modes = ["train", "infer"]
     if a.quick:
         models, sizes, threads = [50], [(2, 512, 512)], [2]
@@ -93,7 +99,7 @@ def suite_detection(a, table, tmp):
                 for t in threads:
                     timing = ["--mode", mode, "--threads", str(t), "--warmup", str(a.warmup), "--repeats",
                               str(a.repeats)]
-                    ours, peer = [], []
+                    ours, peer, base = [], [], []
                     for _ in range(a.rounds):
                         j = os.path.join(tmp, "ours.json")
                         _, _, rss = run([a.ours, "bench", "train", *common, *timing, "--weights",
@@ -103,17 +109,18 @@ def suite_detection(a, table, tmp):
                         j = os.path.join(tmp, "peer.json")
                         _, _, rss = run([PY, os.path.join(HERE, "torch_detection.py"), *common, *timing, "--json", j])
                         peer.append((load(j)["median_ms"], rss))
+                        base.append(load(j)["baseline_rss_mib"])
                     name = {"train": "training step", "infer": "inference"}[mode]
                     table.add(f"RetinaNet R{depth}-FPN {name}", f"{batch}x{h}x{w}", t,
                               statistics.median(x[0] for x in ours), statistics.median(x[0] for x in peer), "ms",
-                              max(x[1] for x in ours), max(x[1] for x in peer), "torchvision")
+                              max(x[1] for x in ours), max(x[1] for x in peer), "torchvision", min(base))
 
 
 def suite_loss(a, table, tmp):
     pairs = [("ghmc", "ghmc_reference", "GHM-C (ours) vs reference GHM-C"), ("ghmc", "bce", "GHM-C (ours) vs BCE"),
              ("bce", "bce", "BCE"), ("focal", "focal", "focal loss"),
              ("ghmr", "ghmr_reference", "GHM-R (ours) vs reference GHM-R")]
-    for t in ([2] if a.quick else [1, 2]):
+    for t in ([2] if a.quick else a.threads):
         ours, peer = [], []
         for _ in range(a.rounds):
             j = os.path.join(tmp, "ours.json")
@@ -132,7 +139,7 @@ def suite_loss(a, table, tmp):
 
 
 def suite_ops(a, table, tmp):
-    for t in ([2] if a.quick else [1, 2]):
+    for t in ([2] if a.quick else a.threads):
         ours, peer = [], []
         for _ in range(a.rounds):
             j = os.path.join(tmp, "ours.json")
@@ -211,7 +218,7 @@ def write_doc(path, table, a, seconds):
     text = "\n".join([
         BEGIN,
         f"Measured {datetime.date.today().isoformat()} by `bench/run_all.sh --suites {','.join(a.suites)}` "
-        f"({'quick, ' if a.quick else ''}{a.rounds} interleaved rounds, {a.warmup} warm-up + median of "
+        f"({a.rounds} interleaved rounds, {a.warmup} warm-up + median of "
         f"{a.repeats} per run; {seconds / 60:.0f} min) on {os.cpu_count()} cores of {cpu}, "
         f"{platform.system()} {platform.machine()}; PyTorch {torch.__version__} from Debian. "
         "\"peer / ours time\" above 1 means ours is faster.",
@@ -238,8 +245,9 @@ def main():
     p.add_argument("--ours", default=os.path.join(ROOT, "build-demo", "bin", "ghm_retinanet"))
     p.add_argument("--suites", default="detection,loss,ops,coco-eval,coco-load,loader")
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", default="1,2", help="thread counts of the detection, loss and ops suites")
     p.add_argument("--quick", action="store_true", help="one configuration per suite, one round")
     p.add_argument("--data", default=os.path.join(ROOT, "data", "bench"), help="generated inputs, kept between runs")
     p.add_argument("--bccd", default="", help="a COCO set of 640x480 JPEG photos (annotations.json, images/)")
@@ -247,6 +255,7 @@ def main():
     p.add_argument("--no-doc", action="store_true", help="print the table only")
     a = p.parse_args()
     a.suites = [s for s in a.suites.split(",") if s]
+    a.threads = [int(t) for t in a.threads.split(",") if t]
     for s in a.suites:
         if s not in SUITES:
             sys.exit(f"run_all: unknown suite '{s}' (choose from {', '.join(SUITES)})")
@@ -264,7 +273,13 @@ def main():
             SUITES[s](a, table, tmp)
     seconds = time.perf_counter() - start
     print("\n" + table.markdown())
-    if not a.no_doc:
+    complete = set(a.suites) == set(SUITES) and not a.quick and a.bccd and a.threads == [1, 2]
+    if a.no_doc:
+        pass
+    elif not complete:
+        # The table in the doc is one sitting's: a partial run must not replace part of it.
+        print("run_all: not every suite ran (or --quick, or no --bccd): docs/performance.md left unchanged")
+    else:
         write_doc(a.doc, table, a, seconds)
     return 0
 

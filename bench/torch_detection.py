@@ -27,6 +27,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import sys
 import time
 
@@ -142,7 +143,7 @@ def main():
         t0 = time.perf_counter()
         value = run()
         times.append(1e3 * (time.perf_counter() - t0))
-    median = sorted(times)[len(times) // 2]
+    median = statistics.median(times)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"torch {a.mode}: ResNet-{a.depth} FPN, {a.classes} classes, {a.batch} x {h}x{w}, {a.threads} threads")
     print(f"median_ms     {median:.1f}")

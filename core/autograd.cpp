@@ -88,6 +88,8 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
   GHM_CHECK(grad_root.shape() == root.shape(), "backward: gradient of shape ", grad_root.shape(),
             " for a tensor of shape ", root.shape());
   GHM_CHECK(grad_root.dtype() == DType::F32, "backward: gradient must be f32, got ", grad_root.dtype());
+  GHM_CHECK(grad_root.device() == root.device(), "backward: gradient on ", grad_root.device(), " for a tensor on ",
+            root.device());
   NoGradGuard no_grad;  // gradients are computed without building a graph of their own
   const bool profiling = profile::running();
   if (profiling) profile::mark("(before backward)");
@@ -126,6 +128,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
       GHM_CHECK(!node->released, "backward: the graph through '", node->name,
                 "' was already freed by an earlier backward; run the forward pass again");
       if (profiling) {
+        profile::mark("backward: graph walk");  // the engine's own work since the last closure
         const std::string label = node->name + " backward";
         profile::Region region(label.c_str());
         grad_inputs = node->backward(grad_out);
@@ -143,6 +146,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
       if (i < grad_inputs.size() && grad_inputs[i].defined()) {
         auto [it, inserted] = grads.try_emplace(child, grad_inputs[i]);
         if (!inserted) {
+          if (profiling) profile::mark("backward: graph walk");
           profile::Region region("backward: gradient sums");
           it->second = add(it->second, grad_inputs[i]);
         }

@@ -3,22 +3,24 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 
 namespace ghm::profile {
 namespace {
 
+// Written by start() and stop(), read by every mark: the owner is atomic and published before
+// `running` (release), so a thread that sees `running` also sees the owner. Everything else is
+// touched by the owner thread only, so it needs no lock.
+std::atomic<bool> g_running{false};
+std::atomic<std::thread::id> g_owner{};
+std::atomic<std::uint64_t> g_generation{0};
+
 struct State {
-  std::mutex mutex;
-  std::thread::id owner;
   std::unordered_map<std::string, Entry> entries;
   double last = 0;
-  int suppress = 0;  // nesting depth of Regions
+  int suppress = 0;  // nesting depth of live Regions of the current profile
 };
-
-std::atomic<bool> g_running{false};
 
 State& state() {
   static State s;
@@ -29,9 +31,11 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-bool owned() { return g_running.load(std::memory_order_relaxed) && state().owner == std::this_thread::get_id(); }
+bool owned() {
+  return g_running.load(std::memory_order_acquire) && g_owner.load(std::memory_order_relaxed) == std::this_thread::get_id();
+}
 
-void charge(State& s, const char* name, double seconds) {
+void charge(State& s, const std::string& name, double seconds) {
   Entry& e = s.entries[name];
   if (e.name.empty()) e.name = name;
   e.seconds += seconds;
@@ -42,20 +46,20 @@ void charge(State& s, const char* name, double seconds) {
 
 void start() {
   State& s = state();
-  std::lock_guard<std::mutex> lock(s.mutex);
+  g_running.store(false, std::memory_order_release);
   s.entries.clear();
-  s.owner = std::this_thread::get_id();
   s.suppress = 0;
   s.last = now_seconds();
-  g_running.store(true);
+  g_generation.fetch_add(1, std::memory_order_relaxed);  // Regions of an earlier profile end silently
+  g_owner.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  g_running.store(true, std::memory_order_release);
 }
 
 std::vector<Entry> stop() {
-  State& s = state();
-  std::lock_guard<std::mutex> lock(s.mutex);
-  g_running.store(false);
+  g_running.store(false, std::memory_order_release);
+  g_generation.fetch_add(1, std::memory_order_relaxed);
   std::vector<Entry> out;
-  for (auto& [name, e] : s.entries) out.push_back(e);
+  for (auto& [name, e] : state().entries) out.push_back(e);
   std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) {
     return a.seconds != b.seconds ? a.seconds > b.seconds : a.name < b.name;
   });
@@ -78,10 +82,12 @@ void reset_clock() {
   state().last = now_seconds();
 }
 
-Region::Region(const char* name) : name_(name), active_(owned()), start_(0) {
+Region::Region(const char* name) : active_(owned()) {
   if (!active_) return;
+  generation_ = g_generation.load(std::memory_order_relaxed);
   State& s = state();
   if (s.suppress == 0) {
+    name_ = name;
     start_ = now_seconds();
     // The time since the last mark ran outside any op or region.
     charge(s, "(untracked)", start_ - s.last);
@@ -90,7 +96,7 @@ Region::Region(const char* name) : name_(name), active_(owned()), start_(0) {
 }
 
 Region::~Region() {
-  if (!active_ || !owned()) return;
+  if (!active_ || !owned() || g_generation.load(std::memory_order_relaxed) != generation_) return;
   State& s = state();
   if (--s.suppress == 0) {
     const double t = now_seconds();

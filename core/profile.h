@@ -5,7 +5,8 @@
 // is not an op (target assignment, the SGD update) marks itself with a descriptive name, which
 // ends the interval of the op before it. Backward: the engine times each node's closure and charges
 // it to "<op> backward"; ops called inside a closure do not mark. Marks from other threads (data
-// loader workers) are ignored, and when no profile is running a mark costs one relaxed load.
+// loader workers) are ignored, and when no profile is running a mark costs one atomic load.
+// start(), stop(), marks and Regions that count all run on the thread that started the profile.
 #pragma once
 
 #include <cstdint>
@@ -41,9 +42,10 @@ class Region {
   Region& operator=(const Region&) = delete;
 
  private:
-  const char* name_;
   bool active_;
-  double start_;
+  std::uint64_t generation_ = 0;  // the profile it belongs to: a Region outliving it ends silently
+  std::string name_;              // copied: the caller's string may be a temporary
+  double start_ = 0;
 };
 
 }  // namespace ghm::profile

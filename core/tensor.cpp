@@ -65,6 +65,7 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
 Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  if (device.is_cuda()) return full(shape, value, dtype, Device::cpu()).to(device);  // filled on the host, copied
   Tensor t = empty(shape, dtype, device);
   fill(t, value);
   return t;
@@ -230,7 +231,7 @@ void Tensor::zero_grad() { impl().grad = nullptr; }
 void Tensor::backward() const {
   GHM_CHECK(numel() == 1, "backward: called without a gradient on a tensor of shape ", shape(),
             "; only one-element tensors have an implicit gradient of 1");
-  run_backward(*this, Tensor::ones(shape()));
+  run_backward(*this, Tensor::ones(shape(), DType::F32, device()));
 }
 
 void Tensor::backward(const Tensor& grad_output) const { run_backward(*this, grad_output); }

@@ -63,12 +63,15 @@ void permute_tiled(const T* x, T* out, const PermutePlan& p) {
   const int outer_dims = std::max(m - 2, 0);
   std::int64_t outer = 1;
   for (int d = 0; d < outer_dims; ++d) outer *= p.size[static_cast<std::size_t>(d)];
-  const std::int64_t tile_c = sc == 1 ? cols : 32;
-  const std::int64_t tile_r = sc == 1 ? std::max<std::int64_t>(1, 4096 / cols) : 32;
+  // Contiguous source rows: tiles of whole rows, or of row pieces for long rows (so that even a
+  // plain copy is split across threads).
+  const std::int64_t tile_c = sc == 1 ? std::min<std::int64_t>(cols, kElementwiseGrain) : 32;
+  const std::int64_t tile_r = sc == 1 ? std::max<std::int64_t>(1, 4096 / tile_c) : 32;
   const std::int64_t row_tiles = (rows + tile_r - 1) / tile_r;
   const std::int64_t col_tiles = (cols + tile_c - 1) / tile_c;
   const std::int64_t tiles = outer * row_tiles * col_tiles;
-  const std::int64_t grain = std::max<std::int64_t>(1, kElementwiseGrain / (tile_r * tile_c));
+  const std::int64_t tile_elements = std::min(tile_r, rows) * std::min(tile_c, cols);  // thin shapes: small tiles
+  const std::int64_t grain = std::max<std::int64_t>(1, kElementwiseGrain / tile_elements);
   parallel_for(tiles, grain, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t t = begin; t < end; ++t) {
       const std::int64_t o = t / (row_tiles * col_tiles);

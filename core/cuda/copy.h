@@ -1,6 +1,7 @@
 // Byte copies and zero fills across devices, for Tensor::to(Device), clone() and zeros() on CUDA
-// tensors. Every call is synchronous with respect to the host (cudaMemcpy / cudaMemset on the
-// legacy default stream), so a host buffer may be reused as soon as it returns.
+// tensors, all on the legacy default stream (so ordered with every kernel). A copy from or to
+// host memory returns once the host side is done with it (cudaMemcpy), so a host buffer may be
+// reused at once; device-to-device copies and fills may still be running when the call returns.
 //
 // Pure C++ declarations; defined in copy.cpp, which is built only with CUDA.
 #pragma once

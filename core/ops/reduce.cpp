@@ -13,6 +13,11 @@
 #include "core/cpu/elementwise_cpu.h"
 #include "core/cpu/reduce_cpu.h"
 #include "core/ops/elementwise.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_guard.h"
+#include "core/cuda/elementwise_cuda.h"
+#include "core/cuda/reduce_cuda.h"
+#endif
 
 namespace ghm {
 namespace {
@@ -27,6 +32,31 @@ std::vector<bool> reduced_mask(const Shape& shape, const std::vector<int>& dims,
     mask[static_cast<std::size_t>(w)] = true;
   }
   return mask;
+}
+
+// out[o, i] = sum_r x[o, r, i] on the tensors' device.
+void sum_middle(const Tensor& x, Tensor& out, std::int64_t outer, std::int64_t r, std::int64_t inner) {
+#if GHM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    const cuda::DeviceGuard guard(x.device().index);
+    cuda::sum_middle(x.device_data<float>(), out.device_data<float>(), outer, r, inner);
+    return;
+  }
+#endif
+  cpu::sum_middle(x.data<float>(), out.data<float>(), outer, r, inner);
+}
+
+// A [] tensor on x's device holding scale * (sum of x's elements), accumulated in double.
+Tensor scaled_total(const Tensor& x, double scale) {
+#if GHM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    const cuda::DeviceGuard guard(x.device().index);
+    Tensor out = Tensor::empty(Shape{}, DType::F32, x.device());
+    cuda::sum_all(x.device_data<float>(), x.numel(), scale, out.device_data<float>());
+    return out;
+  }
+#endif
+  return Tensor::scalar(static_cast<float>(cpu::sum_all(x.data<float>(), x.numel()) * scale));
 }
 
 // Sums over the masked dimensions; the result keeps every dimension (extent 1 where reduced).
@@ -47,9 +77,9 @@ Tensor sum_keepdim(const Tensor& x, const std::vector<bool>& mask) {
     for (int i = lo; i <= d; ++i) r *= dims[static_cast<std::size_t>(i)];
     for (int i = d + 1; i < n; ++i) inner *= dims[static_cast<std::size_t>(i)];
     for (int i = lo; i <= d; ++i) dims[static_cast<std::size_t>(i)] = 1;
-    Tensor next = Tensor::empty(Shape(dims));
-    if (r == 0) std::fill_n(next.data<float>(), next.numel(), 0.0f);
-    else cpu::sum_middle(cur.data<float>(), next.data<float>(), outer, r, inner);
+    Tensor next = r == 0 ? Tensor::zeros(Shape(dims), DType::F32, x.device())
+                         : Tensor::empty(Shape(dims), DType::F32, x.device());
+    if (r > 0) sum_middle(cur, next, outer, r, inner);
     cur = next;
     d = lo - 1;
   }
@@ -98,7 +128,7 @@ Tensor mean(const Tensor& x, const std::vector<int>& dims, KeepDim keep) { retur
 
 Tensor sum(const Tensor& x) {
   check_dtype(x, DType::F32, "sum", "x");
-  Tensor out = Tensor::scalar(static_cast<float>(cpu::sum_all(x.data<float>(), x.numel())));
+  Tensor out = scaled_total(x, 1.0);
   record_op(out, "sum", {&x}, [in_shape = x.shape()](const Tensor& g) {
     return std::vector<Tensor>{broadcast_to(g, in_shape)};
   });
@@ -109,7 +139,7 @@ Tensor mean(const Tensor& x) {
   check_dtype(x, DType::F32, "mean", "x");
   GHM_CHECK(x.numel() > 0, "mean: tensor of shape ", x.shape(), " has no elements");
   const double n = static_cast<double>(x.numel());
-  Tensor out = Tensor::scalar(static_cast<float>(cpu::sum_all(x.data<float>(), x.numel()) / n));
+  Tensor out = scaled_total(x, 1.0 / n);
   record_op(out, "mean", {&x}, [in_shape = x.shape(), n](const Tensor& g) {
     return std::vector<Tensor>{mul_scalar(broadcast_to(g, in_shape), static_cast<float>(1.0 / n))};
   });
@@ -138,8 +168,16 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   check_dtype(x, DType::F32, "broadcast_to", "x");
   BroadcastPlan plan = make_broadcast_plan(x.shape(), shape, "broadcast_to");
   GHM_CHECK(plan.out_shape == shape, "broadcast_to: shape ", x.shape(), " does not broadcast to ", shape);
-  plan.stride_b.fill(0);  // the second operand is unused: point it at x[0]
-  Tensor out = Tensor::empty(shape);
+  plan.stride_b.fill(0);  // the second operand is a single zero
+  Tensor out = Tensor::empty(shape, DType::F32, x.device());
+#if GHM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    const cuda::DeviceGuard guard(x.device().index);
+    const Tensor zero = Tensor::zeros(Shape{}, DType::F32, x.device());
+    cuda::binary_forward(BinaryOp::Add, plan, x.device_data<float>(), zero.device_data<float>(), out.device_data<float>());
+    return out;
+  }
+#endif
   cpu::binary_forward(BinaryOp::Add, plan, x.data<float>(), &kZero, out.data<float>());
   return out;
 }

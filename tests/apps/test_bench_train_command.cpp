@@ -55,10 +55,10 @@ TEST_CASE("bench train: a training step with its profile") {
     INFO(expected);
     CHECK(names.count(expected) == 1);
   }
-  // The profile accounts for the whole step (it charges every interval to some name).
-  const double median = r.at("median_ms").as_double();
-  CHECK(profiled > 0.5 * median);
-  CHECK(profiled < 2.0 * r.at("runs_ms").at(1).as_double() + 2.0 * r.at("runs_ms").at(0).as_double());
+  // The profile accounts for the whole step, once: it charges every interval to exactly one name.
+  const double mean_run = 0.5 * (r.at("runs_ms").at(0).as_double() + r.at("runs_ms").at(1).as_double());
+  CHECK(profiled > 0.9 * mean_run);
+  CHECK(profiled <= 1.02 * mean_run + 1.0);
 }
 
 TEST_CASE("bench train: inference (forward + post-processing)") {

@@ -101,6 +101,8 @@ TEST_CASE("caching allocator: best fit, never a block that wastes more than a qu
   CHECK(small != big);
   CHECK(d.allocations == 3);
   CHECK(a->stats().allocated_bytes == (40 << 10) + (8 << 10));
+  a->free(mid);
+  a->free(small);
 }
 
 TEST_CASE("caching allocator: statistics, peak accounting and reset") {

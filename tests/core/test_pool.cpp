@@ -52,10 +52,12 @@ TEST_CASE("max_pool2d: equals the definition, values and gradient, with ties, Na
   Generator gen(5);
   const float inf = std::numeric_limits<float>::infinity();
   for (const Pool2dParams& p : {Pool2dParams::square(3, 2, 1), Pool2dParams::square(2, 2, 0), Pool2dParams::square(3, 1, 1),
-                                Pool2dParams::square(3, 3, 0), Pool2dParams{3, 2, 2, 1, 1, 0}, Pool2dParams::square(1, 1, 0)}) {
-    for (const auto& [h, w] : {std::pair<std::int64_t, std::int64_t>{7, 9}, {16, 33}, {3, 3}, {5, 64}, {2, 4}}) {
+                                Pool2dParams::square(3, 3, 0), Pool2dParams{3, 2, 2, 1, 1, 0}, Pool2dParams::square(1, 1, 0),
+                                Pool2dParams::square(5, 1, 2), Pool2dParams::square(5, 3, 2)}) {
+    for (const auto& [h, w] : {std::pair<std::int64_t, std::int64_t>{7, 9}, {16, 33}, {3, 3}, {5, 64}, {2, 4}, {1, 1},
+                               {3, 2}}) {
       if (h + 2 * p.pad_h < p.kernel_h || w + 2 * p.pad_w < p.kernel_w) continue;
-      const std::int64_t planes = 3;
+      const std::int64_t planes = h * w > 100 ? 40 : 3;  // 40 planes of 16x33: the parallel path
       std::vector<float> x(static_cast<std::size_t>(planes * h * w));
       for (float& v : x) {
         const float u = gen.uniform();

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <stdexcept>
 #include <thread>
 
 #include "core/autograd.h"
@@ -67,4 +68,27 @@ TEST_CASE("profile: nothing is recorded when no profile runs, and start() clears
   const auto m = by_name(profile::stop());
   CHECK(m.count("add") == 0);
   CHECK(m.count("mul") == 0);
+}
+
+TEST_CASE("profile: a Region alive across stop() and start() ends silently, and an exception leaves it balanced") {
+  profile::start();
+  {
+    profile::Region outer("outer");
+    (void)profile::stop();
+    profile::start();  // the Region belongs to the stopped profile
+  }
+  {
+    profile::Region fresh("fresh");
+  }
+  try {
+    profile::Region throwing("throwing");
+    throw std::runtime_error("inside a region");
+  } catch (const std::runtime_error&) {
+  }
+  (void)add(Tensor::scalar(1), Tensor::scalar(2));  // counted again: no Region is still open
+  const auto m = by_name(profile::stop());
+  CHECK(m.count("outer") == 0);
+  CHECK(m.count("fresh") == 1);
+  CHECK(m.count("throwing") == 1);
+  CHECK(m.count("add") == 1);
 }

@@ -153,6 +153,9 @@ TEST_CASE("permute: every order of shapes with unit, odd, tile-sized and larger 
     check_all_orders<std::int64_t>(s);
   }
   check_all_orders<std::uint8_t>(Shape{2, 9, 33, 35});
+  check_all_orders<float>(Shape{1, 1, 1});  // everything coalesces away: one element
+  check_all_orders<float>(Shape{70000});    // a plain copy longer than one tile
+  CHECK(permute(Tensor::scalar(2.5f), {}).item() == 2.5f);
   // Bytes (images) and a large transpose (the RetinaNet head's [N, A*K, H, W] -> [N, H, W, A*K]).
   std::vector<float> big(2 * 720 * 20 * 24);
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i);

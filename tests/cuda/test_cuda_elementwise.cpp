@@ -53,8 +53,7 @@ void check_binary(const char* name, const Binary& f, const Shape& sa, const Shap
   const Tensor yc = f(ac, bc), yg = f(ag, bg);
   INFO(name << " " << sa << " and " << sb);
   CHECK(normalised_error(yg, yc) <= tol);
-  const bool same = sa == sb;  // broadcast gradients need the CUDA reductions (sum_to)
-  if (!same || yc.numel() == 0) return;
+  if (yc.numel() == 0) return;
   const Tensor w = Tensor::normal(yc.shape(), 0, 1, gen);
   yc.backward(w);
   yg.backward(w.to(kGpu));
