@@ -9,35 +9,11 @@
 
 #include "core/check.h"
 #include "core/cpu/parallel.h"
+#include "core/ops/permute_plan.h"
 
 namespace ghm::cpu {
 
 namespace {
-
-// The permutation as output extents with their source strides (in elements), simplified: size-1
-// dimensions dropped and neighbours merged where the source is contiguous across them, so that
-// e.g. [N, C, H, W] -> [N, H, W, C] becomes the batched transpose [N, HW, C] with strides [CHW, 1, HW].
-struct PermutePlan {
-  int ndim = 0;
-  std::array<std::int64_t, kMaxDims> size{}, stride{};
-};
-
-PermutePlan plan_permute(const Shape& in_shape, const int* order) {
-  PermutePlan p;
-  for (int i = 0; i < in_shape.ndim(); ++i) {
-    const std::int64_t n = in_shape[order[i]], st = in_shape.stride(order[i]);
-    if (n == 1) continue;
-    if (p.ndim > 0 && p.stride[static_cast<std::size_t>(p.ndim - 1)] == st * n) {
-      p.size[static_cast<std::size_t>(p.ndim - 1)] *= n;
-      p.stride[static_cast<std::size_t>(p.ndim - 1)] = st;
-    } else {
-      p.size[static_cast<std::size_t>(p.ndim)] = n;
-      p.stride[static_cast<std::size_t>(p.ndim)] = st;
-      ++p.ndim;
-    }
-  }
-  return p;
-}
 
 // Source offset of the first element of output "row block" `outer` over dims [0, ndim - 2).
 std::int64_t outer_offset(const PermutePlan& p, std::int64_t outer, int outer_dims) {

@@ -14,10 +14,40 @@
 #include <numeric>
 
 #include "core/autograd.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_guard.h"
+#include "core/cuda/shape_cuda.h"
+#endif
 #include "core/cpu/shape_cpu.h"
 
 namespace ghm {
 namespace {
+
+// The copy kernels of the tensors' device (CPU, or the CUDA twins with the same names).
+void permute_copy(const Tensor& x, Tensor& out, const int* order) {
+#if GHM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    const cuda::DeviceGuard guard(x.device().index);
+    cuda::permute_copy(x.raw_device_data(), out.raw_device_data(), x.shape(), order, dtype_size(x.dtype()));
+    return;
+  }
+#endif
+  cpu::permute_copy(x.raw_data(), out.raw_data(), x.shape(), order, dtype_size(x.dtype()));
+}
+
+void copy_slice(const Tensor& src, Tensor& dst, std::int64_t outer, std::int64_t inner, std::int64_t len_src,
+                std::int64_t src_start, std::int64_t len_dst, std::int64_t dst_start, std::int64_t len) {
+#if GHM_WITH_CUDA
+  if (src.device().is_cuda()) {
+    const cuda::DeviceGuard guard(src.device().index);
+    cuda::copy_slice(src.raw_device_data(), dst.raw_device_data(), outer, inner, len_src, src_start, len_dst, dst_start,
+                     len, dtype_size(src.dtype()));
+    return;
+  }
+#endif
+  cpu::copy_slice(src.raw_data(), dst.raw_data(), outer, inner, len_src, src_start, len_dst, dst_start, len,
+                  dtype_size(src.dtype()));
+}
 
 struct Split {
   std::int64_t outer = 1, extent = 1, inner = 1;
@@ -66,7 +96,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& order) {
   std::vector<int> wrapped(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) wrapped[static_cast<std::size_t>(inverse[static_cast<std::size_t>(i)])] = i;
   Tensor out = Tensor::empty(Shape(out_dims), x.dtype(), x.device());
-  cpu::permute_copy(x.raw_data(), out.raw_data(), x.shape(), wrapped.data(), dtype_size(x.dtype()));
+  permute_copy(x, out, wrapped.data());
   record_op(out, "permute", {&x}, [inverse](const Tensor& g) { return std::vector<Tensor>{permute(g, inverse)}; });
   return out;
 }
@@ -78,12 +108,11 @@ Tensor narrow(const Tensor& x, int dim, std::int64_t start, std::int64_t length)
             start + length, ") is outside dimension ", d, " of shape ", x.shape());
   const Split s = split_at(x.shape(), d);
   Tensor out = Tensor::empty(with_extent(x.shape(), d, length), x.dtype(), x.device());
-  cpu::copy_slice(x.raw_data(), out.raw_data(), s.outer, s.inner, s.extent, start, length, 0, length,
-                  dtype_size(x.dtype()));
+  copy_slice(x, out, s.outer, s.inner, s.extent, start, length, 0, length);
   record_op(out, "narrow", {&x}, [in_shape = x.shape(), d, start, length](const Tensor& g) {
     const Split s = split_at(in_shape, d);
-    Tensor dx = Tensor::zeros(in_shape);
-    cpu::copy_slice(g.raw_data(), dx.raw_data(), s.outer, s.inner, length, 0, s.extent, start, length, sizeof(float));
+    Tensor dx = Tensor::zeros(in_shape, DType::F32, g.device());
+    copy_slice(g, dx, s.outer, s.inner, length, 0, s.extent, start, length);
     return std::vector<Tensor>{dx};
   });
   return out;
@@ -111,8 +140,7 @@ Tensor concat(const std::vector<Tensor>& xs, int dim) {
   std::vector<std::int64_t> offsets;
   std::int64_t offset = 0;
   for (const Tensor& t : xs) {
-    cpu::copy_slice(t.raw_data(), out.raw_data(), so.outer, so.inner, t.shape()[d], 0, total, offset, t.shape()[d],
-                    dtype_size(t.dtype()));
+    copy_slice(t, out, so.outer, so.inner, t.shape()[d], 0, total, offset, t.shape()[d]);
     offsets.push_back(offset);
     offset += t.shape()[d];
   }

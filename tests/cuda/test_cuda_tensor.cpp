@@ -10,7 +10,7 @@
 #include "core/cuda/device_memory.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
-#include "core/ops/shape_ops.h"
+#include "core/ops/matmul.h"
 #include "core/random.h"
 #include "core/storage.h"
 #include "core/tensor.h"
@@ -69,8 +69,8 @@ TEST_CASE("cuda tensor: the gradient of a device round trip flows back to the CP
 TEST_CASE("cuda tensor: CPU code given a CUDA tensor fails clearly") {
   const Tensor x = Tensor::ones(Shape{4}).to(kGpu);
   CHECK_THROWS_WITH_AS((void)x.data<float>(), doctest::Contains("a tensor on cuda:0 reached CPU code"), Error);
-  // An op without a CUDA kernel yet (the shape ops) refuses the device tensor.
-  CHECK_THROWS_WITH_AS((void)permute(x.reshape({2, 2}), {1, 0}), doctest::Contains("cuda:0"), Error);
+  // An op without a CUDA kernel yet (matmul, before cuBLAS) refuses the device tensor.
+  CHECK_THROWS_WITH_AS((void)matmul(x.reshape({2, 2}), x.reshape({2, 2})), doctest::Contains("cuda:0"), Error);
   CHECK_THROWS_WITH_AS((void)x.to_vector<float>(), doctest::Contains("cuda:0"), Error);
 }
 
