@@ -26,6 +26,7 @@
 #include "apps/detection_data.h"
 #include "apps/inference.h"
 #include "core/autograd.h"
+#include "core/cpu/large_block_cache.h"
 #include "core/profile.h"
 #include "core/random.h"
 #include "detection/detection_loss.h"
@@ -206,6 +207,7 @@ int bench_train(const std::vector<std::string>& args) {
   }
   if (training) model.train();
   else model.eval();
+  if (!training) cpu::enable_host_cache_for_inference();  // as eval and detect do
 
   double loss_value = 0;
   std::size_t detections = 0;

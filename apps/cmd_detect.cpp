@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "apps/checkpoint.h"
+#include "core/cpu/large_block_cache.h"
 #include "apps/commands.h"
 #include "apps/config.h"
 #include "apps/inference.h"
@@ -105,6 +106,7 @@ int run_detect(const std::vector<std::string>& args) {
   detection::RetinaNet model(model_cfg, gen);
   load_model_weights(resolve_checkpoint(checkpoint), model, nn::Strict::Yes);
   model.eval();
+  cpu::enable_host_cache_for_inference();
   TestConfig test = test_config(config);
   test.post.score_thresh = score_thresh;
   const detection::AnchorGenerator anchors(anchor_config(config));

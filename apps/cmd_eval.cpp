@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "apps/checkpoint.h"
+#include "core/cpu/large_block_cache.h"
 #include "apps/commands.h"
 #include "apps/config.h"
 #include "apps/inference.h"
@@ -49,6 +50,7 @@ int run_eval(const std::vector<std::string>& args) {
   Generator gen(0);
   detection::RetinaNet model(model_cfg, gen);
   load_model_weights(resolve_checkpoint(checkpoint), model, nn::Strict::Yes);
+  cpu::enable_host_cache_for_inference();
 
   const EvalReport r = evaluate_split(model, detection::AnchorGenerator(anchor_config(config)), val, data.val_json, test_config(config), data);
   if (!out.empty()) write_results_json(out, r.results);

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "core/check.h"
+#include "core/cpu/large_block_cache.h"
 #if GHM_WITH_CUDA
 #include "core/cuda/device_memory.h"
 #endif
@@ -25,12 +26,9 @@ Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(devi
     GHM_FAIL("cannot allocate ", bytes, " bytes on ", device,
              ": this build has no CUDA backend (configure with -DGHM_CUDA=ON on a machine with the CUDA toolkit)");
 #endif
-  } else {
-    const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-    if (rounded > 0) {
-      data_ = std::aligned_alloc(kAlignment, rounded);
-      if (data_ == nullptr) throw std::bad_alloc();
-    }
+  } else if (bytes > 0) {
+    data_ = cpu::allocate_host_block(bytes);  // 64-byte aligned; large blocks are reused
+    if (data_ == nullptr) throw std::bad_alloc();
   }
   g_live_blocks.fetch_add(1, std::memory_order_relaxed);
   g_live_bytes.fetch_add(static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
@@ -46,7 +44,7 @@ Storage::~Storage() {
     }
 #endif
   } else {
-    std::free(data_);
+    cpu::free_host_block(data_, bytes_);
   }
   g_live_blocks.fetch_sub(1, std::memory_order_relaxed);
   g_live_bytes.fetch_sub(static_cast<std::int64_t>(bytes_), std::memory_order_relaxed);

@@ -1,5 +1,6 @@
 // Storage: one reference-counted block of tensor memory. CPU blocks are 64-byte aligned so that
-// AVX-512 loads of a whole row never straddle a cache line at the start. Live blocks are counted,
+// AVX-512 loads of a whole row never straddle a cache line at the start; large ones are reused
+// after free (core/cpu/large_block_cache.h), CUDA ones come from the device's caching allocator. Live blocks are counted,
 // so tests can check that autograd frees what it saved.
 #pragma once
 

@@ -1,6 +1,7 @@
 #include "nn/layers.h"
 
 #include "core/ops/elementwise.h"
+#include "core/ops/conv.h"
 #include "core/ops/norm.h"
 #include "nn/init.h"
 
@@ -61,9 +62,38 @@ Sequential& Sequential::add(std::shared_ptr<UnaryModule> m) {
 }
 
 Tensor Sequential::forward(const Tensor& x) {
+  // Convolutions take the frozen batch norm and the ReLU that follow them (conv_norm_relu).
   Tensor y = x;
-  for (auto& m : layers_) y = m->forward(y);
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const auto* conv = dynamic_cast<const Conv2d*>(layers_[i].get());
+    if (conv == nullptr) {
+      y = layers_[i]->forward(y);
+      continue;
+    }
+    UnaryModule* norm = nullptr;
+    if (i + 1 < layers_.size() && dynamic_cast<FrozenBatchNorm2d*>(layers_[i + 1].get()) != nullptr)
+      norm = layers_[++i].get();
+    const bool relu = i + 1 < layers_.size() && dynamic_cast<ReLU*>(layers_[i + 1].get()) != nullptr;
+    if (relu) ++i;
+    y = conv_norm_relu(*conv, norm, relu, y);
+  }
   return y;
+}
+
+Tensor conv_norm_relu(const Conv2d& conv, UnaryModule* norm, bool relu, const Tensor& x) {
+  Tensor w = conv.weight, b = conv.bias;
+  if (const auto* frozen = dynamic_cast<const FrozenBatchNorm2d*>(norm)) {
+    const ChannelAffine a =
+        frozen_batch_norm_affine(frozen->weight, frozen->bias, frozen->running_mean, frozen->running_var, frozen->eps);
+    w = mul(w, a.scale.reshape({a.scale.numel(), 1, 1, 1}));
+    b = b.defined() ? add(mul(b, a.scale), a.shift) : a.shift;
+    norm = nullptr;
+  }
+  if (norm != nullptr) {
+    const Tensor y = norm->forward(conv2d(x, w, b, conv.params));
+    return relu ? ghm::relu(y) : y;
+  }
+  return relu ? conv2d_relu(x, w, b, conv.params) : conv2d(x, w, b, conv.params);
 }
 
 std::shared_ptr<UnaryModule> make_norm(NormKind kind, std::int64_t channels) {

@@ -84,4 +84,10 @@ class Sequential : public UnaryModule {
 enum class NormKind { BatchNorm, FrozenBatchNorm };
 std::shared_ptr<UnaryModule> make_norm(NormKind kind, std::int64_t channels);
 
+// relu?(norm?(conv(x))), computed in as few passes over the output as the layers allow: a frozen
+// batch norm is folded into the convolution (weights W * scale, bias b * scale + shift, with W's
+// gradient flowing through the product), and the ReLU is fused into the convolution's output
+// pass (conv2d_relu). Any other norm runs as its own layer. norm may be null.
+Tensor conv_norm_relu(const Conv2d& conv, UnaryModule* norm, bool relu, const Tensor& x);
+
 }  // namespace ghm::nn

@@ -38,10 +38,8 @@ class Block : public UnaryModule {
 
   Tensor forward(const Tensor& x) override {
     Tensor y = x;
-    for (std::size_t i = 0; i < convs_.size(); ++i) {
-      y = norms_[i]->forward(convs_[i]->forward(y));
-      if (i + 1 < convs_.size()) y = relu(y);
-    }
+    for (std::size_t i = 0; i < convs_.size(); ++i)
+      y = conv_norm_relu(*convs_[i], norms_[i].get(), i + 1 < convs_.size(), y);
     return relu(add(y, downsample_ ? downsample_->forward(x) : x));
   }
 
@@ -97,7 +95,7 @@ ResNet::ResNet(const ResNetConfig& config, Generator& gen) : config_(config) {
 
 std::vector<Tensor> ResNet::forward(const Tensor& images) {
   GHM_CHECK(images.dim() == 4 && images.size(1) == 3, "ResNet: images must be [N, 3, H, W], got ", images.shape());
-  Tensor x = maxpool_->forward(relu(bn1_->forward(conv1_->forward(images))));
+  Tensor x = maxpool_->forward(conv_norm_relu(*conv1_, bn1_.get(), true, images));
   std::vector<Tensor> out;
   for (auto& stage : stages_) {
     x = stage->forward(x);

@@ -129,6 +129,7 @@ struct PlanKey {
   std::int64_t n, c, h, w, o, kh, kw;
   int stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
   bool bias;
+  bool relu;  // forward only: y = max(conv + bias, 0) as a oneDNN post-op
   int threads;
   auto operator<=>(const PlanKey&) const = default;
 };
@@ -211,10 +212,19 @@ Operand make_operand(int arg, const memory::desc& user, const memory::desc& inne
   return op;
 }
 
-Plan make_plan(ConvPass pass, const ConvGeometry& g, bool bias) {
+Plan make_plan(ConvPass pass, const ConvGeometry& g, bool bias, bool relu) {
   const Layout layout = layout_for(g);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  // A separate object (copies of a dnnl handle share one attribute): the reorders must not get
+  // the post-op.
+  dnnl::primitive_attr conv_attr;
+  conv_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    conv_attr.set_post_ops(ops);
+  }
   const memory::desc x_user = activation_md(g.n, g.c, g.h, g.w, Layout::Plain);
   const memory::desc y_user = activation_md(g.n, g.o, g.ho, g.wo, Layout::Plain);
   const memory::desc w_user = weight_md(g, Layout::Plain);
@@ -223,7 +233,7 @@ Plan make_plan(ConvPass pass, const ConvGeometry& g, bool bias) {
   std::size_t cursor = 0;
   switch (pass) {
     case ConvPass::Forward: {
-      const auto pd = forward_pd(g, bias, layout, attr);
+      const auto pd = forward_pd(g, bias, layout, conv_attr);
       plan.conv = dnnl::convolution_forward(pd);
       plan.in0 = make_operand(DNNL_ARG_SRC, x_user, pd.src_desc(), Flow::In, attr, cursor);
       plan.in1 = make_operand(DNNL_ARG_WEIGHTS, w_user, pd.weights_desc(), Flow::In, attr, cursor);
@@ -268,16 +278,16 @@ Plan make_plan(ConvPass pass, const ConvGeometry& g, bool bias) {
   return plan;
 }
 
-const Plan& plan_for(ConvPass pass, const ConvGeometry& g, bool bias) {
+const Plan& plan_for(ConvPass pass, const ConvGeometry& g, bool bias, bool relu = false) {
   static std::mutex mutex;
   static std::map<PlanKey, Plan> plans;  // nodes never move or go away: references stay valid
   const Conv2dParams& p = g.p;
   const PlanKey key{pass,       g.n,        g.c,     g.h,     g.w,          g.o,          g.kh,     g.kw,
                     p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, p.groups, bias,
-                    omp_get_max_threads()};
+                    relu,       omp_get_max_threads()};
   const std::lock_guard<std::mutex> lock(mutex);
   auto it = plans.find(key);
-  if (it == plans.end()) it = plans.emplace(key, make_plan(pass, g, bias)).first;
+  if (it == plans.end()) it = plans.emplace(key, make_plan(pass, g, bias, relu)).first;
   return it->second;
 }
 
@@ -317,9 +327,10 @@ void execute(const Plan& plan, const void* in0, const void* in1, void* out, void
 
 }  // namespace
 
-void onednn_conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y) {
+void onednn_conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y,
+                           bool relu) {
   try {
-    execute(plan_for(ConvPass::Forward, g, bias != nullptr), x, weight, y, const_cast<float*>(bias));
+    execute(plan_for(ConvPass::Forward, g, bias != nullptr, relu), x, weight, y, const_cast<float*>(bias));
   } catch (const dnnl::error& e) {
     fail(ConvPass::Forward, g, e);
   }

@@ -11,8 +11,10 @@
 
 namespace ghm::cpu {
 
-// y = conv(x, weight) + bias.    x: [N,C,H,W], weight: [O,C/G,KH,KW], bias: [O] or null, y: [N,O,HO,WO]
-void onednn_conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y);
+// y = conv(x, weight) + bias, then max(y, 0) when relu (fused: one pass over y).
+//                                x: [N,C,H,W], weight: [O,C/G,KH,KW], bias: [O] or null, y: [N,O,HO,WO]
+void onednn_conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y,
+                           bool relu = false);
 // dx = conv_transpose(dy, weight).            dy: [N,O,HO,WO], weight: [O,C/G,KH,KW], dx: [N,C,H,W]
 void onednn_conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* weight, float* dx);
 // dweight = dL/dweight and, when dbias is not null, dbias[o] = sum over n, ho, wo of dy (one fused pass).

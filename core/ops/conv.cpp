@@ -3,6 +3,8 @@
 //
 //   y = conv(x, W) + b      dx = conv_backward_data(dy, W)
 //                           dW = conv_backward_weight(x, dy),  db = sum over N, HO, WO of dy
+//   conv2d_relu: y = max(conv(x, W) + b, 0) in one pass (a oneDNN post-op); backward runs the
+//                above on dy * [y > 0]
 //
 // Dispatch: oneDNN serves every non-empty problem when compiled in and selected (conv2d_cpu_impl);
 // it fuses db into the dW pass. Empty problems (N, C or O zero) and a bias gradient without a weight
@@ -14,6 +16,7 @@
 
 #include "core/autograd.h"
 #include "core/cpu/conv_cpu.h"
+#include "core/cpu/elementwise_cpu.h"
 #if GHM_WITH_ONEDNN
 #include "core/cpu/conv_onednn.h"
 #endif
@@ -41,13 +44,14 @@ bool use_onednn(ConvCpuImpl impl, const cpu::ConvGeometry& g) {
 }
 #endif
 
-// x: [N,C,H,W], weight: [O,C/G,KH,KW], bias: [O] or null, y: [N,O,HO,WO]
+// x: [N,C,H,W], weight: [O,C/G,KH,KW], bias: [O] or null, y: [N,O,HO,WO]; relu: y = max(y, 0)
 void forward_kernel(ConvCpuImpl impl, const cpu::ConvGeometry& g, const float* x, const float* weight,
-                    const float* bias, float* y) {
+                    const float* bias, float* y, bool relu) {
 #if GHM_WITH_ONEDNN
-  if (use_onednn(impl, g)) return cpu::onednn_conv2d_forward(g, x, weight, bias, y);
+  if (use_onednn(impl, g)) return cpu::onednn_conv2d_forward(g, x, weight, bias, y, relu);
 #endif
   cpu::conv2d_forward(g, x, weight, bias, y);
+  if (relu) cpu::unary_forward(UnaryOp::Relu, y, y, g.n * g.o * g.ho * g.wo);
 }
 
 // dy: [N,O,HO,WO], weight: [O,C/G,KH,KW], dx: [N,C,H,W]
@@ -98,18 +102,24 @@ cpu::ConvGeometry check_conv(const Tensor& x, const Tensor& w, const Tensor& b, 
   return g;
 }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p) {
+// conv2d, or conv2d followed by ReLU in the same pass (then backward first masks dy by y > 0).
+Tensor conv2d_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p, bool relu) {
   const cpu::ConvGeometry g = check_conv(x, weight, bias, p);
   const ConvCpuImpl impl = conv2d_cpu_impl();  // read in every build: a bad GHM_CONV_IMPL fails without oneDNN too
   Tensor y = Tensor::empty(Shape{g.n, g.o, g.ho, g.wo});
   forward_kernel(impl, g, x.data<float>(), weight.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
-                 y.data<float>());
+                 y.data<float>(), relu);
   const bool need_x = needs_grad({&x}), need_w = needs_grad({&weight}), need_b = needs_grad({&bias});
-  record_op(y, "conv2d", {&x, &weight, &bias},
+  record_op(y, relu ? "conv2d_relu" : "conv2d", {&x, &weight, &bias},
             [g, impl, need_x, need_w, need_b, x_saved = need_w ? x.detach() : Tensor(),
-             w_saved = need_x ? weight.detach() : Tensor()](const Tensor& dy) {
+             w_saved = need_x ? weight.detach() : Tensor(),
+             y_saved = relu ? y.detach() : Tensor()](const Tensor& dy_in) {
+              Tensor dy = dy_in;
+              if (y_saved.defined()) {  // through the ReLU: dy * [y > 0]
+                dy = Tensor::empty(dy_in.shape());
+                cpu::unary_backward(UnaryBackwardOp::Relu, dy_in.data<float>(), y_saved.data<float>(),
+                                    dy.data<float>(), dy.numel());
+              }
               Tensor dx, dw, db;
               if (need_x) {
                 dx = Tensor::empty(Shape{g.n, g.c, g.h, g.w});
@@ -123,6 +133,16 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
               return std::vector<Tensor>{dx, dw, db};
             });
   return y;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p) {
+  return conv2d_impl(x, weight, bias, p, false);
+}
+
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p) {
+  return conv2d_impl(x, weight, bias, p, true);
 }
 
 ConvCpuImpl conv2d_cpu_impl() {

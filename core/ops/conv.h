@@ -20,6 +20,8 @@ struct Conv2dParams {
 };
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p);
+// relu(conv2d(x, weight, bias, p)) with the ReLU fused into the convolution's output pass.
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p);
 
 // The kernels behind conv2d on the CPU: oneDNN (core/cpu/conv_onednn.h) when this build has it
 // (GHM_WITH_ONEDNN), else the im2col + Eigen reference (core/cpu/conv_cpu.h). The environment variable

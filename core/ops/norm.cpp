@@ -108,17 +108,41 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
   return y;
 }
 
-Tensor frozen_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                         const Tensor& running_var, float eps) {
-  const BnDims d = check_bn(x, weight, bias, running_mean, running_var, "frozen_batch_norm");
-  const auto C = static_cast<std::size_t>(d.c);
-  const std::vector<float> gamma = values_or(weight, d.c, 1.0f), beta = values_or(bias, d.c, 0.0f);
+namespace {
+
+// scale = weight / sqrt(running_var + eps), shift = bias - running_mean * scale, per channel.
+void frozen_scale_shift(const Tensor& weight, const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
+                        float eps, std::int64_t channels, std::vector<float>& scale, std::vector<float>& shift) {
+  const auto C = static_cast<std::size_t>(channels);
+  const std::vector<float> gamma = values_or(weight, channels, 1.0f), beta = values_or(bias, channels, 0.0f);
   const std::vector<float> rm = running_mean.to_vector<float>(), rv = running_var.to_vector<float>();
-  std::vector<float> scale(C), shift(C);
+  scale.assign(C, 0.0f);
+  shift.assign(C, 0.0f);
   for (std::size_t c = 0; c < C; ++c) {
     scale[c] = gamma[c] / std::sqrt(rv[c] + eps);
     shift[c] = beta[c] - rm[c] * scale[c];
   }
+}
+
+}  // namespace
+
+ChannelAffine frozen_batch_norm_affine(const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                                       const Tensor& running_var, float eps) {
+  check_dtype(running_mean, DType::F32, "frozen_batch_norm_affine", "running_mean");
+  const std::int64_t c = running_mean.numel();
+  GHM_CHECK(running_mean.dim() == 1 && running_var.shape() == running_mean.shape(),
+            "frozen_batch_norm_affine: running_mean ", running_mean.shape(), " and running_var ", running_var.shape(),
+            " must both be [C]");
+  std::vector<float> scale, shift;
+  frozen_scale_shift(weight, bias, running_mean, running_var, eps, c, scale, shift);
+  return {Tensor::from_vector(scale, Shape{c}), Tensor::from_vector(shift, Shape{c})};
+}
+
+Tensor frozen_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                         const Tensor& running_var, float eps) {
+  const BnDims d = check_bn(x, weight, bias, running_mean, running_var, "frozen_batch_norm");
+  std::vector<float> scale, shift;
+  frozen_scale_shift(weight, bias, running_mean, running_var, eps, d.c, scale, shift);
   Tensor y = Tensor::empty(x.shape());
   cpu::channel_affine(x.data<float>(), scale.data(), shift.data(), y.data<float>(), d.n, d.c, d.s);
   record_op(y, "frozen_batch_norm", {&x}, [d, scale](const Tensor& dy) {

@@ -18,6 +18,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
 Tensor frozen_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                          const Tensor& running_var, float eps = 1e-5f);
 
+// The [C] scale and shift of that affine map (constants, no autograd), e.g. to fold it into the
+// preceding convolution: conv(x, W) * scale + shift = conv(x, W * scale) + shift.
+struct ChannelAffine {
+  Tensor scale, shift;
+};
+ChannelAffine frozen_batch_norm_affine(const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                                       const Tensor& running_var, float eps = 1e-5f);
+
 // Group normalisation (Wu & He 2018): statistics per image and per group of C / groups channels,
 // then a per-channel affine weight/bias ([C], may be undefined). Same in training and evaluation.
 Tensor group_norm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias, float eps = 1e-5f);
