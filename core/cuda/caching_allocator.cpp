@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "core/check.h"
 
@@ -26,6 +27,8 @@ double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 10
 std::size_t CachingAllocator::round_size(std::size_t bytes) {
   if (bytes == 0) return 0;
   const std::size_t unit = bytes <= kLargeThreshold ? kSmallRound : kLargeRound;
+  GHM_CHECK(bytes <= std::numeric_limits<std::size_t>::max() - unit, "CachingAllocator: a request of ", bytes,
+            " bytes is too large");
   return (bytes + unit - 1) / unit * unit;
 }
 
@@ -50,7 +53,6 @@ void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
   if (bytes == 0) return nullptr;
   const std::size_t size = round_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
-  ++stats_.allocations;
   void* ptr = nullptr;
   std::size_t block_size = size;
   if (auto pool = cached_.find(stream); pool != cached_.end()) {
@@ -60,6 +62,7 @@ void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
       block_size = it->first;
       ptr = it->second;
       pool->second.erase(it);
+      if (pool->second.empty()) cached_.erase(pool);
       ++stats_.cache_hits;
     }
   }
@@ -77,6 +80,7 @@ void* CachingAllocator::allocate(std::size_t bytes, StreamId stream) {
     stats_.peak_reserved_bytes = std::max(stats_.peak_reserved_bytes, stats_.reserved_bytes);
   }
   live_.emplace(ptr, Block{block_size, stream});
+  ++stats_.allocations;  // counted once it succeeded
   ++stats_.live_blocks;
   stats_.allocated_bytes += block_size;
   stats_.peak_allocated_bytes = std::max(stats_.peak_allocated_bytes, stats_.allocated_bytes);

@@ -45,7 +45,7 @@ struct AllocatorStats {
   std::size_t peak_allocated_bytes = 0;  // the largest allocated_bytes since construction / reset_peak
   std::size_t reserved_bytes = 0;        // obtained from the device: allocated + cached
   std::size_t peak_reserved_bytes = 0;
-  std::int64_t allocations = 0;          // calls to allocate (size > 0)
+  std::int64_t allocations = 0;          // successful calls to allocate (size > 0)
   std::int64_t cache_hits = 0;           // of those, served from the cache
   std::int64_t device_allocations = 0;   // calls to the backend's allocate that succeeded
   std::int64_t device_releases = 0;

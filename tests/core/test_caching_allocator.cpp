@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -169,8 +170,11 @@ TEST_CASE("caching allocator: out of memory releases the cache and retries, then
   void* q = a->allocate(8 << 20, 0);  // does not fit beside the cached block: the cache goes, then it fits
   CHECK(q != nullptr);
   CHECK(d.releases == 1);
+  const std::int64_t before = a->stats().allocations;
   CHECK_THROWS_WITH_AS(a->allocate(4 << 20, 0), doctest::Contains("fake:0: out of memory allocating 4 MiB"), Error);
+  CHECK(a->stats().allocations == before);  // a failed request is not counted
   a->free(q);
+  CHECK_THROWS_AS((void)CachingAllocator::round_size(std::numeric_limits<std::size_t>::max() - 10), Error);
 }
 
 TEST_CASE("caching allocator: with caching off every free goes back to the device, bad frees are errors") {
