@@ -11,12 +11,11 @@
 #include <algorithm>
 
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/launch.h"
 #include "core/ops/elementwise_math.h"
 
 namespace ghm::cuda {
 namespace {
-
-constexpr int kThreads = 256;
 
 // The plan as plain arrays: a kernel argument (std::array's accessors are host-only).
 struct DevicePlan {
@@ -37,11 +36,6 @@ DevicePlan to_device_plan(const BroadcastPlan& p) {
   return d;
 }
 
-int blocks_for(std::int64_t n) {
-  // Enough blocks to fill the device; the grid-stride loop covers the rest.
-  return static_cast<int>(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 65535 * 8));
-}
-
 struct AddF {
   __device__ float operator()(float x, float y) const { return x + y; }
 };
@@ -58,16 +52,14 @@ struct DivF {
 template <class F>
 __global__ void binary_flat_kernel(F f, const float* __restrict__ a, const float* __restrict__ b,
                                    float* __restrict__ out, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+  for (std::int64_t i = first_index(); i < n; i += grid_stride())
     out[i] = f(a[i], b[i]);
 }
 
 template <class F>
 __global__ void binary_strided_kernel(F f, DevicePlan p, const float* __restrict__ a, const float* __restrict__ b,
                                       float* __restrict__ out, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = first_index(); i < n; i += grid_stride()) {
     std::int64_t rem = i, oa = 0, ob = 0;
     for (int d = p.ndim - 1; d >= 0; --d) {
       const std::int64_t k = rem % p.size[d];
@@ -90,8 +82,7 @@ void launch_binary(F f, const BroadcastPlan& plan, const float* a, const float* 
 }
 
 __global__ void unary_kernel(UnaryOp op, const float* __restrict__ x, float* __restrict__ out, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = first_index(); i < n; i += grid_stride()) {
     const float v = x[i];
     switch (op) {  // uniform across the grid: no divergence
       case UnaryOp::Neg: out[i] = -v; break;
@@ -105,8 +96,7 @@ __global__ void unary_kernel(UnaryOp op, const float* __restrict__ x, float* __r
 
 __global__ void unary_backward_kernel(UnaryBackwardOp op, const float* __restrict__ g, const float* __restrict__ saved,
                                       float* __restrict__ dx, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = first_index(); i < n; i += grid_stride()) {
     const float gi = g[i], s = saved[i];
     switch (op) {
       case UnaryBackwardOp::Relu: dx[i] = math::relu_backward(gi, s); break;
@@ -119,8 +109,7 @@ __global__ void unary_backward_kernel(UnaryBackwardOp op, const float* __restric
 
 __global__ void affine_kernel(const float* __restrict__ x, float scale, float shift, float* __restrict__ out,
                               std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+  for (std::int64_t i = first_index(); i < n; i += grid_stride())
     out[i] = x[i] * scale + shift;
 }
 

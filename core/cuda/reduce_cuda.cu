@@ -12,12 +12,12 @@
 
 #include "core/cuda/caching_allocator.h"
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/launch.h"
 #include "core/cuda/device_memory.h"
 
 namespace ghm::cuda {
 namespace {
 
-constexpr int kThreads = 256;
 constexpr std::int64_t kChunk = 1 << 16;
 
 // The block's sum of `v` (one value per thread), the same tree every time; valid in thread 0.
@@ -35,8 +35,7 @@ __device__ double block_sum(double v) {
 __global__ void sum_columns_kernel(const float* __restrict__ x, float* __restrict__ out, std::int64_t outer,
                                    std::int64_t r, std::int64_t inner) {
   const std::int64_t total = outer * inner;
-  for (std::int64_t t = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; t < total;
-       t += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (std::int64_t t = first_index(); t < total; t += grid_stride()) {
     const std::int64_t o = t / inner, i = t % inner;
     const float* src = x + o * r * inner + i;
     float acc = 0.0f;  // the CPU kernel adds rows of floats in the same order
@@ -84,8 +83,7 @@ void sum_middle(const float* x, float* out, std::int64_t outer, std::int64_t r, 
     sum_rows_kernel<<<static_cast<unsigned>(outer), kThreads>>>(x, out, r);
   } else {
     const std::int64_t total = outer * inner;
-    const int blocks = static_cast<int>(std::min<std::int64_t>((total + kThreads - 1) / kThreads, 65535 * 8));
-    sum_columns_kernel<<<blocks, kThreads>>>(x, out, outer, r, inner);
+    sum_columns_kernel<<<blocks_for(total), kThreads>>>(x, out, outer, r, inner);
   }
   GHM_CUDA_CHECK_LAUNCH();
 }

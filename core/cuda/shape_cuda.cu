@@ -10,12 +10,11 @@
 
 #include "core/check.h"
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/launch.h"
 #include "core/ops/permute_plan.h"
 
 namespace ghm::cuda {
 namespace {
-
-constexpr int kThreads = 256;
 
 struct DevicePermutePlan {
   int ndim;
@@ -25,8 +24,7 @@ struct DevicePermutePlan {
 
 template <class T>
 __global__ void permute_kernel(const T* __restrict__ x, T* __restrict__ out, DevicePermutePlan p, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  for (std::int64_t i = first_index(); i < n; i += grid_stride()) {
     std::int64_t rem = i, src = 0;
     for (int d = p.ndim - 1; d >= 0; --d) {
       src += (rem % p.size[d]) * p.stride[d];
@@ -44,8 +42,7 @@ void launch_permute(const void* x, void* out, const PermutePlan& plan, std::int6
     d.size[i] = plan.size[static_cast<std::size_t>(i)];
     d.stride[i] = plan.stride[static_cast<std::size_t>(i)];
   }
-  const int blocks = static_cast<int>(std::min<std::int64_t>((n + kThreads - 1) / kThreads, 65535 * 8));
-  permute_kernel<T><<<blocks, kThreads>>>(static_cast<const T*>(x), static_cast<T*>(out), d, n);
+  permute_kernel<T><<<blocks_for(n), kThreads>>>(static_cast<const T*>(x), static_cast<T*>(out), d, n);
   GHM_CUDA_CHECK_LAUNCH();
 }
 

@@ -14,24 +14,14 @@
 #include "core/ops/reduce.h"
 #include "core/random.h"
 #include "core/tensor.h"
+#include "compare.h"
 
 using namespace ghm;
+using ghm::testing::normalised_error;
 
 namespace {
 
 const Device kGpu = Device::cuda(0);
-
-double normalised_error(const Tensor& cuda_result, const Tensor& cpu_result) {
-  REQUIRE(cuda_result.device() == kGpu);
-  REQUIRE(cuda_result.shape() == cpu_result.shape());
-  const std::vector<float> a = cuda_result.to(Device::cpu()).to_vector<float>(), b = cpu_result.to_vector<float>();
-  double err = 0, scale = 1;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    err = std::max(err, std::abs(static_cast<double>(a[i]) - b[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
-  }
-  return err / scale;
-}
 
 using Reduction = std::function<Tensor(const Tensor&)>;
 
