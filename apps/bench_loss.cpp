@@ -4,6 +4,10 @@
 //
 // Inputs (seeded): logits ~ N(-4, 2) (near the prior -log(99)), 1% of rows carry a random class,
 // 10% of rows are ignored (label weight 0); GHM-R on N/50 positive rows x 4 deltas ~ N(0, 0.5).
+//
+// --device cuda (or cuda:I) runs the same rows on that GPU, the device synchronised after each
+// run (so a time covers all queued work). GB/s is the bytes the passes must move (bytes_moved)
+// over that time: on a GPU, compare it with the device's copy bandwidth.
 #include <omp.h>
 
 #include <algorithm>
@@ -16,8 +20,10 @@
 
 #include "apps/bench_timing.h"
 #include "apps/commands.h"
+#include "apps/config.h"
 #include "core/autograd.h"
 #include "core/random.h"
+#include "core/runtime_info.h"
 #include "losses/baselines.h"
 #include "losses/ghm_c.h"
 #include "losses/ghm_r.h"
@@ -40,6 +46,20 @@ ClassInputs make_class_inputs(std::int64_t n, std::int64_t k, Generator& gen) {
   return in;
 }
 
+// The bytes a fused loss + backward must read and write at least, for N rows of K columns: the
+// inputs once per pass that reads them, labels (i64) and row weights (f32) once per row, the
+// outputs once. bce/focal: one pass (x in, grad out); ghmc: pass 1 (x in, a bin byte out) and
+// pass 3 (x and the byte in, grad out); ghmr (pred, target, weight [N, 4]): the same two passes.
+// On a GPU the backward reads the stored gradient and writes dL/dx (the upstream gradient is read
+// there); on the CPU an upstream gradient of 1 hands the stored gradient back as it is.
+double bytes_moved(const std::string& task, std::int64_t rows, std::int64_t cols, bool backward_pass) {
+  const auto e = static_cast<double>(rows * cols), n = static_cast<double>(rows);
+  const double backward = backward_pass ? 8 * e : 0.0;
+  if (task == "ghmc") return (4 * e + 12 * n + e) + (4 * e + 12 * n + e + 4 * e) + backward;
+  if (task == "ghmr") return (12 * e + e) + (12 * e + e + 4 * e) + backward;
+  return (4 * e + 12 * n + 4 * e) + backward;  // bce, focal
+}
+
 }  // namespace
 
 int bench_loss(const std::vector<std::string>& args) {
@@ -47,7 +67,7 @@ int bench_loss(const std::vector<std::string>& args) {
   std::vector<std::int64_t> sizes = {240000, 100000};
   int warmup = 1, repeats = 5;
   const std::int64_t k = 80;
-  std::string json_path;
+  std::string json_path, device_text = "cpu";
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> const std::string& {
@@ -59,56 +79,69 @@ int bench_loss(const std::vector<std::string>& args) {
     else if (a == "--warmup") warmup = std::stoi(value());
     else if (a == "--repeats") repeats = std::stoi(value());
     else if (a == "--json") json_path = value();
+    else if (a == "--device") device_text = value();
     else if (a == "--help") {
       std::printf("usage: ghm_retinanet bench loss [--threads T] [--size N] [--warmup W] [--repeats R] [--json OUT]\n"
-                  "  N x 80 logits; default: N in {240000, 100000}, T in {1, 2}\n");
+                  "                              [--device cpu|cuda|cuda:I]\n"
+                  "  N x 80 logits; default: N in {240000, 100000}, T in {1, 2} (on the CPU)\n");
       return 0;
     } else throw UsageError("bench loss: unknown option '" + a + "'");
   }
   if (repeats < 1 || warmup < 0) throw UsageError("bench loss: --repeats must be >= 1");
-  std::printf("ghm_retinanet losses (fused loss + gradient), warm-up %d, median of %d\n", warmup, repeats);
-  std::printf("%-16s %12s %8s %10s\n", "task", "N x K", "threads", "ms");
+  const Device device = parse_device(device_text, "bench loss --device");
+  if (device.is_cuda()) threads_list = {omp_get_max_threads()};  // the host threads hardly matter there
+  std::printf("ghm_retinanet losses (fused loss + gradient) on %s, warm-up %d, median of %d\n",
+              device.to_string().c_str(), warmup, repeats);
+  std::printf("%-16s %12s %8s %10s %10s\n", "task", "N x K", "threads", "ms", "GB/s");
   std::ostringstream json;
   json << "{\"rows\": [";
   bool first = true;
   for (const std::int64_t n : sizes) {
     Generator gen(7);
-    const ClassInputs c = make_class_inputs(n, k, gen);
+    ClassInputs c = make_class_inputs(n, k, gen);
+    c = {c.pred.to(device), c.labels.to(device), c.label_weight.to(device)};
     const std::int64_t n_pos = n / 50;
-    const Tensor box_pred = Tensor::normal(Shape{n_pos, 4}, 0.0f, 0.5f, gen);
-    const Tensor box_target = Tensor::normal(Shape{n_pos, 4}, 0.0f, 0.5f, gen);
-    const Tensor box_weight = Tensor::ones(Shape{n_pos, 4});
-    Tensor pred = c.pred.clone();
+    const Tensor box_pred = Tensor::normal(Shape{n_pos, 4}, 0.0f, 0.5f, gen).to(device);
+    const Tensor box_target = Tensor::normal(Shape{n_pos, 4}, 0.0f, 0.5f, gen).to(device);
+    const Tensor box_weight = Tensor::ones(Shape{n_pos, 4}, DType::F32, device);
+    Tensor pred = c.pred.detach().clone();
     pred.set_requires_grad(true);
-    Tensor bpred = box_pred.clone();
+    Tensor bpred = box_pred.detach().clone();
     bpred.set_requires_grad(true);
     losses::GhmEmaState ghmc_state(30), ghmr_state(10);
+    const Tensor one = Tensor::ones(Shape{}, DType::F32, device);  // the upstream gradient, made once
     const double num_pos = std::max<double>(1.0, static_cast<double>(n) * 0.01);
     for (const int threads : threads_list) {
       omp_set_num_threads(threads);
       auto row = [&](const char* task, std::int64_t rows, std::int64_t cols, double ms) {
-        std::printf("%-16s %12s %8d %10.2f\n", task, (std::to_string(rows) + "x" + std::to_string(cols)).c_str(),
-                    threads, ms);
+        const double gbps = bytes_moved(task, rows, cols, device.is_cuda()) / (ms * 1e-3) / 1e9;
+        std::printf("%-16s %12s %8d %10.3f %10.1f\n", task, (std::to_string(rows) + "x" + std::to_string(cols)).c_str(),
+                    threads, ms, gbps);
         std::fflush(stdout);
-        json << (first ? "" : ", ") << "{\"task\": \"" << task << "\", \"n\": " << rows << ", \"k\": " << cols
-             << ", \"threads\": " << threads << ", \"ms\": " << ms << "}";
+        json << (first ? "" : ", ") << "{\"task\": \"" << task << "\", \"device\": \"" << device.to_string()
+             << "\", \"n\": " << rows << ", \"k\": " << cols << ", \"threads\": " << threads << ", \"ms\": " << ms
+             << ", \"gbps\": " << gbps << "}";
         first = false;
       };
       row("bce", n, k, median_ms(warmup, repeats, [&] {
             pred.zero_grad();
-            losses::bce_with_logits_loss(pred, c.labels, c.label_weight, 1.0).backward();
+            losses::bce_with_logits_loss(pred, c.labels, c.label_weight, 1.0).backward(one);
+            synchronize(device);
           }));
       row("ghmc", n, k, median_ms(warmup, repeats, [&] {
             pred.zero_grad();
-            losses::ghm_c_loss(pred, c.labels, c.label_weight, {30, 0.75, 1.0f}, ghmc_state).backward();
+            losses::ghm_c_loss(pred, c.labels, c.label_weight, {30, 0.75, 1.0f}, ghmc_state).backward(one);
+            synchronize(device);
           }));
       row("focal", n, k, median_ms(warmup, repeats, [&] {
             pred.zero_grad();
-            losses::sigmoid_focal_loss(pred, c.labels, c.label_weight, num_pos).backward();
+            losses::sigmoid_focal_loss(pred, c.labels, c.label_weight, num_pos).backward(one);
+            synchronize(device);
           }));
       row("ghmr", n_pos, 4, median_ms(warmup, repeats, [&] {
             bpred.zero_grad();
-            losses::ghm_r_loss(bpred, box_target, box_weight, {0.02f, 10, 0.7, 10.0f}, ghmr_state).backward();
+            losses::ghm_r_loss(bpred, box_target, box_weight, {0.02f, 10, 0.7, 10.0f}, ghmr_state).backward(one);
+            synchronize(device);
           }));
     }
   }

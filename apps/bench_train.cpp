@@ -29,6 +29,10 @@
 #include "core/cpu/large_block_cache.h"
 #include "core/profile.h"
 #include "core/random.h"
+#include "core/runtime_info.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_memory.h"
+#endif
 #include "detection/detection_loss.h"
 #include "detection/targets.h"
 #include "io/safetensors.h"
@@ -41,12 +45,15 @@ const char* kUsage =
     "usage: ghm_retinanet bench train [--config CFG.yaml] [--set key=value]... [--depth 18|34|50|101]\n"
     "                                 [--mode train|infer] [--batch N] [--size HxW] [--boxes G]\n"
     "                                 [--threads T] [--warmup W] [--repeats R] [--profile] [--json OUT]\n"
-    "                                 [--weights W.safetensors] [--input X.safetensors]\n"
+    "                                 [--weights W.safetensors] [--input X.safetensors] [--device cpu|cuda[:I]]\n"
     "  Times a training step (or an inference) of RetinaNet on a synthetic batch: median over\n"
     "  R repeats after W warm-up runs. Defaults: the torchvision-layout R50 config, train, 2 x 512x512,\n"
     "  8 boxes per image, 2 threads, 1 warm-up, 3 repeats. --profile adds the time of every op.\n"
     "  --weights / --input: the model's weights and the batch ('image' [N, 3, H, W]) instead of\n"
-    "  random ones, e.g. those bench/torch_detection.py --export writes (the same network on both sides).\n";
+    "  random ones, e.g. those bench/torch_detection.py --export writes (the same network on both sides).\n"
+    "  --device cuda: the model, batch and losses on the GPU (targets are assigned on the CPU and\n"
+    "  copied, post-processing runs on the CPU); each timed run ends with a device synchronisation,\n"
+    "  and the peak of the device allocator is reported next to the process's.\n";
 
 std::string default_config_path() {
   const std::string rel = "configs/retinanet_r50_fpn_torchvision.yaml";
@@ -97,6 +104,7 @@ struct Options {
   bool profile = false;
   std::string json_path;
   std::string weights, input;
+  std::string device = "cpu";
   bool help = false;
 };
 
@@ -114,6 +122,7 @@ void parse_option(Options& o, const std::string& a, const std::string& v) {
   else if (a == "--json") o.json_path = v;
   else if (a == "--weights") o.weights = v;
   else if (a == "--input") o.input = v;
+  else if (a == "--device") o.device = v;
   else if (a == "--size") {
     const std::size_t x = v.find('x');
     if (x == std::string::npos) throw UsageError("bench train: --size must be HxW (e.g. 512x512), got '" + v + "'");
@@ -191,6 +200,9 @@ int bench_train(const std::vector<std::string>& args) {
   std::vector<detection::ImageGroundTruth> gt;
   for (int n = 0; n < o.batch; ++n) gt.push_back(synthetic_boxes(n, o.boxes, model_cfg.num_classes, o.height, o.width));
 
+  const Device device = parse_device(o.device, "bench train");
+  model.to(device);
+  images = images.to(device);
   const bool training = o.mode == "train";
   nn::SgdConfig sgd_cfg = train.sgd;
   sgd_cfg.lr = 1e-4f;  // small: the same batch is used for every step
@@ -225,7 +237,8 @@ int bench_train(const std::vector<std::string>& args) {
     detection::BatchTargets targets;
     {
       profile::Region region("targets (anchors + assignment)");
-      targets = detection::batch_targets(anchors, sizes, gt, model_cfg.num_classes, target_cfg);
+      targets = detection::to_device(detection::batch_targets(anchors, sizes, gt, model_cfg.num_classes, target_cfg),
+                                     device);
     }
     const detection::DetectionLoss loss =
         detection::detection_loss(detection::head_rows(out.cls_logits, model_cfg.num_classes),
@@ -242,12 +255,17 @@ int bench_train(const std::vector<std::string>& args) {
   };
 
   for (int i = 0; i < o.warmup; ++i) run_once();
+  synchronize(device);
+#if GHM_WITH_CUDA
+  if (device.is_cuda()) cuda::device_allocator(device.index).reset_peak();
+#endif
   std::vector<double> ms;
   std::map<std::string, profile::Entry> totals;
   for (int i = 0; i < o.repeats; ++i) {
     if (o.profile) profile::start();
     const auto t0 = std::chrono::steady_clock::now();
     run_once();
+    synchronize(device);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     if (o.profile) {
       profile::mark("(untracked)");
@@ -264,13 +282,20 @@ int bench_train(const std::vector<std::string>& args) {
   const std::size_t mid = sorted.size() / 2;
   const double median = sorted.size() % 2 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
   const double peak = peak_rss_mib();
+  double device_peak = 0;  // MiB held by live tensors at the worst moment of the timed runs
+#if GHM_WITH_CUDA
+  if (device.is_cuda())
+    device_peak = static_cast<double>(cuda::device_allocator(device.index).stats().peak_allocated_bytes) / 1048576.0;
+#endif
 
-  std::printf("bench train: %s, ResNet-%d FPN, %d classes, %d x %lldx%lld, %d thread%s\n", o.mode.c_str(),
+  std::printf("bench train: %s, ResNet-%d FPN, %d classes, %d x %lldx%lld, %d thread%s, %s\n", o.mode.c_str(),
               model_cfg.backbone.depth, static_cast<int>(model_cfg.num_classes), o.batch,
-              static_cast<long long>(o.height), static_cast<long long>(o.width), o.threads, o.threads == 1 ? "" : "s");
+              static_cast<long long>(o.height), static_cast<long long>(o.width), o.threads, o.threads == 1 ? "" : "s",
+              device.to_string().c_str());
   std::printf("median_ms     %.1f\n", median);
   std::printf("min_ms        %.1f\n", sorted.front());
   std::printf("peak_rss_mib  %.1f\n", peak);
+  if (device.is_cuda()) std::printf("peak_device_mib %.1f\n", device_peak);
   if (training) std::printf("loss          %.5f\n", loss_value);
   else std::printf("detections    %zu\n", detections);
 
@@ -301,6 +326,7 @@ int bench_train(const std::vector<std::string>& args) {
     GHM_CHECK(out.good(), "bench train: cannot write '", o.json_path, "'");
     out << "{\"mode\": \"" << o.mode << "\", \"depth\": " << model_cfg.backbone.depth << ", \"batch\": " << o.batch
         << ", \"height\": " << o.height << ", \"width\": " << o.width << ", \"threads\": " << o.threads
+        << ", \"device\": \"" << device.to_string() << "\", \"peak_device_mib\": " << device_peak
         << ", \"median_ms\": " << median << ", \"runs_ms\": [";
     for (std::size_t i = 0; i < ms.size(); ++i) out << (i ? ", " : "") << ms[i];
     out << "], \"peak_rss_mib\": " << peak << ", \"profile\": [";

@@ -15,8 +15,10 @@ constexpr const char* kFormat = "ghm_retinanet.checkpoint.v1";
 constexpr const char* kModelPrefix = "model.";
 constexpr const char* kMomentumPrefix = "optim.";
 
+// values(): a CUDA loss keeps the state on the GPU (losses/ghm_state.h).
 Tensor ema_tensor(const losses::GhmEmaState& s) {
-  return Tensor::from_vector(s.acc_sum, {static_cast<std::int64_t>(s.acc_sum.size())});
+  const std::vector<float> values = s.values();
+  return Tensor::from_vector(values, {static_cast<std::int64_t>(values.size())});
 }
 
 void load_ema(const io::SafetensorsData& data, const std::string& name, losses::GhmEmaState& s) {
@@ -25,6 +27,7 @@ void load_ema(const io::SafetensorsData& data, const std::string& name, losses::
             data.path, ": '", name, "' is ", t.dtype(), " ", t.shape(), " but the config has ", s.acc_sum.size(),
             " bins");
   s.acc_sum = t.to_vector<float>();
+  s.on_device = false;  // the loaded values are current; a CUDA loss copies them to its device
 }
 
 std::int64_t metadata_int(const io::SafetensorsData& data, const std::string& key) {

@@ -23,7 +23,7 @@ namespace {
 
 const char* kUsage =
     "usage: ghm_retinanet detect --config CFG.yaml --checkpoint CKPT.safetensors|WORK_DIR --out DIR\n"
-    "                            [--score-thresh T] [--set key=value]... IMAGE|DIR...\n"
+    "                            [--score-thresh T] [--set key=value]... [--device cpu|cuda[:I]] IMAGE|DIR...\n"
     "\n"
     "  Class names come from data.val_json (or data.train_json). Folders are searched (not\n"
     "  recursively) for .jpg, .jpeg, .png and .bmp files. --score-thresh (default 0.3) applies to\n"
@@ -57,7 +57,7 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
 }  // namespace
 
 int run_detect(const std::vector<std::string>& args) {
-  std::string config_path, checkpoint, out_dir;
+  std::string config_path, checkpoint, out_dir, device = "cpu";
   std::vector<std::string> overrides, inputs;
   float score_thresh = 0.3f;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -76,6 +76,7 @@ int run_detect(const std::vector<std::string>& args) {
     else if (a == "--checkpoint") checkpoint = v;
     else if (a == "--out") out_dir = v;
     else if (a == "--set") overrides.push_back(v);
+    else if (a == "--device") device = v;
     else if (a == "--score-thresh") {
       try {
         score_thresh = std::stof(v);
@@ -105,6 +106,7 @@ int run_detect(const std::vector<std::string>& args) {
   Generator gen(0);
   detection::RetinaNet model(model_cfg, gen);
   load_model_weights(resolve_checkpoint(checkpoint), model, nn::Strict::Yes);
+  model.to(parse_device(device, "detect --device"));
   model.eval();
   cpu::enable_host_cache_for_inference();
   TestConfig test = test_config(config);

@@ -13,7 +13,7 @@ namespace {
 
 const char* kUsage =
     "usage: ghm_retinanet eval --config CFG.yaml --checkpoint CKPT.safetensors|WORK_DIR [--out DETS.json]\n"
-    "                          [--set key=value]... [--json STATS.json]\n"
+    "                          [--set key=value]... [--json STATS.json] [--device cpu|cuda[:I]]\n"
     "\n"
     "  Runs the model over data.val_json / data.val_images and prints pycocotools' twelve numbers and\n"
     "  the AP of each class. --out writes the detections as a COCO results file; --json writes\n"
@@ -22,7 +22,7 @@ const char* kUsage =
 }  // namespace
 
 int run_eval(const std::vector<std::string>& args) {
-  std::string config_path, checkpoint, out, json_out;
+  std::string config_path, checkpoint, out, json_out, device = "cpu";
   std::vector<std::string> overrides;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -36,6 +36,7 @@ int run_eval(const std::vector<std::string>& args) {
     else if (a == "--checkpoint") checkpoint = v;
     else if (a == "--out") out = v;
     else if (a == "--json") json_out = v;
+    else if (a == "--device") device = v;
     else if (a == "--set") overrides.push_back(v);
     else throw UsageError("eval: unknown option '" + a + "'");
   }
@@ -50,6 +51,7 @@ int run_eval(const std::vector<std::string>& args) {
   Generator gen(0);
   detection::RetinaNet model(model_cfg, gen);
   load_model_weights(resolve_checkpoint(checkpoint), model, nn::Strict::Yes);
+  model.to(parse_device(device, "eval --device"));
   cpu::enable_host_cache_for_inference();
 
   const EvalReport r = evaluate_split(model, detection::AnchorGenerator(anchor_config(config)), val, data.val_json, test_config(config), data);

@@ -7,6 +7,8 @@
 // the reference's per-level calls); optional `acc_sum` [bins] is the initial state.
 // Output: `loss` [steps]; per step k: `grad.k`; for ghmc/ghmr also `weights.k`, `num_in_bin.k`,
 // `acc_sum.k`. With --scope batch the steps are concatenated into one call (loss has one entry).
+// --device cuda (or cuda:I) copies the inputs to that GPU, runs the loss there and copies the
+// outputs back; ghmc-exact runs on the CPU only.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "apps/config.h"
 #include "core/autograd.h"
 #include "core/ops/shape_ops.h"
 #include "io/safetensors.h"
@@ -29,7 +32,7 @@ namespace {
 const char* kUsage =
     "usage: ghm_retinanet loss --kind ghmc|ghmr|ghmc-exact|bce|focal|sl1|asl1 --in IN.safetensors --out OUT.safetensors\n"
     "                          [--bins M] [--momentum A] [--mu U] [--loss-weight W] [--alpha A] [--gamma G]\n"
-    "                          [--beta B] [--avg-factor F] [--scope per_level|batch] [--device cpu]\n"
+    "                          [--beta B] [--avg-factor F] [--scope per_level|batch] [--device cpu|cuda|cuda:I]\n"
     "ghmc-exact uses the paper's exact density with the window eps = 1 / bins.\n";
 
 struct Options {
@@ -86,8 +89,8 @@ Options parse(const std::vector<std::string>& args) {
     throw UsageError("loss: unknown --kind '" + o.kind + "' (ghmc, ghmr, ghmc-exact, bce, focal, sl1, asl1)");
   if (o.scope != "per_level" && o.scope != "batch")
     throw UsageError("loss: --scope must be per_level or batch, got '" + o.scope + "'");
-  if (o.device != "cpu")
-    throw UsageError("loss: --device '" + o.device + "': this build runs losses on the CPU only");
+  if (o.kind == "ghmc-exact" && o.device != "cpu")
+    throw UsageError("loss: --kind ghmc-exact runs on the CPU only (--device cpu)");
   return o;
 }
 
@@ -190,6 +193,12 @@ int run_loss(const std::vector<std::string>& args) {
     std::printf("%s", kUsage);
     return 0;
   }
+  // Fails with the reason when this build has no CUDA backend or the machine no such GPU.
+  const Device device = parse_device(o.device, "loss --device");
+  auto on_device = [&](const Step& s) {
+    return Step{s.pred.to(device), s.target.to(device), s.label_weight.to(device)};
+  };
+  auto on_host = [](const Tensor& t) { return t.defined() ? t.detach().to(Device::cpu()) : t; };
   const io::SafetensorsData in = io::load_safetensors(o.in);
   std::vector<Step> steps = read_steps(in, o);
   const bool ghm = o.kind == "ghmc" || o.kind == "ghmr";
@@ -211,7 +220,8 @@ int run_loss(const std::vector<std::string>& args) {
   std::vector<Tensor> grads, weights;
   std::vector<std::pair<std::string, Tensor>> out;
   for (std::size_t c = 0; c < calls.size(); ++c) {
-    const Step& st = calls[c];
+    const Step& host_step = calls[c];
+    const Step st = on_device(host_step);
     const std::string k = std::to_string(c);
     if (ghm) {
       losses::GhmResult r =
@@ -221,8 +231,8 @@ int run_loss(const std::vector<std::string>& args) {
               : losses::ghm_r_forward(st.pred, st.target, st.label_weight, {o.mu, o.bins, o.momentum, o.loss_weight},
                                       state, {}, losses::ElementWeights::Keep);
       losses.push_back(static_cast<float>(r.total));
-      grads.push_back(r.grad);
-      weights.push_back(r.element_weight);
+      grads.push_back(on_host(r.grad));
+      weights.push_back(on_host(r.element_weight));
       const losses::GhmCallStats& s = r.calls.front();
       out.emplace_back("num_in_bin." + k, Tensor::from_vector(s.num_in_bin, Shape{o.bins}));
       out.emplace_back("acc_sum." + k, s.acc_sum.empty() ? Tensor::zeros(Shape{o.bins})
@@ -239,9 +249,9 @@ int run_loss(const std::vector<std::string>& args) {
       weights.push_back(r.element_weight);
       continue;
     }
-    Tensor pred = st.pred.clone();
+    Tensor pred = st.pred.detach().clone();
     pred.set_requires_grad(true);
-    const double avg = default_avg_factor(o, st);
+    const double avg = default_avg_factor(o, host_step);
     const Tensor loss = [&] {
       if (o.kind == "bce") return losses::bce_with_logits_loss(pred, st.target, st.label_weight, avg, o.loss_weight);
       if (o.kind == "focal")
@@ -251,7 +261,7 @@ int run_loss(const std::vector<std::string>& args) {
     }();
     losses.push_back(loss.item());
     loss.backward();  // the fused op hands back its stored gradient
-    grads.push_back(pred.grad());
+    grads.push_back(on_host(pred.grad()));
   }
 
   // Split batch-scope results back into the steps.

@@ -33,6 +33,7 @@ int bench_loss(const std::vector<std::string>& args);
 int bench_coco_load(const std::vector<std::string>& args);
 int bench_loader(const std::vector<std::string>& args);
 int bench_train(const std::vector<std::string>& args);
+int bench_elementwise(const std::vector<std::string>& args);
 
 // The version report printed by `--version`.
 void print_version();

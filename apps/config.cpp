@@ -1,5 +1,6 @@
 #include "apps/config.h"
 
+#include "core/runtime_info.h"
 #include "io/yaml.h"
 #include "losses/ghm_math.h"
 
@@ -83,6 +84,7 @@ train:
   keep_checkpoints: 3
   eval_interval: 0         # epochs between evaluations on the validation split (0: none)
   init_weights: ""         # safetensors with (some) model weights to start from, e.g. a backbone
+  device: cpu              # cpu, cuda or cuda:I: where the model, the losses and the optimizer run
   pos_iou: 0.5
   neg_iou: 0.4
   min_pos_iou: 0.0
@@ -272,6 +274,7 @@ TrainConfig train_config(const io::Json& config) {
   c.keep_checkpoints = positive_int(t.at("keep_checkpoints"), "keep_checkpoints");
   c.eval_interval = non_negative_int(t.at("eval_interval"));
   c.init_weights = t.at("init_weights").as_string();
+  c.device = t.at("device").as_string();
   c.assigner.pos_iou_thr = number_in(t.at("pos_iou"), 0.0, 1.0);
   c.assigner.neg_iou_thr = number_in(t.at("neg_iou"), 0.0, 1.0);
   c.assigner.min_pos_iou = number_in(t.at("min_pos_iou"), 0.0, 1.0);
@@ -322,6 +325,24 @@ TestConfig test_config(const io::Json& config) {
   c.post.nms_iou = number_in(t.at("nms_iou"), 0.0, 1.0);
   c.post.max_detections = positive_int(t.at("max_detections"), "max_detections");
   return c;
+}
+
+Device parse_device(const std::string& text, const std::string& where) {
+  if (text == "cpu") return Device::cpu();
+  int index = -1;
+  if (text == "cuda") {
+    index = 0;
+  } else if (text.rfind("cuda:", 0) == 0 && text.size() > 5 && text.size() <= 7 &&
+             text.find_first_not_of("0123456789", 5) == std::string::npos) {
+    index = std::stoi(text.substr(5));
+  }
+  GHM_CHECK(index >= 0, where, ": device '", text, "' must be cpu, cuda or cuda:I");
+  const CudaRuntimeInfo info = query_cuda_runtime();
+  GHM_CHECK(info.compiled, where, ": device '", text, "': this build has no CUDA backend (", info.error, ")");
+  GHM_CHECK(index < static_cast<int>(info.gpus.size()), where, ": device '", text, "': ",
+            info.gpus.empty() ? "no usable CUDA GPU (" + info.error + ")"
+                              : "only " + std::to_string(info.gpus.size()) + " GPU(s) found");
+  return Device::cuda(index);
 }
 
 }  // namespace ghm::app

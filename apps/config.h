@@ -63,6 +63,7 @@ struct TrainConfig {
   int keep_checkpoints = 3;
   int eval_interval = 0;
   std::string init_weights;
+  std::string device = "cpu";  // cpu, cuda or cuda:I (checked by parse_device when training starts)
   detection::AssignerConfig assigner;
 };
 TrainConfig train_config(const io::Json& config);
@@ -76,5 +77,9 @@ struct TestConfig {
   detection::PostprocessConfig post;
 };
 TestConfig test_config(const io::Json& config);
+
+// A device named on the command line or in a config: "cpu", "cuda" (= cuda:0) or "cuda:I". A CUDA
+// device that this build or this machine cannot use is an error naming `where` and the reason.
+Device parse_device(const std::string& text, const std::string& where);
 
 }  // namespace ghm::app

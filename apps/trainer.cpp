@@ -116,7 +116,8 @@ void truncate_log(const std::string& path, std::int64_t iteration) {
 }
 
 bool all_finite(const std::vector<Tensor>& params) {
-  for (const Tensor& p : params) {
+  for (const Tensor& device_p : params) {
+    const Tensor p = device_p.device().is_cuda() ? device_p.detach().to(Device::cpu()) : device_p;
     const float* v = p.data<float>();
     float acc = 0;
     for (std::int64_t i = 0; i < p.numel(); ++i) acc += v[i] * 0.0f;  // NaN if any element is NaN or inf
@@ -164,6 +165,8 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     if (!options.quiet)
       std::printf("init_weights: %s (%zu model tensors not in the file)\n", train.init_weights.c_str(), r.missing.size());
   }
+  const Device device = parse_device(train.device, "train.device");
+  model.to(device);  // before the optimizer, whose momentum buffers follow the parameters
   model.train();
   nn::Sgd sgd(model.named_parameters(), train.sgd);
   const std::vector<Tensor> params = model.parameters();
@@ -222,11 +225,11 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     auto iteration_start = Clock::now();
     while (std::optional<io::Batch> batch = loader.next()) {
       const float lr = schedule.at(static_cast<int>(progress.iteration));
-      const detection::RetinaNetOutput out = model.forward(batch->images);
+      const detection::RetinaNetOutput out = model.forward(batch->images.to(device));
       std::vector<detection::FeatureSize> sizes;
       for (const Tensor& c : out.cls_logits) sizes.push_back({c.size(2), c.size(3)});
-      const detection::BatchTargets targets =
-          detection::batch_targets(anchors, sizes, ground_truth(*batch), model_cfg.num_classes, target_cfg);
+      const detection::BatchTargets targets = detection::to_device(
+          detection::batch_targets(anchors, sizes, ground_truth(*batch), model_cfg.num_classes, target_cfg), device);
       const detection::DetectionLoss loss =
           detection::detection_loss(detection::head_rows(out.cls_logits, model_cfg.num_classes),
                                     detection::head_rows(out.box_deltas, 4), targets, loss_cfg, loss_state);

@@ -21,6 +21,10 @@ DIR/weights.safetensors --input DIR/input.safetensors` then runs the very same n
 same batch, so that inference post-processes the same candidates on both sides.
 
   python3 bench/torch_detection.py --depth 50 --mode train --batch 2 --size 512x512 --threads 2
+
+--device cuda runs the model, batch and losses on the GPU (cudnn.benchmark on unless
+--no-cudnn-benchmark; PyTorch's default TF32 rules: on for convolutions), synchronises after each
+run and reports the peak of torch.cuda.max_memory_allocated over the timed runs.
 """
 import argparse
 import json
@@ -80,6 +84,8 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", default="")
     p.add_argument("--export", default="", help="write DIR/weights.safetensors and DIR/input.safetensors")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:I]")
+    p.add_argument("--no-cudnn-benchmark", action="store_true")
     a = p.parse_args()
 
     import torch
@@ -102,6 +108,14 @@ def main():
         converted, _ = convert_state(model.state_dict(), "torchvision RetinaNet")
         save_file(converted, os.path.join(a.export, "weights.safetensors"), metadata={"source": "torchvision"})
         save_file({"image": images.contiguous()}, os.path.join(a.export, "input.safetensors"))
+    device = torch.device(a.device)
+    on_gpu = device.type == "cuda"
+    if on_gpu:
+        torch.backends.cudnn.benchmark = not a.no_cudnn_benchmark
+        model.to(device)
+        images = images.to(device)
+        image_list = ImageList(images, [(h, w)] * a.batch)
+        targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
     params = [q for q in model.parameters() if q.requires_grad]
     sgd = torch.optim.SGD(params, lr=1e-4, momentum=0.9, weight_decay=1e-4)
 
@@ -136,26 +150,35 @@ def main():
     else:
         model.eval()
         run = infer
+    sync = (lambda: torch.cuda.synchronize(device)) if on_gpu else (lambda: None)
     for _ in range(a.warmup):
         value = run()
+    sync()
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats(device)
     times = []
     for _ in range(a.repeats):
         t0 = time.perf_counter()
         value = run()
+        sync()
         times.append(1e3 * (time.perf_counter() - t0))
+    device_peak = torch.cuda.max_memory_allocated(device) / 1048576.0 if on_gpu else 0.0
     median = statistics.median(times)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"torch {a.mode}: ResNet-{a.depth} FPN, {a.classes} classes, {a.batch} x {h}x{w}, {a.threads} threads")
+    print(f"torch {a.mode}: ResNet-{a.depth} FPN, {a.classes} classes, {a.batch} x {h}x{w}, {a.threads} threads, "
+          f"{a.device}")
     print(f"median_ms     {median:.1f}")
     print(f"min_ms        {min(times):.1f}")
     print(f"peak_rss_mib  {peak:.1f}")
     print(f"baseline_mib  {baseline_mib:.1f}  (the interpreter and torch before the model)")
+    if on_gpu:
+        print(f"peak_device_mib {device_peak:.1f}")
     print(("loss          %.5f" if a.mode == "train" else "detections    %d") % value)
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"mode": a.mode, "depth": a.depth, "batch": a.batch, "height": h, "width": w,
                        "threads": a.threads, "median_ms": median, "runs_ms": times, "peak_rss_mib": peak,
-                       "baseline_rss_mib": baseline_mib}, f)
+                       "baseline_rss_mib": baseline_mib, "device": a.device, "peak_device_mib": device_peak}, f)
     return 0
 
 

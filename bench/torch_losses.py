@@ -1,7 +1,7 @@
-"""PyTorch CPU reference timings for the classification and box losses.
+"""PyTorch reference timings for the classification and box losses (CPU, or a GPU with --device cuda).
 
 Run:  /usr/bin/python3 bench/torch_losses.py [--threads 2] [--sizes 240000x80 100000x80]
-          [--warmup 1] [--repeats 5] [--json OUT]
+          [--warmup 1] [--repeats 5] [--json OUT] [--device cpu|cuda]
 
 For every size N x K (anchors x classes) it times, in one process, forward plus
 backward (loss, then autograd.grad of the loss w.r.t. the logits or deltas):
@@ -18,7 +18,9 @@ Inputs: logits around RetinaNet's prior bias (-log 99) with unit-scale noise, on
 targets for 1% of the anchors, label weight 0 for 2% (ignored anchors); box
 deltas with target ~ N(0, 0.1) and pred - target ~ N(0, 0.3). The GHM state is
 kept from call to call, as in training. Each time is the median of --repeats
-runs after --warmup runs. `ghm_retinanet bench loss` prints the same rows.
+runs after --warmup runs. `ghm_retinanet bench loss` prints the same rows. On a GPU
+the inputs are generated on the CPU (the same values) and moved, and every run ends
+with torch.cuda.synchronize().
 """
 
 import argparse
@@ -51,6 +53,16 @@ def parse_size(text):
     return rows, cols
 
 
+def timed(fn, device):
+    """fn followed by a device synchronisation, so that the GPU's work is inside the time."""
+    if device.type != "cuda":
+        return fn
+    def run():
+        fn()
+        torch.cuda.synchronize(device)
+    return run
+
+
 def classification_inputs(rows, cols):
     pred = (-math.log(99.0) + torch.randn(rows, cols)).requires_grad_(True)
     target = torch.zeros(rows, cols)
@@ -71,13 +83,18 @@ def forward_backward(loss_fn, pred, *args):
     return lambda: torch.autograd.grad(loss_fn(pred, *args), pred)
 
 
-def time_size(rows, cols, warmup, repeats):
+def time_size(rows, cols, warmup, repeats, device):
     """[(task, shape string, ms)] for one N x K."""
     torch.manual_seed(0)
     pred, target, label_weight = classification_inputs(rows, cols)
     num_pos = max(int(((target == 1) & (label_weight > 0)).sum()), 1)
     box_rows = rows // GHMR_ROWS_DIVISOR
     box_pred, box_target, box_weight = regression_inputs(box_rows)
+    if device.type == "cuda":
+        pred = pred.detach().to(device).requires_grad_(True)
+        box_pred = box_pred.detach().to(device).requires_grad_(True)
+        target, label_weight = target.to(device), label_weight.to(device)
+        box_target, box_weight = box_target.to(device), box_weight.to(device)
 
     def bce(x, y, w):
         return F.binary_cross_entropy_with_logits(x, y, weight=w, reduction="sum")
@@ -91,7 +108,7 @@ def time_size(rows, cols, warmup, repeats):
     }
     shapes = {task: f"{rows}x{cols}" for task in TASKS}
     shapes["ghmr_reference"] = f"{box_rows}x4"
-    return [(task, shapes[task], median_ms(runs[task], warmup, repeats)) for task in TASKS]
+    return [(task, shapes[task], median_ms(timed(runs[task], device), warmup, repeats)) for task in TASKS]
 
 
 def main():
@@ -102,23 +119,25 @@ def main():
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs per task (default 1)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per task; the median is kept (default 5)")
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:I] (default cpu)")
     args = parser.parse_args()
+    device = torch.device(args.device)
 
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"warm-up {args.warmup}, median of {args.repeats}, forward + backward")
+          f"warm-up {args.warmup}, median of {args.repeats}, forward + backward, {device}")
     header = f"{'task':16s} {'N x K':>12s} {'threads':>7s} {'ms':>10s}"
     print(header)
     print("-" * len(header))
     results = []
     for rows, cols in args.sizes:
-        for task, shape, ms in time_size(rows, cols, args.warmup, args.repeats):
+        for task, shape, ms in time_size(rows, cols, args.warmup, args.repeats, device):
             print(f"{task:16s} {shape:>12s} {torch.get_num_threads():7d} {ms:10.2f}", flush=True)
             results.append({"task": task, "size": shape, "threads": torch.get_num_threads(), "ms": ms})
 
     if args.json:
         summary = {"torch_version": torch.__version__, "threads": torch.get_num_threads(),
-                   "warmup": args.warmup, "repeats": args.repeats, "rows": results}
+                   "warmup": args.warmup, "repeats": args.repeats, "device": str(device), "rows": results}
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=2)
 

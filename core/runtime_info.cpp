@@ -1,5 +1,7 @@
 #include "core/runtime_info.h"
 
+#include "core/check.h"
+
 #include <Eigen/Core>
 #include <sstream>
 
@@ -107,6 +109,10 @@ CudaRuntimeInfo query_cuda_runtime() {
   CudaRuntimeInfo info;
   info.error = "built without CUDA (GHM_CUDA=OFF, or no CUDA toolkit with cuBLAS and cuDNN at configure time)";
   return info;
+}
+
+void synchronize(Device device) {
+  GHM_CHECK(!device.is_cuda(), "synchronize(", device, "): this build has no CUDA backend");
 }
 #endif
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
+
 namespace ghm {
 
 struct GpuInfo {
@@ -30,6 +32,10 @@ CudaRuntimeInfo query_cuda_runtime();
 
 // True when this binary has the CUDA backend and at least one GPU can be used.
 bool cuda_gpu_available();
+
+// Waits until all work queued on `device` has finished (a no-op for the CPU, whose ops return
+// when done): for timing CUDA work from the host.
+void synchronize(Device device);
 
 // One line, e.g. "simd: avx512f avx512bw avx2 fma avx sse4.2; openmp 4.5 (201511), 16 threads;
 // eigen 3.4.0 (AVX512, FMA, AVX2, ...)".

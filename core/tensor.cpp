@@ -197,6 +197,29 @@ Tensor Tensor::to(Device target) const {
   return out;
 }
 
+void Tensor::copy_from(const Tensor& src) {
+  GHM_CHECK(src.shape() == shape() && src.dtype() == dtype(), "copy_from: a ", src.dtype(), " tensor of shape ",
+            src.shape(), " into a ", dtype(), " tensor of shape ", shape());
+  if (nbytes() == 0 || shares_storage_with(src)) return;
+  if (device().is_cuda() || src.device().is_cuda()) {
+#if GHM_WITH_CUDA
+    cuda::copy_bytes(raw_device_data(), device(), src.raw_device_data(), src.device(), nbytes());
+#endif
+  } else {
+    std::memcpy(raw_data(), src.raw_data(), nbytes());
+  }
+}
+
+void Tensor::move_storage_to(Device target) {
+  GHM_CHECK(is_leaf(), "move_storage_to: only leaf tensors can move in place (this one comes from '", grad_fn()->name,
+            "')");
+  if (device() == target) return;
+  const Tensor moved = detach().to(target);
+  impl().storage = moved.impl().storage;
+  impl().grad = nullptr;
+  impl().grad_accumulator = nullptr;
+}
+
 Tensor Tensor::to(DType target) const {
   Tensor out = empty(shape(), target, device());
   switch (target) {

@@ -102,6 +102,12 @@ class Tensor {
   // The same values on `device` (this tensor itself when already there); differentiable: the
   // gradient goes back to this tensor's device. Host <-> device copies synchronise with the host.
   Tensor to(Device device) const;
+  // In place and outside autograd: this tensor's values become src's (same shape and dtype; the
+  // two may be on different devices). Loading weights into a model uses it.
+  void copy_from(const Tensor& src);
+  // Moves a leaf's values to `device` in place: every handle of this tensor (a layer's and its
+  // module registry's) sees the new storage; an accumulated gradient is dropped. nn::Module::to.
+  void move_storage_to(Device device);
 
   // ---- autograd ------------------------------------------------------------------------------
   bool requires_grad() const { return impl().requires_grad; }

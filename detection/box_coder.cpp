@@ -1,11 +1,36 @@
-// DeltaXYWHBBoxCoder on the CPU; the formulas are in box_coder.h.
+// DeltaXYWHBBoxCoder on the CPU, and the dispatch of CUDA tensors to detection/cuda/box_coder_cuda.h;
+// the formulas are in box_coder.h.
 #include "detection/box_coder.h"
 
 #include "core/cpu/parallel.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_guard.h"
+#include "detection/cuda/box_coder_cuda.h"
+#include "detection/cuda/iou_cuda.h"
+#endif
 
 namespace ghm::detection {
 namespace {
 constexpr std::int64_t kRowGrain = 8192;
+
+// Checks `boxes` ([*, 4] f32) as check_boxes does, but on `first`'s device when that is a GPU.
+void check_boxes_with(const Tensor& boxes, const Tensor& first, const char* op, const char* arg) {
+#if GHM_WITH_CUDA
+  if (first.defined() && first.device().is_cuda()) {
+    cuda::check_boxes_on(boxes, first.device(), op, arg);
+    return;
+  }
+#endif
+  check_boxes(boxes, op, arg);
+}
+
+// anchors and `rows`: [N, 4] f32 each, on one device (the anchors' decides).
+void check_rows(const Tensor& anchors, const Tensor& rows, const char* op, const char* rows_name) {
+  check_boxes_with(anchors, anchors, op, "anchors");
+  check_boxes_with(rows, anchors, op, rows_name);
+  GHM_CHECK(anchors.size(0) == rows.size(0), op, ": anchors ", anchors.shape(), " and ", rows_name, " ", rows.shape(),
+            " must have the same number of rows");
+}
 }  // namespace
 
 void check_box_coder_params(const BoxCoderParams& params, const char* op) {
@@ -16,11 +41,17 @@ void check_box_coder_params(const BoxCoderParams& params, const char* op) {
 }
 
 Tensor encode_box_deltas(const Tensor& anchors, const Tensor& boxes, const BoxCoderParams& params) {
-  check_boxes(anchors, "encode_box_deltas", "anchors");
-  check_boxes(boxes, "encode_box_deltas", "boxes");
-  GHM_CHECK(anchors.size(0) == boxes.size(0), "encode_box_deltas: anchors ", anchors.shape(), " and boxes ",
-            boxes.shape(), " must have the same number of rows");
+  check_rows(anchors, boxes, "encode_box_deltas", "boxes");
   check_box_coder_params(params, "encode_box_deltas");
+#if GHM_WITH_CUDA
+  if (anchors.device().is_cuda()) {
+    const ghm::cuda::DeviceGuard guard(anchors.device().index);
+    Tensor deltas = Tensor::empty(anchors.shape(), DType::F32, anchors.device());
+    cuda::encode_box_deltas(anchors.device_data<float>(), boxes.device_data<float>(), anchors.size(0), params,
+                            deltas.device_data<float>());
+    return deltas;
+  }
+#endif
   Tensor deltas = Tensor::empty(anchors.shape());
   cpu::encode_box_deltas(anchors.data<float>(), boxes.data<float>(), anchors.size(0), params, deltas.data<float>());
   return deltas;
@@ -28,14 +59,20 @@ Tensor encode_box_deltas(const Tensor& anchors, const Tensor& boxes, const BoxCo
 
 Tensor decode_box_deltas(const Tensor& anchors, const Tensor& deltas, std::optional<ImageSize> clip_to,
                          const BoxCoderParams& params) {
-  check_boxes(anchors, "decode_box_deltas", "anchors");
-  check_boxes(deltas, "decode_box_deltas", "deltas");
-  GHM_CHECK(anchors.size(0) == deltas.size(0), "decode_box_deltas: anchors ", anchors.shape(), " and deltas ",
-            deltas.shape(), " must have the same number of rows");
+  check_rows(anchors, deltas, "decode_box_deltas", "deltas");
   if (clip_to)
     GHM_CHECK(clip_to->height >= 0 && clip_to->width >= 0, "decode_box_deltas: clip size must be non-negative, got ",
               clip_to->height, "x", clip_to->width);
   check_box_coder_params(params, "decode_box_deltas");
+#if GHM_WITH_CUDA
+  if (anchors.device().is_cuda()) {
+    const ghm::cuda::DeviceGuard guard(anchors.device().index);
+    Tensor boxes = Tensor::empty(anchors.shape(), DType::F32, anchors.device());
+    cuda::decode_box_deltas(anchors.device_data<float>(), deltas.device_data<float>(), anchors.size(0), clip_to,
+                            params, boxes.device_data<float>());
+    return boxes;
+  }
+#endif
   Tensor boxes = Tensor::empty(anchors.shape());
   cpu::decode_box_deltas(anchors.data<float>(), deltas.data<float>(), anchors.size(0), clip_to, params,
                          boxes.data<float>());

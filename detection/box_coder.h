@@ -84,10 +84,11 @@ GHM_HD void decode_box_delta(const float* p,      // [4] anchor
 // Throws (naming `op`) unless every std is finite and non-zero and every mean finite.
 void check_box_coder_params(const BoxCoderParams& params, const char* op);
 
-// anchors [N, 4], boxes [N, 4] f32 (CPU) -> deltas [N, 4]. N may be 0.
+// anchors [N, 4], boxes [N, 4] f32 (CPU or one GPU) -> deltas [N, 4] on their device. N may be 0.
 Tensor encode_box_deltas(const Tensor& anchors, const Tensor& boxes, const BoxCoderParams& params = {});
 
-// anchors [N, 4], deltas [N, 4] f32 (CPU) -> boxes [N, 4], clipped to `clip_to` when given.
+// anchors [N, 4], deltas [N, 4] f32 (CPU or one GPU) -> boxes [N, 4] on their device, clipped to
+// `clip_to` when given.
 Tensor decode_box_deltas(const Tensor& anchors, const Tensor& deltas, std::optional<ImageSize> clip_to = std::nullopt,
                          const BoxCoderParams& params = {});
 

@@ -15,12 +15,12 @@ std::span<const std::int64_t> scope_rows(losses::GhmScope scope, const std::vect
 }
 
 Tensor classification_loss(const Tensor& cls_rows, const BatchTargets& t, const ClsLossConfig& c,
-                           DetectionLossState& state, std::vector<losses::GhmCallStats>& calls) {
+                           DetectionLossState& state, std::vector<losses::GhmCallStats>* calls) {
   const double avg = static_cast<double>(t.num_total_pos);
   switch (c.kind) {
     case ClsLossKind::GhmC:
       return losses::ghm_c_loss(cls_rows, t.labels, t.label_weights, c.ghmc, state.cls, scope_rows(c.scope, t.level_rows),
-                                &calls);
+                                calls);
     case ClsLossKind::GhmCExact: {
       const losses::GhmcExactParams exact{1.0 / c.ghmc.bins, c.ghmc.loss_weight};
       return losses::ghm_c_exact_loss(cls_rows, t.labels, t.label_weights, exact, scope_rows(c.scope, t.level_rows));
@@ -34,8 +34,9 @@ Tensor classification_loss(const Tensor& cls_rows, const BatchTargets& t, const 
 }
 
 Tensor regression_loss(const Tensor& box_rows, const BatchTargets& t, const RegLossConfig& c,
-                       DetectionLossState& state, std::vector<losses::GhmCallStats>& calls) {
-  const Tensor index = Tensor::from_vector(t.positive_rows, {static_cast<std::int64_t>(t.positive_rows.size())});
+                       DetectionLossState& state, std::vector<losses::GhmCallStats>* calls) {
+  const Tensor index = Tensor::from_vector(t.positive_rows, {static_cast<std::int64_t>(t.positive_rows.size())})
+                           .to(box_rows.device());
   const Tensor pred = index_select(box_rows, 0, index);                  // [P, 4]
   const Tensor target = index_select(t.bbox_targets, 0, index);          // [P, 4]
   const Tensor weight = index_select(t.bbox_weights, 0, index);          // [P, 4]
@@ -43,7 +44,7 @@ Tensor regression_loss(const Tensor& box_rows, const BatchTargets& t, const RegL
   switch (c.kind) {
     case RegLossKind::GhmR:
       return losses::ghm_r_loss(pred, target, weight, c.ghmr, state.reg, scope_rows(c.scope, t.positive_level_rows),
-                                &calls);
+                                calls);
     case RegLossKind::SmoothL1:
       return losses::smooth_l1_loss(pred, target, weight, avg, c.beta, c.loss_weight);
     case RegLossKind::Asl1:
@@ -81,8 +82,8 @@ DetectionLoss detection_loss(const Tensor& cls_rows, const Tensor& box_rows, con
   GHM_CHECK(box_rows.dim() == 2 && box_rows.size(0) == rows && box_rows.size(1) == 4, "detection_loss: box_rows ",
             box_rows.shape(), " must be [", rows, ", 4]");
   DetectionLoss out;
-  out.cls = classification_loss(cls_rows, targets, config.cls, state, out.cls_calls);
-  out.reg = regression_loss(box_rows, targets, config.reg, state, out.reg_calls);
+  out.cls = classification_loss(cls_rows, targets, config.cls, state, config.ghm_call_stats ? &out.cls_calls : nullptr);
+  out.reg = regression_loss(box_rows, targets, config.reg, state, config.ghm_call_stats ? &out.reg_calls : nullptr);
   out.total = add(out.cls, out.reg);
   return out;
 }

@@ -52,6 +52,9 @@ struct RegLossConfig {
 struct DetectionLossConfig {
   ClsLossConfig cls;
   RegLossConfig reg;
+  // Fill DetectionLoss::cls_calls / reg_calls (per-call bin counts and weights, for study and
+  // tests). Off in training: on CUDA it costs a synchronising copy per loss.
+  bool ghm_call_stats = false;
 };
 
 // The GHM EMA states (saved in checkpoints).
@@ -66,8 +69,8 @@ struct DetectionLoss {
   Tensor cls;    // [] differentiable
   Tensor reg;    // [] differentiable
   Tensor total;  // [] cls + reg
-  std::vector<losses::GhmCallStats> cls_calls;  // GHM-C per call (empty for other losses)
-  std::vector<losses::GhmCallStats> reg_calls;  // GHM-R per call
+  std::vector<losses::GhmCallStats> cls_calls;  // GHM-C per call (empty for other losses, or without ghm_call_stats)
+  std::vector<losses::GhmCallStats> reg_calls;  // GHM-R per call (likewise)
 };
 
 std::string to_string(ClsLossKind kind);

@@ -1,10 +1,15 @@
-// Pairwise IoU / IoF of two box sets; the formula and layout are in iou.h.
+// Pairwise IoU / IoF of two box sets on the CPU, and the dispatch of CUDA tensors to
+// detection/cuda/iou_cuda.h; the formula and layout are in iou.h.
 #include "detection/iou.h"
 
 #include <algorithm>
 #include <vector>
 
 #include "core/cpu/parallel.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_guard.h"
+#include "detection/cuda/iou_cuda.h"
+#endif
 
 namespace ghm::detection {
 
@@ -17,6 +22,18 @@ void check_boxes(const Tensor& boxes, const char* op, const char* arg) {
 }
 
 Tensor box_overlaps(const Tensor& boxes1, const Tensor& boxes2, OverlapMode mode) {
+#if GHM_WITH_CUDA
+  if (boxes1.defined() && boxes1.device().is_cuda()) {
+    const Device device = boxes1.device();
+    cuda::check_boxes_on(boxes1, device, "box_overlaps", "boxes1");
+    cuda::check_boxes_on(boxes2, device, "box_overlaps", "boxes2");
+    const ghm::cuda::DeviceGuard guard(device.index);
+    const std::int64_t n = boxes1.size(0), m = boxes2.size(0);
+    Tensor out = Tensor::empty({n, m}, DType::F32, device);
+    cuda::box_overlaps(boxes1.device_data<float>(), n, boxes2.device_data<float>(), m, mode, out.device_data<float>());
+    return out;
+  }
+#endif
   check_boxes(boxes1, "box_overlaps", "boxes1");
   check_boxes(boxes2, "box_overlaps", "boxes2");
   const std::int64_t n = boxes1.size(0), m = boxes2.size(0);

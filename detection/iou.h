@@ -61,7 +61,8 @@ GHM_HD float box_overlap(const float* a, float area_a, const float* b, float are
 }
 
 // ---- Tensor API ----------------------------------------------------------------------------------
-// boxes1 [N, 4] f32, boxes2 [M, 4] f32 (CPU) -> overlaps [N, M] f32. N or M may be 0.
+// boxes1 [N, 4] f32, boxes2 [M, 4] f32, both on the CPU or both on one GPU -> overlaps [N, M] f32 on
+// that device. N or M may be 0.
 Tensor box_overlaps(const Tensor& boxes1, const Tensor& boxes2, OverlapMode mode = OverlapMode::IoU);
 inline Tensor box_iou(const Tensor& boxes1, const Tensor& boxes2) {
   return box_overlaps(boxes1, boxes2, OverlapMode::IoU);
@@ -70,7 +71,8 @@ inline Tensor box_iof(const Tensor& boxes1, const Tensor& boxes2) {
   return box_overlaps(boxes1, boxes2, OverlapMode::IoF);
 }
 
-// Checks that `boxes` is a defined f32 CPU tensor of shape [*, 4]; errors name `op` and `arg`.
+// Checks that `boxes` is a defined f32 CPU tensor of shape [*, 4] (the CPU kernels' inputs); errors name
+// `op` and `arg`. CUDA inputs are checked by cuda::check_boxes_on (detection/cuda/iou_cuda.h).
 void check_boxes(const Tensor& boxes, const char* op, const char* arg);
 
 namespace cpu {

@@ -1,4 +1,5 @@
-// Greedy and class-wise NMS on the CPU; the rule is in nms.h.
+// Greedy and class-wise NMS on the CPU, and the dispatch of CUDA tensors to detection/cuda/nms_cuda.h;
+// the rule is in nms.h.
 #include "detection/nms.h"
 
 #include <algorithm>
@@ -6,18 +7,43 @@
 #include <numeric>
 
 #include "detection/iou.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_guard.h"
+#include "detection/cuda/iou_cuda.h"
+#include "detection/cuda/nms_cuda.h"
+#endif
 
 namespace ghm::detection {
 namespace {
 
+// The op runs where `boxes` is; every other input must be there too.
+bool runs_on_cuda(const Tensor& boxes) {
+#if GHM_WITH_CUDA
+  return boxes.defined() && boxes.device().is_cuda();
+#else
+  return false;
+#endif
+}
+
+// On the CPU this also rejects NaN scores; on CUDA the kernels find them (reading the scores here
+// would copy them to the host).
 void check_nms_inputs(const Tensor& boxes, const Tensor& scores, float iou_threshold, const char* op) {
-  check_boxes(boxes, op, "boxes");
+  const bool on_cuda = runs_on_cuda(boxes);
+#if GHM_WITH_CUDA
+  if (on_cuda) cuda::check_boxes_on(boxes, boxes.device(), op, "boxes");
+#endif
+  if (!on_cuda) check_boxes(boxes, op, "boxes");
   check_defined(scores, op, "scores");
   check_dtype(scores, DType::F32, op, "scores");
-  GHM_CHECK(scores.device().is_cpu(), op, ": scores are on ", scores.device(), "; this op runs on the CPU");
+  if (on_cuda)
+    GHM_CHECK(scores.device() == boxes.device(), op, ": scores are on ", scores.device(), " but boxes on ",
+              boxes.device(), "; every input must be on one device");
+  else
+    GHM_CHECK(scores.device().is_cpu(), op, ": scores are on ", scores.device(), "; this op runs on the CPU");
   GHM_CHECK(scores.dim() == 1 && scores.size(0) == boxes.size(0), op, ": scores ", scores.shape(),
             " must be [N] for boxes ", boxes.shape());
   GHM_CHECK(!std::isnan(iou_threshold), op, ": iou_threshold is NaN");
+  if (on_cuda) return;
   const float* s = scores.data<float>();
   for (std::int64_t i = 0; i < scores.size(0); ++i) GHM_CHECK(!std::isnan(s[i]), op, ": scores[", i, "] is NaN");
 }
@@ -38,6 +64,13 @@ Tensor to_index_tensor(const std::vector<std::int64_t>& keep) {
 
 Tensor nms(const Tensor& boxes, const Tensor& scores, float iou_threshold) {
   check_nms_inputs(boxes, scores, iou_threshold, "nms");
+#if GHM_WITH_CUDA
+  if (runs_on_cuda(boxes)) {
+    const ghm::cuda::DeviceGuard guard(boxes.device().index);
+    return cuda::nms(boxes.device_data<float>(), scores.device_data<float>(), boxes.size(0), iou_threshold,
+                     boxes.device().index);
+  }
+#endif
   const std::int64_t n = boxes.size(0);
   const std::vector<std::int64_t> order = score_order(scores.data<float>(), n);
   std::vector<std::int64_t> keep;
@@ -52,6 +85,19 @@ Tensor batched_nms(const Tensor& boxes, const Tensor& scores, const Tensor& clas
             "batched_nms: class_ids must be i64 or i32, got ", class_ids.dtype());
   GHM_CHECK(class_ids.dim() == 1 && class_ids.size(0) == boxes.size(0), "batched_nms: class_ids ", class_ids.shape(),
             " must be [N] for boxes ", boxes.shape());
+#if GHM_WITH_CUDA
+  if (runs_on_cuda(boxes)) {
+    GHM_CHECK(class_ids.device() == boxes.device(), "batched_nms: class_ids are on ", class_ids.device(),
+              " but boxes on ", boxes.device(), "; every input must be on one device");
+    const ghm::cuda::DeviceGuard guard(boxes.device().index);
+    const float* b = boxes.device_data<float>();
+    const float* s = scores.device_data<float>();
+    const int device = boxes.device().index;
+    return class_ids.dtype() == DType::I64
+               ? cuda::batched_nms(b, s, class_ids.device_data<std::int64_t>(), boxes.size(0), iou_threshold, device)
+               : cuda::batched_nms(b, s, class_ids.device_data<std::int32_t>(), boxes.size(0), iou_threshold, device);
+  }
+#endif
   const std::int64_t n = boxes.size(0);
   const Tensor ids64 = class_ids.dtype() == DType::I64 ? class_ids : class_ids.to(DType::I64);
   const std::int64_t* cls = ids64.data<std::int64_t>();

@@ -27,7 +27,8 @@
 
 namespace ghm::detection {
 
-// boxes [N, 4], scores [N] (no NaN) -> kept indices [K] i64. N may be 0.
+// boxes [N, 4], scores [N] (no NaN) -> kept indices [K] i64, on the inputs' device (CPU or one GPU).
+// N may be 0.
 Tensor nms(const Tensor& boxes, const Tensor& scores, float iou_threshold);
 
 // boxes [N, 4], scores [N], class_ids [N] -> kept indices [K] i64 over all classes.

@@ -95,4 +95,10 @@ Tensor head_rows(const std::vector<Tensor>& per_level, std::int64_t channels_per
   return rows.size() == 1 ? rows.front() : concat(rows, 0);
 }
 
+BatchTargets to_device(BatchTargets targets, Device device) {
+  for (Tensor* t : {&targets.labels, &targets.label_weights, &targets.bbox_targets, &targets.bbox_weights})
+    if (t->defined()) *t = t->to(device);
+  return targets;
+}
+
 }  // namespace ghm::detection

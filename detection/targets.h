@@ -62,6 +62,10 @@ struct BatchTargets {
   std::int64_t num_total_pos = 0;         // sum over images of max(positives, 1)
 };
 
+// The same targets with their tensors on `device` (offsets and counts stay on the host): the
+// assignment runs on the CPU, the losses on the model's device.
+BatchTargets to_device(BatchTargets targets, Device device);
+
 // feature_sizes: one per level (the head's output sizes); batch_pad: the batch tensor's H and W.
 BatchTargets batch_targets(const AnchorGenerator& anchors, std::span<const FeatureSize> feature_sizes,
                            std::span<const ImageGroundTruth> images, std::int64_t num_classes,

@@ -331,8 +331,11 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   TempFileGuard guard(temp);
   write_all(fd.get(), &header_bytes, kHeaderLengthBytes, temp);
   write_all(fd.get(), header.data(), header.size(), temp);
-  for (const auto& [name, tensor] : tensors)
-    if (tensor.nbytes() > 0) write_all(fd.get(), tensor.raw_data(), tensor.nbytes(), temp);
+  for (const auto& [name, tensor] : tensors) {
+    if (tensor.nbytes() == 0) continue;
+    const Tensor host = tensor.device().is_cuda() ? tensor.detach().to(Device::cpu()) : tensor;  // one at a time
+    write_all(fd.get(), host.raw_data(), host.nbytes(), temp);
+  }
   GHM_CHECK(::fsync(fd.get()) == 0, "cannot sync '", temp, "' to disk: ", errno_text());
   GHM_CHECK(fd.close(), "cannot close '", temp, "': ", errno_text());
   GHM_CHECK(::rename(temp.c_str(), path.c_str()) == 0, "cannot rename '", temp, "' to '", path, "': ", errno_text());

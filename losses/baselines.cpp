@@ -1,5 +1,6 @@
 // Baseline losses: each one fused pass that writes dL/dpred and sums the loss over fixed row
-// chunks in a fixed order (deterministic for any thread count). The math of each is in
+// chunks in a fixed order (deterministic for any thread count). CUDA inputs run the same formulas
+// on their device (losses/cuda/baselines_cuda.cu). The math of each is in
 // losses/baselines.h; the focal gradient, with A = alpha_t, q = 1 - p_t = p + y - 2py and
 // B = BCE(x, y), is  dl/dx = A * (gamma * q^(gamma-1) * (1 - 2y) p (1-p) * B + q^gamma * (p - y)).
 #include "losses/baselines.h"
@@ -11,6 +12,10 @@
 #include "core/cpu/parallel.h"
 #include "losses/class_targets.h"
 #include "losses/fused_loss.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_guard.h"
+#include "losses/cuda/baselines_cuda.h"
+#endif
 
 namespace ghm::losses {
 namespace {
@@ -100,7 +105,22 @@ void check_regression(const Tensor& pred, const Tensor& target, const Tensor& we
   check_dtype(weight, DType::F32, op, "weight");
   GHM_CHECK(pred.dim() == 2 && target.shape() == pred.shape() && weight.shape() == pred.shape(), op, ": pred ",
             pred.shape(), ", target ", target.shape(), " and weight ", weight.shape(), " must all be [N, D]");
+  GHM_CHECK(target.device() == pred.device() && weight.device() == pred.device(), op, ": pred on ", pred.device(),
+            ", target on ", target.device(), " and weight on ", weight.device(), " must be on one device");
 }
+
+#if GHM_WITH_CUDA
+// A loss on pred's CUDA device: launch(grad, loss) runs the kernels (losses/cuda/baselines_cuda.h);
+// the value stays a [] tensor there.
+template <class Launch>
+Tensor cuda_loss(const Tensor& pred, const char* op, Launch&& launch) {
+  const ghm::cuda::DeviceGuard guard(pred.device().index);
+  Tensor grad = Tensor::empty(pred.shape(), DType::F32, pred.device());
+  Tensor loss = Tensor::empty(Shape{}, DType::F32, pred.device());
+  launch(grad.device_data<float>(), loss.device_data<float>());
+  return fused_loss_output(loss, pred, grad, op);
+}
+#endif
 
 }  // namespace
 
@@ -108,6 +128,14 @@ Tensor bce_with_logits_loss(const Tensor& pred, const Tensor& target, const Tens
                             float loss_weight) {
   const char* op = "bce_with_logits_loss";
   check_avg(avg_factor, op);
+#if GHM_WITH_CUDA
+  if (pred.defined() && pred.device().is_cuda()) {
+    const DeviceClassTargets t = make_device_class_targets(pred, target, label_weight, op);
+    return cuda_loss(pred, op, [&](float* grad, float* loss) {
+      cuda::bce_with_logits_loss(pred.device_data<float>(), t, avg_factor, loss_weight, grad, loss);
+    });
+  }
+#endif
   const ClassTargets t = make_class_targets(pred, target, label_weight, op);
   const float* x = pred.data<float>();
   const float scale = static_cast<float>(loss_weight / avg_factor);
@@ -126,6 +154,14 @@ Tensor sigmoid_focal_loss(const Tensor& pred, const Tensor& target, const Tensor
   check_avg(avg_factor, op);
   GHM_CHECK(gamma >= 0.0f && alpha >= 0.0f && alpha <= 1.0f, op, ": need gamma >= 0 and alpha in [0, 1], got gamma ",
             gamma, ", alpha ", alpha);
+#if GHM_WITH_CUDA
+  if (pred.defined() && pred.device().is_cuda()) {
+    const DeviceClassTargets t = make_device_class_targets(pred, target, label_weight, op);
+    return cuda_loss(pred, op, [&](float* grad, float* loss) {
+      cuda::sigmoid_focal_loss(pred.device_data<float>(), t, avg_factor, alpha, gamma, loss_weight, grad, loss);
+    });
+  }
+#endif
   const ClassTargets t = make_class_targets(pred, target, label_weight, op);
   const float* x = pred.data<float>();
   const float scale = static_cast<float>(loss_weight / avg_factor);
@@ -159,6 +195,13 @@ Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& we
   check_avg(avg_factor, op);
   check_regression(pred, target, weight, op);
   GHM_CHECK(beta > 0.0f, op, ": beta must be positive, got ", beta);
+#if GHM_WITH_CUDA
+  if (pred.defined() && pred.device().is_cuda())
+    return cuda_loss(pred, op, [&](float* grad, float* loss) {
+      cuda::smooth_l1_loss(pred.device_data<float>(), target.device_data<float>(), weight.device_data<float>(),
+                           pred.numel(), avg_factor, beta, loss_weight, grad, loss);
+    });
+#endif
   const float* x = pred.data<float>();
   const float* y = target.data<float>();
   const float* wt = weight.data<float>();
@@ -181,6 +224,13 @@ Tensor asl1_loss(const Tensor& pred, const Tensor& target, const Tensor& weight,
   check_avg(avg_factor, op);
   check_regression(pred, target, weight, op);
   GHM_CHECK(mu > 0.0f, op, ": mu must be positive, got ", mu);
+#if GHM_WITH_CUDA
+  if (pred.defined() && pred.device().is_cuda())
+    return cuda_loss(pred, op, [&](float* grad, float* loss) {
+      cuda::asl1_loss(pred.device_data<float>(), target.device_data<float>(), weight.device_data<float>(),
+                      pred.numel(), avg_factor, mu, loss_weight, grad, loss);
+    });
+#endif
   const float* x = pred.data<float>();
   const float* y = target.data<float>();
   const float* wt = weight.data<float>();

@@ -29,8 +29,26 @@ struct ClassTargets {
   float w(std::int64_t row, std::int64_t col) const { return weight_per_row ? weight[row] : weight[row * k + col]; }
 };
 
-// Validates shapes and dtypes (errors name `op`, the argument and the shapes).
+// The same inputs as raw addresses on the tensors' device, for the CUDA kernels (which read
+// labels of either integer type in place).
+struct DeviceClassTargets {
+  std::int64_t n = 0, k = 0;
+  const float* onehot = nullptr;           // [N, K], or null when labels are given
+  const std::int32_t* labels32 = nullptr;  // [N] i32 labels, or null
+  const std::int64_t* labels64 = nullptr;  // [N] i64 labels, or null
+  const float* weight = nullptr;           // [N, K] or [N]
+  bool weight_per_row = false;
+};
+
+// Validates shapes, dtypes and devices (errors name `op`, the argument and the shapes).
+void check_class_targets(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const char* op);
+
+// Validates (check_class_targets) and reads CPU tensors.
 ClassTargets make_class_targets(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const char* op);
+
+// Validates and takes the device addresses of tensors on any one device (a CUDA device in practice).
+DeviceClassTargets make_device_class_targets(const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                                             const char* op);
 
 // Row offsets [L + 1] of the calls: the given level offsets (validated against N), or {0, N}.
 std::vector<std::int64_t> call_rows(std::span<const std::int64_t> level_rows, std::int64_t n, const char* op);

@@ -7,7 +7,11 @@
 
 namespace ghm::losses {
 
-// grad: dL/dpred for an upstream gradient of 1, shape of pred.
+// grad: dL/dpred for an upstream gradient of 1, shape of pred. The value is known on the host.
 Tensor fused_loss_output(double value, const Tensor& pred, const Tensor& grad, const char* name);
+
+// The same with the value already in a [] f32 tensor on pred's device (a CUDA loss writes it
+// there, so neither the forward nor the backward waits for the device).
+Tensor fused_loss_output(const Tensor& value, const Tensor& pred, const Tensor& grad, const char* name);
 
 }  // namespace ghm::losses

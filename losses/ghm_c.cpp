@@ -1,4 +1,5 @@
-// GHM-C on the CPU: the element math below, the three passes in losses/cpu/ghm_cpu.h.
+// GHM-C on the CPU: the element math below, the three passes in losses/cpu/ghm_cpu.h. A CUDA pred
+// runs the same passes on its device (losses/cuda/ghm_cuda.cu).
 //
 // Per element (x logit, y target):  t = exp(-|x|);  p = sigmoid(x) = x >= 0 ? 1/(1+t) : t/(1+t)
 //   g = |p - y|,   l = max(x, 0) - x*y + log1p(t)   (stable BCE with logits),   d = p - y
@@ -14,13 +15,38 @@
 #include "losses/class_targets.h"
 #include "losses/cpu/ghm_cpu.h"
 #include "losses/fused_loss.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_guard.h"
+#include "losses/cuda/ghm_cuda.h"
+#endif
 
 namespace ghm::losses {
+namespace {
+
+#if GHM_WITH_CUDA
+// The same op on pred's CUDA device (losses/cuda/ghm_cuda.h): every call in one set of launches,
+// the results left on the device.
+cuda::GhmRun ghm_c_cuda(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmcParams& params,
+                        GhmEmaState& state, std::span<const std::int64_t> level_rows, ElementWeights keep) {
+  const DeviceClassTargets t = make_device_class_targets(pred, target, label_weight, "ghm_c_loss");
+  const std::vector<std::int64_t> rows = call_rows(level_rows, t.n, "ghm_c_loss");
+  if (params.momentum > 0.0 && state.acc_sum.empty()) state.acc_sum.assign(static_cast<std::size_t>(params.bins), 0.0f);
+  const ghm::cuda::DeviceGuard guard(pred.device().index);
+  return cuda::ghm_c_calls({params.bins, params.momentum, params.loss_weight}, pred, t, rows, state, keep);
+}
+#endif
+
+}  // namespace
 
 GhmcResult ghm_c_forward(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmcParams& params,
                          GhmEmaState& state, std::span<const std::int64_t> level_rows, ElementWeights keep) {
+#if GHM_WITH_CUDA
+  if (pred.defined() && pred.device().is_cuda())
+    return cuda::read_result(ghm_c_cuda(pred, target, label_weight, params, state, level_rows, keep));
+#endif
   const ClassTargets t = make_class_targets(pred, target, label_weight, "ghm_c_loss");
   const std::vector<std::int64_t> rows = call_rows(level_rows, t.n, "ghm_c_loss");
+  state.sync_to_host();  // after CUDA calls, S is current on the device
   if (params.momentum > 0.0 && state.acc_sum.empty()) state.acc_sum.assign(static_cast<std::size_t>(params.bins), 0.0f);
   const cpu::GhmCallConfig cfg{params.bins, params.momentum, params.loss_weight, kGhmcLastEdge, cpu::GhmTot::CountValid};
 
@@ -81,6 +107,13 @@ GhmcResult ghm_c_forward(const Tensor& pred, const Tensor& target, const Tensor&
 
 Tensor ghm_c_loss(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmcParams& params,
                   GhmEmaState& state, std::span<const std::int64_t> level_rows, std::vector<GhmCallStats>* stats) {
+#if GHM_WITH_CUDA
+  if (pred.defined() && pred.device().is_cuda()) {  // no host synchronisation unless the statistics are asked for
+    const cuda::GhmRun run = ghm_c_cuda(pred, target, label_weight, params, state, level_rows, ElementWeights::Skip);
+    if (stats) *stats = cuda::read_call_stats(run);
+    return fused_loss_output(run.loss, pred, run.grad, "ghm_c_loss");
+  }
+#endif
   GhmcResult r = ghm_c_forward(pred, target, label_weight, params, state, level_rows);
   if (stats) *stats = std::move(r.calls);
   return fused_loss_output(r.total, pred, r.grad, "ghm_c_loss");

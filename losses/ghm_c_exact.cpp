@@ -16,6 +16,9 @@ GhmResult ghm_c_exact_forward(const Tensor& pred, const Tensor& target, const Te
                               const GhmcExactParams& params, std::span<const std::int64_t> level_rows,
                               ElementWeights keep) {
   const char* op = "ghm_c_exact_loss";
+  check_defined(pred, op, "pred");
+  GHM_CHECK(pred.device().is_cpu(), op, ": runs on the CPU only (a sort per call), pred is on ", pred.device(),
+            "; move the inputs with .to(Device::cpu()) or use ghm_c_loss");
   const ClassTargets t = make_class_targets(pred, target, label_weight, op);
   GHM_CHECK(params.epsilon > 0.0 && params.epsilon <= 1.0, op, ": epsilon must be in (0, 1], got ", params.epsilon);
   const std::vector<std::int64_t> rows = call_rows(level_rows, t.n, op);

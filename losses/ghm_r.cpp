@@ -1,4 +1,5 @@
-// GHM-R on the CPU: the element math below, the three passes in losses/cpu/ghm_cpu.h.
+// GHM-R on the CPU: the element math below, the three passes in losses/cpu/ghm_cpu.h. A CUDA pred
+// runs the same passes on its device (losses/cuda/ghm_cuda.cu).
 //
 // Per element (x prediction, y target), with mu2 = float32(mu * mu) as the reference rounds it:
 //   d = x - y;  s = sqrt(d*d + mu2);  l = s - mu (ASL1);  g = |d / s|;  dl/dx = d / s
@@ -10,21 +11,55 @@
 #include "losses/cpu/ghm_cpu.h"
 #include "losses/fused_loss.h"
 #include "losses/class_targets.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_guard.h"
+#include "losses/cuda/ghm_cuda.h"
+#endif
 
 namespace ghm::losses {
+namespace {
+
+constexpr const char* kOp = "ghm_r_loss";
+
+void check_inputs(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmrParams& params) {
+  check_dtype(pred, DType::F32, kOp, "pred");
+  check_dtype(target, DType::F32, kOp, "target");
+  check_dtype(label_weight, DType::F32, kOp, "label_weight");
+  GHM_CHECK(pred.dim() == 2 && target.shape() == pred.shape() && label_weight.shape() == pred.shape(), kOp,
+            ": pred ", pred.shape(), ", target ", target.shape(), " and label_weight ", label_weight.shape(),
+            " must all be [N, D]");
+  GHM_CHECK(target.device() == pred.device() && label_weight.device() == pred.device(), kOp, ": pred on ",
+            pred.device(), ", target on ", target.device(), " and label_weight on ", label_weight.device(),
+            " must be on one device");
+  GHM_CHECK(params.mu > 0.0f, kOp, ": mu must be positive, got ", params.mu);
+}
+
+#if GHM_WITH_CUDA
+// The same op on pred's CUDA device (losses/cuda/ghm_cuda.h), the results left there.
+cuda::GhmRun ghm_r_cuda(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmrParams& params,
+                        GhmEmaState& state, std::span<const std::int64_t> level_rows, ElementWeights keep) {
+  check_inputs(pred, target, label_weight, params);
+  const std::vector<std::int64_t> rows = call_rows(level_rows, pred.size(0), kOp);
+  if (params.momentum > 0.0 && state.acc_sum.empty()) state.acc_sum.assign(static_cast<std::size_t>(params.bins), 0.0f);
+  const ghm::cuda::DeviceGuard guard(pred.device().index);
+  return cuda::ghm_r_calls({params.bins, params.momentum, params.loss_weight}, pred, target, label_weight, params.mu,
+                           rows, state, keep);
+}
+#endif
+
+}  // namespace
 
 GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmrParams& params,
                          GhmEmaState& state, std::span<const std::int64_t> level_rows, ElementWeights keep) {
-  const char* op = "ghm_r_loss";
-  check_dtype(pred, DType::F32, op, "pred");
-  check_dtype(target, DType::F32, op, "target");
-  check_dtype(label_weight, DType::F32, op, "label_weight");
-  GHM_CHECK(pred.dim() == 2 && target.shape() == pred.shape() && label_weight.shape() == pred.shape(), op,
-            ": pred ", pred.shape(), ", target ", target.shape(), " and label_weight ", label_weight.shape(),
-            " must all be [N, D]");
-  GHM_CHECK(params.mu > 0.0f, op, ": mu must be positive, got ", params.mu);
+#if GHM_WITH_CUDA
+  if (pred.defined() && pred.device().is_cuda())
+    return cuda::read_result(ghm_r_cuda(pred, target, label_weight, params, state, level_rows, keep));
+#endif
+  const char* op = kOp;
+  check_inputs(pred, target, label_weight, params);
   const std::int64_t n = pred.size(0), dims = pred.size(1);
   const std::vector<std::int64_t> rows = call_rows(level_rows, n, op);
+  state.sync_to_host();  // after CUDA calls, S is current on the device
   if (params.momentum > 0.0 && state.acc_sum.empty()) state.acc_sum.assign(static_cast<std::size_t>(params.bins), 0.0f);
   const cpu::GhmCallConfig cfg{params.bins, params.momentum, params.loss_weight, kGhmrLastEdge, cpu::GhmTot::SumWeights};
   const float mu = params.mu;
@@ -65,6 +100,13 @@ GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor&
 
 Tensor ghm_r_loss(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmrParams& params,
                   GhmEmaState& state, std::span<const std::int64_t> level_rows, std::vector<GhmCallStats>* stats) {
+#if GHM_WITH_CUDA
+  if (pred.defined() && pred.device().is_cuda()) {  // no host synchronisation unless the statistics are asked for
+    const cuda::GhmRun run = ghm_r_cuda(pred, target, label_weight, params, state, level_rows, ElementWeights::Skip);
+    if (stats) *stats = cuda::read_call_stats(run);
+    return fused_loss_output(run.loss, pred, run.grad, kOp);
+  }
+#endif
   GhmrResult r = ghm_r_forward(pred, target, label_weight, params, state, level_rows);
   if (stats) *stats = std::move(r.calls);
   return fused_loss_output(r.total, pred, r.grad, "ghm_r_loss");

@@ -18,10 +18,40 @@ enum class GhmScope {
 
 // S_i <- m * S_i + (1 - m) * R_i for the bins that are non-empty in a call; starts at zero and is
 // saved in checkpoints so a resumed run continues exactly.
+//
+// Where S lives: a CUDA loss keeps S on the GPU of its inputs, so that a call needs no host
+// synchronisation (the EMA runs in a kernel between two others). Its first call copies acc_sum to
+// `device_acc_sum` and sets `on_device`; later calls update the device copy in place, and acc_sum
+// is stale until sync_to_host(). So: read S through values() (checkpoints do); code that assigns
+// acc_sum after a CUDA loss has run also sets on_device = false, making its values the current S
+// (the next CUDA call copies them over); CPU losses sync by themselves.
 struct GhmEmaState {
-  std::vector<float> acc_sum;  // [bins]
+  std::vector<float> acc_sum;  // [bins] S on the host (current unless on_device)
+  Tensor device_acc_sum;       // [bins] f32 S on a CUDA device, current while on_device
+  bool on_device = false;
 
   explicit GhmEmaState(int bins = 0) : acc_sum(static_cast<std::size_t>(bins), 0.0f) {}
+  // A copy owns its own device copy (a device-to-device copy), so two states never share one S.
+  GhmEmaState(const GhmEmaState& o)
+      : acc_sum(o.acc_sum), device_acc_sum(o.on_device ? o.device_acc_sum.detach().clone() : Tensor()),
+        on_device(o.on_device) {}
+  GhmEmaState& operator=(const GhmEmaState& o) {
+    if (this != &o) *this = GhmEmaState(o);
+    return *this;
+  }
+  GhmEmaState(GhmEmaState&&) = default;
+  GhmEmaState& operator=(GhmEmaState&&) = default;
+
+  // The current S (a synchronising device-to-host copy while it is on the device).
+  std::vector<float> values() const {
+    return on_device ? device_acc_sum.detach().to(Device::cpu()).to_vector<float>() : acc_sum;
+  }
+  // Makes acc_sum the current S again; the next CUDA call copies it to the device afresh.
+  void sync_to_host() {
+    if (!on_device) return;
+    acc_sum = values();
+    on_device = false;
+  }
 };
 
 // What one call (one level, or the whole batch) saw.

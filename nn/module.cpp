@@ -1,7 +1,6 @@
 #include "core/autograd.h"
 #include "nn/module.h"
 
-#include <cstring>
 #include <set>
 #include <sstream>
 
@@ -109,9 +108,22 @@ LoadReport Module::load_state(const std::vector<std::pair<std::string, Tensor>>&
     GHM_FAIL("load_state: the state does not match the model: ", report.missing.size(), " missing [",
              join(report.missing), "], ", report.unexpected.size(), " unexpected [", join(report.unexpected), "], ",
              report.mismatched.size(), " with another shape [", join(report.mismatched), "]");
-  for (auto& [dst, src] : copies)
-    if (dst.nbytes() > 0) std::memcpy(dst.raw_data(), src.raw_data(), dst.nbytes());
+  for (auto& [dst, src] : copies) dst.copy_from(src);
   return report;
+}
+
+Device Module::device() const {
+  if (!params_.empty()) return params_.front().second.device();
+  if (!buffers_.empty()) return buffers_.front().second.device();
+  for (const auto& [n, c] : children_)
+    if (!c->named_parameters().empty() || !c->named_buffers().empty()) return c->device();
+  return Device::cpu();
+}
+
+void Module::to(Device device) {
+  for (auto& [n, t] : params_) t.move_storage_to(device);
+  for (auto& [n, t] : buffers_) t.move_storage_to(device);
+  for (auto& [n, c] : children_) c->to(device);
 }
 
 void Module::train(bool on) {

@@ -44,6 +44,12 @@ class Module {
   // Copies values from `state` into this module's tensors (shapes and dtypes must agree).
   LoadReport load_state(const std::vector<std::pair<std::string, Tensor>>& state, Strict strict = Strict::Yes);
 
+  // Moves every parameter and buffer of this subtree to `device` in place (the layers' handles see
+  // the move); accumulated gradients are dropped. Create optimizers after the move.
+  void to(Device device);
+  // Where this subtree's tensors live: the device of its first parameter or buffer (CPU if none).
+  Device device() const;
+
   // Training mode (batch norm uses batch statistics) or evaluation mode; recursive.
   void train(bool on = true);
   void eval() { train(false); }

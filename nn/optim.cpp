@@ -5,6 +5,10 @@
 #include <map>
 
 #include "core/cpu/parallel.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_guard.h"
+#include "nn/cuda/optim_cuda.h"
+#endif
 
 namespace ghm::nn {
 
@@ -24,7 +28,17 @@ void Sgd::step(float lr) {
     const float wd = (config_.decay_norm_and_bias || p.dim() > 1) ? config_.weight_decay : 0.0f;
     const float m = config_.momentum;
     const bool first = !momentum_[k].defined();
-    if (first && m != 0.0f) momentum_[k] = Tensor::empty(p.shape());
+    if (first && m != 0.0f) momentum_[k] = Tensor::empty(p.shape(), DType::F32, p.device());
+    GHM_CHECK(g.device() == p.device(), "Sgd: parameter '", params_[k].first, "' is on ", p.device(),
+              " and its gradient on ", g.device());
+#if GHM_WITH_CUDA
+    if (p.device().is_cuda()) {
+      const ghm::cuda::DeviceGuard guard(p.device().index);
+      cuda::sgd_update(p.device_data<float>(), g.device_data<float>(),
+                       m != 0.0f ? momentum_[k].device_data<float>() : nullptr, p.numel(), lr, wd, m, first);
+      continue;
+    }
+#endif
     float* w = p.data<float>();
     const float* gr = g.data<float>();
     float* buf = m != 0.0f ? momentum_[k].data<float>() : nullptr;
@@ -65,7 +79,7 @@ void Sgd::load_state(const std::vector<std::pair<std::string, Tensor>>& state) {
     if (it == given.end()) continue;
     GHM_CHECK(it->second.shape() == params_[k].second.shape() && it->second.dtype() == DType::F32, "Sgd: state '",
               it->first, "' has shape ", it->second.shape(), ", the parameter ", params_[k].second.shape());
-    loaded[k] = it->second.detach().clone();
+    loaded[k] = it->second.detach().to(params_[k].second.device()).clone();
     given.erase(it);
   }
   GHM_CHECK(given.empty(), "Sgd: state has ", given.size(), " entries for no parameter, e.g. '",
@@ -83,6 +97,33 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     std::int64_t size;
   };
   std::vector<Chunk> chunks;
+#if GHM_WITH_CUDA
+  {  // CUDA gradients: the same chunked sum on the device (one device for all, checked)
+    std::vector<Tensor> grads;
+    for (const Tensor& p : params)
+      if (p.grad().defined() && p.grad().device().is_cuda()) grads.push_back(p.grad());
+    if (!grads.empty()) {
+      const Device device = grads.front().device();
+      std::vector<const float*> ptrs;
+      std::vector<std::int64_t> sizes;
+      for (const Tensor& p : params) {
+        const Tensor g = p.grad();
+        if (!g.defined()) continue;
+        GHM_CHECK(g.device() == device, "clip_grad_norm: gradients on ", device, " and ", g.device());
+        ptrs.push_back(g.device_data<float>());
+        sizes.push_back(g.numel());
+      }
+      const ghm::cuda::DeviceGuard guard(device.index);
+      const double total = std::sqrt(cuda::sum_of_squares(ptrs.data(), sizes.data(), static_cast<int>(ptrs.size()),
+                                                          device.index));
+      if (total > max_norm) {
+        const float scale = static_cast<float>(max_norm / (total + 1e-6));
+        for (Tensor& g : grads) cuda::scale_in_place(g.device_data<float>(), g.numel(), scale);
+      }
+      return total;
+    }
+  }
+#endif
   for (const Tensor& p : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;

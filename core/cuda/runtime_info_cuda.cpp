@@ -1,7 +1,7 @@
 // query_cuda_runtime() for builds with the CUDA backend: asks the CUDA runtime, cuBLAS and cuDNN
 // for their versions and the runtime for its devices. A plain C++ file (host compiler only).
-// Nothing here creates a context or allocates device memory, and nothing throws: every failure
-// becomes the text in CudaRuntimeInfo::error.
+// The query creates no context, allocates no device memory and never throws: every failure
+// becomes the text in CudaRuntimeInfo::error. synchronize() is here too (it does throw).
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "core/runtime_info.h"
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/device_guard.h"
 
 namespace ghm {
 
@@ -100,6 +102,12 @@ CudaRuntimeInfo query_cuda_runtime() {
     info.gpus.push_back(std::move(gpu));
   }
   return info;
+}
+
+void synchronize(Device device) {
+  if (!device.is_cuda()) return;
+  const cuda::DeviceGuard guard(device.index);
+  GHM_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 }  // namespace ghm

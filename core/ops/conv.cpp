@@ -1,17 +1,20 @@
 // conv2d: forward and backward side by side (the kernels and their math: core/cpu/conv_cpu.cpp for
-// the im2col + Eigen reference, core/cpu/conv_onednn.cpp for the oneDNN fast path).
+// the im2col + Eigen reference, core/cpu/conv_onednn.cpp for the oneDNN fast path,
+// core/cuda/conv_cudnn.cpp for CUDA).
 //
 //   y = conv(x, W) + b      dx = conv_backward_data(dy, W)
 //                           dW = conv_backward_weight(x, dy),  db = sum over N, HO, WO of dy
 //   conv2d_relu: y = max(conv(x, W) + b, 0) in one pass (a oneDNN post-op); backward runs the
 //                above on dy * [y > 0]
 //
-// Dispatch: oneDNN serves every non-empty problem when compiled in and selected (conv2d_cpu_impl);
-// it fuses db into the dW pass. Empty problems (N, C or O zero) and a bias gradient without a weight
-// gradient use the reference kernels, which handle them directly.
+// Dispatch: CUDA operands run the cuDNN twins (core/cuda/conv_cudnn.h; the ReLU of conv2d_relu is a
+// cuDNN pass over y there). On the CPU, oneDNN serves every non-empty problem when compiled in and
+// selected (conv2d_cpu_impl); it fuses db into the dW pass. Empty problems (N, C or O zero) and a bias
+// gradient without a weight gradient use the reference kernels, which handle them directly.
 #include "core/ops/conv.h"
 
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "core/autograd.h"
@@ -19,6 +22,11 @@
 #include "core/cpu/elementwise_cpu.h"
 #if GHM_WITH_ONEDNN
 #include "core/cpu/conv_onednn.h"
+#endif
+#if GHM_WITH_CUDA
+#include "core/cuda/conv_cudnn.h"
+#include "core/cuda/device_guard.h"
+#include "core/cuda/elementwise_cuda.h"
 #endif
 
 namespace ghm {
@@ -92,7 +100,8 @@ cpu::ConvGeometry check_conv(const Tensor& x, const Tensor& w, const Tensor& b, 
     GHM_CHECK(b.dim() == 1 && b.size(0) == O, "conv2d: bias ", b.shape(), " must be [", O, "]");
   }
   GHM_CHECK(x.device() == w.device() && (!b.defined() || b.device() == x.device()), "conv2d: input on ", x.device(),
-            ", weight on ", w.device(), ": all operands must be on one device");
+            ", weight on ", w.device(), b.defined() ? str_cat(", bias on ", b.device()) : std::string(),
+            ": all operands must be on one device");
   cpu::ConvGeometry g{x.size(0), C, x.size(2), x.size(3), O, w.size(2), w.size(3), 0, 0, p};
   const std::int64_t eff_h = p.dilation_h * (g.kh - 1) + 1, eff_w = p.dilation_w * (g.kw - 1) + 1;
   GHM_CHECK(g.h + 2 * p.pad_h >= eff_h && g.w + 2 * p.pad_w >= eff_w, "conv2d: input ", x.shape(), " padded by ", p.pad_h,
@@ -102,34 +111,92 @@ cpu::ConvGeometry check_conv(const Tensor& x, const Tensor& w, const Tensor& b, 
   return g;
 }
 
+// The kernels above, or their CUDA twins, for the operands' device. Undefined tensors: no bias
+// (forward), no gradient wanted (backward); x is defined whenever dweight is.
+
+// y = conv(x, weight) + bias, then max(y, 0) when relu.
+void run_forward(ConvCpuImpl impl, const cpu::ConvGeometry& g, const Tensor& x, const Tensor& weight,
+                 const Tensor& bias, Tensor& y, bool relu) {
+#if GHM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    const cuda::DeviceGuard guard(x.device().index);
+    cuda::conv2d_forward(g, x.device_data<float>(), weight.device_data<float>(),
+                         bias.defined() ? bias.device_data<float>() : nullptr, y.device_data<float>(),
+                         relu ? cuda::ConvActivation::Relu : cuda::ConvActivation::None);
+    return;
+  }
+#endif
+  forward_kernel(impl, g, x.data<float>(), weight.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
+                 y.data<float>(), relu);
+}
+
+// dy * [y > 0]: the gradient through the ReLU of conv2d_relu.
+Tensor mask_by_relu(const Tensor& dy, const Tensor& y) {
+  Tensor out = Tensor::empty(dy.shape(), DType::F32, dy.device());
+#if GHM_WITH_CUDA
+  if (dy.device().is_cuda()) {
+    const cuda::DeviceGuard guard(dy.device().index);
+    cuda::unary_backward(UnaryBackwardOp::Relu, dy.device_data<float>(), y.device_data<float>(),
+                         out.device_data<float>(), dy.numel());
+    return out;
+  }
+#endif
+  cpu::unary_backward(UnaryBackwardOp::Relu, dy.data<float>(), y.data<float>(), out.data<float>(), dy.numel());
+  return out;
+}
+
+void run_backward_data(ConvCpuImpl impl, const cpu::ConvGeometry& g, const Tensor& dy, const Tensor& weight,
+                       Tensor& dx) {
+#if GHM_WITH_CUDA
+  if (dy.device().is_cuda()) {
+    const cuda::DeviceGuard guard(dy.device().index);
+    cuda::conv2d_backward_data(g, dy.device_data<float>(), weight.device_data<float>(), dx.device_data<float>());
+    return;
+  }
+#endif
+  backward_data_kernel(impl, g, dy.data<float>(), weight.data<float>(), dx.data<float>());
+}
+
+void run_backward_params(ConvCpuImpl impl, const cpu::ConvGeometry& g, const Tensor& x, const Tensor& dy,
+                         Tensor& dweight, Tensor& dbias) {
+#if GHM_WITH_CUDA
+  if (dy.device().is_cuda()) {
+    const cuda::DeviceGuard guard(dy.device().index);
+    if (dweight.defined())
+      cuda::conv2d_backward_weight(g, x.device_data<float>(), dy.device_data<float>(), dweight.device_data<float>());
+    if (dbias.defined()) cuda::conv2d_backward_bias(g, dy.device_data<float>(), dbias.device_data<float>());
+    return;
+  }
+#endif
+  backward_params_kernel(impl, g, dweight.defined() ? x.data<float>() : nullptr, dy.data<float>(),
+                         dweight.defined() ? dweight.data<float>() : nullptr,
+                         dbias.defined() ? dbias.data<float>() : nullptr);
+}
+
 // conv2d, or conv2d followed by ReLU in the same pass (then backward first masks dy by y > 0).
 Tensor conv2d_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p, bool relu) {
   const cpu::ConvGeometry g = check_conv(x, weight, bias, p);
   const ConvCpuImpl impl = conv2d_cpu_impl();  // read in every build: a bad GHM_CONV_IMPL fails without oneDNN too
-  Tensor y = Tensor::empty(Shape{g.n, g.o, g.ho, g.wo});
-  forward_kernel(impl, g, x.data<float>(), weight.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
-                 y.data<float>(), relu);
+  const Device device = x.device();
+  Tensor y = Tensor::empty(Shape{g.n, g.o, g.ho, g.wo}, DType::F32, device);
+  run_forward(impl, g, x, weight, bias, y, relu);
   const bool need_x = needs_grad({&x}), need_w = needs_grad({&weight}), need_b = needs_grad({&bias});
   record_op(y, relu ? "conv2d_relu" : "conv2d", {&x, &weight, &bias},
-            [g, impl, need_x, need_w, need_b, x_saved = need_w ? x.detach() : Tensor(),
+            [g, impl, device, need_x, need_w, need_b, x_saved = need_w ? x.detach() : Tensor(),
              w_saved = need_x ? weight.detach() : Tensor(),
              y_saved = relu ? y.detach() : Tensor()](const Tensor& dy_in) {
-              Tensor dy = dy_in;
-              if (y_saved.defined()) {  // through the ReLU: dy * [y > 0]
-                dy = Tensor::empty(dy_in.shape());
-                cpu::unary_backward(UnaryBackwardOp::Relu, dy_in.data<float>(), y_saved.data<float>(),
-                                    dy.data<float>(), dy.numel());
-              }
+              GHM_CHECK(dy_in.device() == device, "conv2d backward: gradient on ", dy_in.device(), " for an output on ",
+                        device);
+              const Tensor dy = y_saved.defined() ? mask_by_relu(dy_in, y_saved) : dy_in;
               Tensor dx, dw, db;
               if (need_x) {
-                dx = Tensor::empty(Shape{g.n, g.c, g.h, g.w});
-                backward_data_kernel(impl, g, dy.data<float>(), w_saved.data<float>(), dx.data<float>());
+                dx = Tensor::empty(Shape{g.n, g.c, g.h, g.w}, DType::F32, device);
+                run_backward_data(impl, g, dy, w_saved, dx);
               }
-              if (need_w) dw = Tensor::empty(Shape{g.o, g.c / g.p.groups, g.kh, g.kw});
-              if (need_b) db = Tensor::empty(Shape{g.o});
+              if (need_w) dw = Tensor::empty(Shape{g.o, g.c / g.p.groups, g.kh, g.kw}, DType::F32, device);
+              if (need_b) db = Tensor::empty(Shape{g.o}, DType::F32, device);
               if (need_w || need_b)  // x is saved only when dW is needed; db reads dy alone
-                backward_params_kernel(impl, g, need_w ? x_saved.data<float>() : nullptr, dy.data<float>(),
-                                       need_w ? dw.data<float>() : nullptr, need_b ? db.data<float>() : nullptr);
+                run_backward_params(impl, g, x_saved, dy, dw, db);
               return std::vector<Tensor>{dx, dw, db};
             });
   return y;

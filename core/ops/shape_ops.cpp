@@ -16,6 +16,7 @@
 #include "core/autograd.h"
 #if GHM_WITH_CUDA
 #include "core/cuda/device_guard.h"
+#include "core/cuda/index_cuda.h"
 #include "core/cuda/shape_cuda.h"
 #endif
 #include "core/cpu/shape_cpu.h"
@@ -49,6 +50,57 @@ void copy_slice(const Tensor& src, Tensor& dst, std::int64_t outer, std::int64_t
                   dtype_size(src.dtype()));
 }
 
+// index_select and gather kernels of the tensors' device; idx is i64 on that device.
+void index_select_forward(const Tensor& x, const Tensor& idx, Tensor& out, std::int64_t outer, std::int64_t n_src,
+                          std::int64_t n_idx, std::int64_t inner) {
+#if GHM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    const cuda::DeviceGuard guard(x.device().index);
+    cuda::index_select_forward(x.device_data<float>(), idx.device_data<std::int64_t>(), out.device_data<float>(), outer,
+                               n_src, n_idx, inner);
+    return;
+  }
+#endif
+  cpu::index_select_forward(x.data<float>(), idx.data<std::int64_t>(), out.data<float>(), outer, n_src, n_idx, inner);
+}
+
+void index_select_backward(const Tensor& g, const Tensor& idx, Tensor& dx, std::int64_t outer, std::int64_t n_src,
+                           std::int64_t n_idx, std::int64_t inner) {
+#if GHM_WITH_CUDA
+  if (g.device().is_cuda()) {
+    const cuda::DeviceGuard guard(g.device().index);
+    cuda::index_select_backward(g.device_data<float>(), idx.device_data<std::int64_t>(), dx.device_data<float>(),
+                                outer, n_src, n_idx, inner);
+    return;
+  }
+#endif
+  cpu::index_select_backward(g.data<float>(), idx.data<std::int64_t>(), dx.data<float>(), outer, n_src, n_idx, inner);
+}
+
+void gather_forward(const Tensor& x, const Tensor& idx, int dim, Tensor& out) {
+#if GHM_WITH_CUDA
+  if (x.device().is_cuda()) {
+    const cuda::DeviceGuard guard(x.device().index);
+    cuda::gather_forward(x.device_data<float>(), x.shape(), idx.device_data<std::int64_t>(), idx.shape(), dim,
+                         out.device_data<float>());
+    return;
+  }
+#endif
+  cpu::gather_forward(x.data<float>(), x.shape(), idx.data<std::int64_t>(), idx.shape(), dim, out.data<float>());
+}
+
+void gather_backward(const Tensor& g, const Tensor& idx, int dim, Tensor& dx) {
+#if GHM_WITH_CUDA
+  if (g.device().is_cuda()) {
+    const cuda::DeviceGuard guard(g.device().index);
+    cuda::gather_backward(g.device_data<float>(), idx.device_data<std::int64_t>(), idx.shape(), dim,
+                          dx.device_data<float>(), dx.shape());
+    return;
+  }
+#endif
+  cpu::gather_backward(g.data<float>(), idx.data<std::int64_t>(), idx.shape(), dim, dx.data<float>(), dx.shape());
+}
+
 struct Split {
   std::int64_t outer = 1, extent = 1, inner = 1;
 };
@@ -67,11 +119,26 @@ Shape with_extent(const Shape& s, int dim, std::int64_t extent) {
   return out;
 }
 
-// Index tensors as i64, range-checked against `limit`.
-Tensor index_as_i64(const Tensor& index, std::int64_t limit, const char* op) {
+// Index tensors as i64 on x's device, range-checked against `limit` (on a CUDA device by a kernel
+// whose verdict is read back, so the call waits for the device).
+Tensor index_as_i64(const Tensor& index, Device device, std::int64_t limit, const char* op) {
   check_defined(index, op, "index");
   GHM_CHECK(index.dtype() == DType::I64 || index.dtype() == DType::I32, op, ": index must be i64 or i32, got ",
             index.dtype());
+  GHM_CHECK(index.device() == device, op, ": index is on ", index.device(), " but x is on ", device,
+            "; move the index with .to(x.device())");
+#if GHM_WITH_CUDA
+  if (device.is_cuda()) {
+    const cuda::DeviceGuard guard(device.index);
+    Tensor idx = index;
+    if (index.dtype() == DType::I32) {
+      idx = Tensor::empty(index.shape(), DType::I64, device);
+      cuda::widen_index(index.device_data<std::int32_t>(), idx.device_data<std::int64_t>(), index.numel());
+    }
+    cuda::check_index_range(idx.device_data<std::int64_t>(), idx.numel(), limit, op);
+    return idx;
+  }
+#endif
   Tensor idx = index.dtype() == DType::I64 ? index : index.to(DType::I64);
   const std::int64_t* p = idx.data<std::int64_t>();
   for (std::int64_t i = 0; i < idx.numel(); ++i)
@@ -159,16 +226,15 @@ Tensor index_select(const Tensor& x, int dim, const Tensor& index) {
   const int d = x.shape().wrap_dim(dim, "index_select");
   GHM_CHECK(index.defined() && index.dim() == 1, "index_select: index must be 1-D, got shape ",
             index.defined() ? index.shape().to_string() : "undefined");
-  Tensor idx = index_as_i64(index, x.shape()[d], "index_select");
+  Tensor idx = index_as_i64(index, x.device(), x.shape()[d], "index_select");
   const Split s = split_at(x.shape(), d);
   const std::int64_t n = idx.numel();
-  Tensor out = Tensor::empty(with_extent(x.shape(), d, n));
-  cpu::index_select_forward(x.data<float>(), idx.data<std::int64_t>(), out.data<float>(), s.outer, s.extent, n, s.inner);
+  Tensor out = Tensor::empty(with_extent(x.shape(), d, n), DType::F32, x.device());
+  index_select_forward(x, idx, out, s.outer, s.extent, n, s.inner);
   record_op(out, "index_select", {&x}, [in_shape = x.shape(), d, idx](const Tensor& g) {
     const Split s = split_at(in_shape, d);
-    Tensor dx = Tensor::empty(in_shape);
-    cpu::index_select_backward(g.data<float>(), idx.data<std::int64_t>(), dx.data<float>(), s.outer, s.extent,
-                               idx.numel(), s.inner);
+    Tensor dx = Tensor::empty(in_shape, DType::F32, g.device());
+    index_select_backward(g, idx, dx, s.outer, s.extent, idx.numel(), s.inner);
     return std::vector<Tensor>{dx};
   });
   return out;
@@ -182,12 +248,12 @@ Tensor gather(const Tensor& x, int dim, const Tensor& index) {
   for (int k = 0; k < x.dim(); ++k)
     GHM_CHECK(k == d || index.shape()[k] <= x.shape()[k], "gather along dimension ", d, ": index shape ",
               index.shape(), " exceeds x shape ", x.shape(), " at dimension ", k);
-  Tensor idx = index_as_i64(index, x.shape()[d], "gather");
-  Tensor out = Tensor::empty(index.shape());
-  cpu::gather_forward(x.data<float>(), x.shape(), idx.data<std::int64_t>(), idx.shape(), d, out.data<float>());
+  Tensor idx = index_as_i64(index, x.device(), x.shape()[d], "gather");
+  Tensor out = Tensor::empty(index.shape(), DType::F32, x.device());
+  gather_forward(x, idx, d, out);
   record_op(out, "gather", {&x}, [in_shape = x.shape(), d, idx](const Tensor& g) {
-    Tensor dx = Tensor::empty(in_shape);
-    cpu::gather_backward(g.data<float>(), idx.data<std::int64_t>(), idx.shape(), d, dx.data<float>(), in_shape);
+    Tensor dx = Tensor::empty(in_shape, DType::F32, g.device());
+    gather_backward(g, idx, d, dx);
     return std::vector<Tensor>{dx};
   });
   return out;

@@ -4,23 +4,7 @@ namespace ghm::losses::cpu {
 
 int ghm_bin_weights(const std::int64_t* num_in_bin, int bins, double tot, double momentum, float* acc_sum,
                     float* bin_weight) {
-  int n = 0;
-  const float m = static_cast<float>(momentum);
-  for (int i = 0; i < bins; ++i) {
-    bin_weight[i] = 0.0f;
-    if (num_in_bin[i] == 0) continue;
-    ++n;
-    const double r = static_cast<double>(num_in_bin[i]);
-    if (momentum > 0.0) {
-      acc_sum[i] = m * acc_sum[i] + static_cast<float>((1.0 - momentum) * r);
-      bin_weight[i] = (1.0f / acc_sum[i]) * static_cast<float>(tot);
-    } else {
-      bin_weight[i] = static_cast<float>(tot / r);
-    }
-  }
-  if (n > 0)
-    for (int i = 0; i < bins; ++i) bin_weight[i] /= static_cast<float>(n);
-  return n;
+  return losses::ghm_bin_weights(num_in_bin, bins, tot, momentum, acc_sum, bin_weight);
 }
 
 GhmWorkspace& ghm_workspace(std::int64_t elements) {

@@ -41,7 +41,8 @@ struct GhmCallConfig {
 
 constexpr std::int64_t kGhmChunk = 1 << 14;
 
-// Per-bin weights from counts (the EMA update happens here); shared with the CUDA path and tests.
+// Per-bin weights from counts (the EMA update happens here): losses::ghm_bin_weights of
+// losses/ghm_math.h, the formula the CUDA kernel runs too.
 // num_in_bin: [bins], acc_sum: [bins] (updated when momentum > 0), bin_weight: [bins] (written).
 // Returns n, the number of non-empty bins.
 int ghm_bin_weights(const std::int64_t* num_in_bin, int bins, double tot, double momentum, float* acc_sum,
@@ -55,10 +56,13 @@ struct GhmWorkspace {
 };
 GhmWorkspace& ghm_workspace(std::int64_t elements);
 
-// A g within kNearUlps (relative) of an edge of its bin is binned again from a double-precision
-// g: one ulp of rounding in the element math can decide its bin. The flag rides in the bin byte.
-constexpr float kNearUlps = 8.0f * 1.1920929e-7f;  // 8 x FLT_EPSILON
-constexpr std::uint8_t kNearEdge = 0x80;
+// A g within kNearUlps of an edge e of its bin, relative to max(e, 1 - e), is binned again from a
+// double-precision g: one ulp of rounding in the element math can decide its bin. (Relative to
+// max(e, 1 - e), not e: for y = 1, g = 1 - p carries the error of p, an ulp of a value near 1 - e.)
+// The flag rides in the bin byte. The values live in losses/ghm_math.h, shared with the CUDA
+// kernels, whose ghm_flagged_bin is this loop's body.
+constexpr float kNearUlps = kGhmNearUlps;  // 8 x FLT_EPSILON
+constexpr std::uint8_t kNearEdge = kGhmNearEdge;
 
 // Pass 1's binning of one block: bin[i] from g[i] and lw[i] (see ghm_call), plus the number of
 // valid elements and the sum of their label weights. A plain function with restrict pointers:
@@ -83,7 +87,8 @@ inline void bin_block(const float* __restrict g, const float* __restrict lw, std
     b = b > m - 1 ? m - 1 : b;
     b = b - static_cast<int>(gi < e[b]) + static_cast<int>(gi >= e[b + 1]);
     const float lo = e[b], hi = e[b + 1];
-    const bool near = ((b > 0) & (gi - lo <= kNearUlps * lo)) | (hi - gi <= kNearUlps * hi);
+    const float lo_scale = lo > 1.0f - lo ? lo : 1.0f - lo, hi_scale = hi > 1.0f - hi ? hi : 1.0f - hi;
+    const bool near = ((b > 0) & (gi - lo <= kNearUlps * lo_scale)) | (hi - gi <= kNearUlps * hi_scale);
     const int flagged = b | (near ? kNearEdge : 0);
     bin[i] = static_cast<std::uint8_t>((inside & valid) ? flagged : kNoBin);
     count += valid ? 1 : 0;

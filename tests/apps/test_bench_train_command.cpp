@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "core/runtime_info.h"
 #include "io/json.h"
 #include "tests/scratch_dir.h"
 
@@ -81,4 +82,28 @@ TEST_CASE("bench train: usage errors") {
   CHECK_THROWS_AS(app::run_bench({"train", "--frobnicate", "1"}), app::UsageError);
   CHECK_THROWS_WITH_AS(app::run_bench({"train", "--depth", "18", "--input", "/nonexistent/x.safetensors"}),
                        doctest::Contains("/nonexistent/x.safetensors"), std::exception);
+  CHECK_THROWS_WITH_AS(app::run_bench({"train", "--depth", "18", "--device", "gpu"}),
+                       doctest::Contains("device 'gpu' must be cpu, cuda or cuda:I"), std::exception);
+  CHECK_THROWS_WITH_AS(app::run_bench({"train", "--depth", "18", "--device", "cuda:99"}),
+                       doctest::Contains("device 'cuda:99'"), std::exception);
+  if (!cuda_gpu_available())  // the reason is named: no CUDA backend in this build, or no GPU
+    CHECK_THROWS_WITH_AS(app::run_bench({"train", "--depth", "18", "--device", "cuda"}),
+                         doctest::Contains("device 'cuda': "), std::exception);
+}
+
+TEST_CASE("bench elementwise: every kernel is timed against the copy and reported in JSON") {
+  testing::ScratchDir dir("bench_elementwise");
+  const std::string json = dir.file("elementwise.json");
+  REQUIRE(app::run_bench({"elementwise", "--elements", "5000", "--warmup", "0", "--repeats", "1", "--json", json}) ==
+          0);
+  const io::Json j = read_json(json);
+  CHECK(j.at("device").as_string() == "cpu");
+  CHECK(j.at("elements").as_int() == 5120);  // rounded up to whole rows of 1024
+  const auto& rows = j.at("rows").as_array();
+  REQUIRE(rows.size() == 9);
+  CHECK(rows[0].at("name").as_string() == "copy");
+  CHECK(rows[0].at("of_copy").as_double() == doctest::Approx(1.0));
+  for (const io::Json& r : rows) CHECK(r.at("gbps").as_double() > 0);
+  CHECK_THROWS_AS(app::run_bench({"elementwise", "--repeats", "0"}), app::UsageError);
+  CHECK_THROWS_AS(app::run_bench({"elementwise", "--elements", "x"}), app::UsageError);
 }

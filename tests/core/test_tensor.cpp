@@ -69,6 +69,23 @@ TEST_CASE("tensor: reshape shares storage, clone copies, conversions") {
         std::vector<std::int32_t>{1, -2});
 }
 
+TEST_CASE("tensor: copy_from writes in place, move_storage_to moves leaves only") {
+  Tensor a = Tensor::zeros(Shape{2, 3});
+  const Tensor alias = a;
+  a.copy_from(Tensor::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}));
+  CHECK(alias.to_vector<float>() == std::vector<float>{1, 2, 3, 4, 5, 6});
+  CHECK_THROWS_WITH_AS(a.copy_from(Tensor::zeros(Shape{3, 2})), doctest::Contains("shape [3, 2]"), Error);
+  CHECK_THROWS_AS(a.copy_from(Tensor::zeros(Shape{2, 3}, DType::I64)), Error);
+
+  Tensor leaf = Tensor::ones(Shape{4});
+  leaf.set_requires_grad(true);
+  leaf.move_storage_to(Device::cpu());  // already there: nothing changes
+  CHECK(leaf.requires_grad());
+  const Tensor y = mul(leaf, leaf);
+  Tensor not_leaf = y;
+  CHECK_THROWS_WITH_AS(not_leaf.move_storage_to(Device::cpu()), doctest::Contains("only leaf tensors"), Error);
+}
+
 TEST_CASE("tensor: printing names shape, dtype and values") {
   const std::string s = Tensor::arange(20).reshape(Shape{4, 5}).to_string(3);
   CHECK(s.find("[4, 5]") != std::string::npos);

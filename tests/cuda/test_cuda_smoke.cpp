@@ -11,6 +11,8 @@
 
 #include "core/check.h"
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/cublas_handle.h"
+#include "core/cuda/cudnn_handle.h"
 #include "core/cuda/device_buffer.h"
 #include "core/cuda/smoke.h"
 #include "core/random.h"
@@ -121,29 +123,37 @@ TEST_CASE("CUDA, cuBLAS and cuDNN checks name the failing statement") {
     CHECK(message.find("test_cuda_smoke.cpp") != std::string::npos);
   }
   SUBCASE("a cuDNN descriptor with a negative extent") {
-    const std::string message = error_message_of([] { ghm::CudnnTensorDescriptor desc(1, -3, 8, 8); });
+    const std::string message = error_message_of([] {
+      ghm::cuda::cudnn_detail::Owned<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor>
+          desc;
+      GHM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, -3, 8, 8));
+    });
     CHECK(message.find("cudnnSetTensor4dDescriptor") != std::string::npos);
     CHECK(message.find("CUDNN_STATUS_BAD_PARAM") != std::string::npos);
   }
   SUBCASE("a cuBLAS call with a negative size") {
-    ghm::CublasHandle handle;
     const float alpha = 1.0f, beta = 0.0f;
     const std::string message = error_message_of([&] {
-      GHM_CUBLAS_CHECK(cublasSgemm(handle.get(), CUBLAS_OP_N, CUBLAS_OP_N, -1, 1, 1, &alpha, nullptr, 1, nullptr,
-                                   1, &beta, nullptr, 1));
+      GHM_CUBLAS_CHECK(cublasSgemm(ghm::cuda::cublas_handle(0), CUBLAS_OP_N, CUBLAS_OP_N, -1, 1, 1, &alpha, nullptr,
+                                   1, nullptr, 1, &beta, nullptr, 1));
     });
     CHECK(message.find("cublasSgemm") != std::string::npos);
     CHECK(message.find("CUBLAS_STATUS_INVALID_VALUE") != std::string::npos);
+  }
+  SUBCASE("an extent that does not fit cuDNN's int") {
+    const std::string message = error_message_of([] { ghm::cuda::TensorDescriptor desc(1, -3, 8, 8); });
+    CHECK(message.find("does not fit") != std::string::npos);
   }
   // The failures above were not sticky and the checks cleared them: a later launch check is clean.
   CHECK_NOTHROW(GHM_CUDA_CHECK_LAUNCH());
 }
 
-TEST_CASE("cuDNN tensor descriptors and handles are move-only owners") {
-  ghm::CudnnHandle cudnn;
-  CHECK(cudnn.get() != nullptr);
-  ghm::CudnnTensorDescriptor desc(2, 3, 5, 7);
-  desc.set_nchw(1, 16, 9, 11);
+TEST_CASE("cuDNN descriptors and the per-device handles") {
+  const cudnnHandle_t cudnn = ghm::cuda::cudnn_handle(0);
+  CHECK(cudnn != nullptr);
+  CHECK(ghm::cuda::cudnn_handle(0) == cudnn);  // one per device and thread, made once
+  CHECK(ghm::cuda::cublas_handle(0) != nullptr);
+  ghm::cuda::TensorDescriptor desc(1, 16, 9, 11);
   cudnnDataType_t type{};
   int n = 0, c = 0, h = 0, w = 0, ns = 0, cs = 0, hs = 0, ws = 0;
   GHM_CUDNN_CHECK(cudnnGetTensor4dDescriptor(desc.get(), &type, &n, &c, &h, &w, &ns, &cs, &hs, &ws));
@@ -151,10 +161,6 @@ TEST_CASE("cuDNN tensor descriptors and handles are move-only owners") {
   CHECK((n == 1 && c == 16 && h == 9 && w == 11));
   CHECK((ns == 16 * 9 * 11 && cs == 9 * 11 && hs == 11 && ws == 1));
 
-  ghm::CudnnTensorDescriptor moved(std::move(desc));
-  CHECK(desc.get() == nullptr);
+  ghm::cuda::TensorDescriptor moved(std::move(desc));
   CHECK(moved.get() != nullptr);
-  ghm::CudnnHandle other(std::move(cudnn));
-  CHECK(cudnn.get() == nullptr);
-  CHECK(other.get() != nullptr);
 }

@@ -150,6 +150,7 @@ struct LossCase {
 TEST_CASE("detection loss: GHM-C and GHM-R per level equal the reference's per-level calls") {
   LossCase c;
   DetectionLossConfig config;  // ghmc 30 / 0.75, ghmr 0.02 / 10 / 0.7 / 10, per level
+  config.ghm_call_stats = true;
   DetectionLossState state(config);
   losses::GhmEmaState ref_cls(30), ref_reg(10);
   for (int iteration = 0; iteration < 3; ++iteration) {  // the EMA carries over
@@ -179,6 +180,7 @@ TEST_CASE("detection loss: batch scope is one call, baselines divide by num_tota
   DetectionLossConfig config;
   config.cls.scope = losses::GhmScope::Batch;
   config.reg.scope = losses::GhmScope::Batch;
+  config.ghm_call_stats = true;
   DetectionLossState state(config);
   const DetectionLoss batch = detection_loss(c.cls_rows, c.box_rows, c.t, config, state);
   CHECK(batch.cls_calls.size() == 1);

@@ -1,0 +1,77 @@
+// The cuBLAS owner of cublas_handle.h. A plain C++ file (host compiler only).
+#include "core/cuda/cublas_handle.h"
+
+#include <array>
+#include <cstddef>
+#include <optional>
+
+#include "core/check.h"
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/device_guard.h"
+#include "core/cuda/math_mode.h"
+
+namespace ghm::cuda {
+namespace {
+constexpr int kMaxDevices = 16;  // as the device allocators (device_memory.cpp)
+}  // namespace
+
+CublasHandle::CublasHandle() {
+  GHM_CUBLAS_CHECK(cublasCreate(&handle_));
+  try {
+    // Stream 0 is the legacy default stream: this backend is never compiled with per-thread
+    // default streams, and every kernel and copy is queued there, so cuBLAS's work is ordered
+    // with them.
+    GHM_CUBLAS_CHECK(cublasSetStream(handle_, nullptr));
+    GHM_CUBLAS_CHECK(cublasSetPointerMode(handle_, CUBLAS_POINTER_MODE_HOST));
+    GHM_CUBLAS_CHECK(cublasSetAtomicsMode(handle_, CUBLAS_ATOMICS_NOT_ALLOWED));
+    GHM_CUBLAS_CHECK(cublasSetMathMode(handle_, CUBLAS_DEFAULT_MATH));
+    math_ = CUBLAS_DEFAULT_MATH;
+  } catch (...) {
+    reset();
+    throw;
+  }
+}
+
+CublasHandle::~CublasHandle() { reset(); }
+
+CublasHandle& CublasHandle::operator=(CublasHandle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    handle_ = std::exchange(other.handle_, nullptr);
+    math_ = other.math_;
+  }
+  return *this;
+}
+
+void CublasHandle::reset() noexcept {
+  if (handle_ != nullptr) GHM_CUBLAS_WARN(cublasDestroy(handle_));
+  handle_ = nullptr;
+}
+
+void CublasHandle::apply_tf32(bool allowed) {
+  GHM_CHECK(handle_ != nullptr, "apply_tf32 on a moved-from CublasHandle");
+  const cublasMath_t want = allowed ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
+  if (want == math_) return;
+  GHM_CUBLAS_CHECK(cublasSetMathMode(handle_, want));
+  math_ = want;
+}
+
+cublasHandle_t cublas_handle(int device) {
+  GHM_CHECK(device >= 0 && device < kMaxDevices, "cublas_handle: cuda:", device, " is out of range (at most ",
+            kMaxDevices, " devices)");
+  // Destroyed at thread exit, which runs before the process's static destructors.
+  thread_local std::array<std::optional<CublasHandle>, kMaxDevices> handles;
+  std::optional<CublasHandle>& slot = handles[static_cast<std::size_t>(device)];
+  if (!slot) {
+    const DeviceGuard guard(device);  // cublasCreate binds the handle to the current device
+    slot.emplace();
+  }
+  slot->apply_tf32(tf32_allowed());
+  return slot->get();
+}
+
+cublasComputeType_t gemm_compute_type() {
+  return tf32_allowed() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+}
+
+}  // namespace ghm::cuda

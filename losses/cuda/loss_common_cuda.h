@@ -1,0 +1,118 @@
+// Device pieces shared by the CUDA loss kernels (ghm_cuda.cu, baselines_cuda.cu): the tile
+// geometry, a fixed-order block sum, the row/column walk over a [N, K] block, the classification
+// inputs of one element and the logistic terms.
+//
+// Tiles: a block of kThreads threads owns kTile = kThreads * kItems consecutive elements; thread t
+// takes elements t, t + kThreads, ..., so each load instruction of a warp reads 32 consecutive
+// elements (coalesced), and every sum over a tile is taken in the same order on every run.
+//
+// Only for CUDA translation units (.cu).
+#pragma once
+
+#include <cstdint>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/launch.h"
+#include "losses/class_targets.h"
+
+namespace ghm::losses::cuda {
+
+using ghm::cuda::kThreads;
+
+constexpr int kItems = 16;                                       // elements per thread
+constexpr std::int64_t kTile = std::int64_t{kThreads} * kItems;  // elements per block
+constexpr std::int64_t kMaxGridBlocks = 0x7fffffff;              // gridDim.x limit
+
+inline std::int64_t tiles_for(std::int64_t elements) { return (elements + kTile - 1) / kTile; }
+
+inline int current_device() {
+  int d = 0;
+  GHM_CUDA_CHECK(cudaGetDevice(&d));
+  return d;
+}
+
+// The block's sum of v (one value per thread) by a tree of fixed shape, so the same order on every
+// run; returned to every thread. All threads of the block must call it.
+__device__ inline double block_sum(double v) {
+  __shared__ double s[kThreads];
+  s[threadIdx.x] = v;
+  __syncthreads();
+  for (int half = kThreads / 2; half > 0; half /= 2) {
+    if (static_cast<int>(threadIdx.x) < half) s[threadIdx.x] += s[threadIdx.x + half];
+    __syncthreads();
+  }
+  const double total = s[0];
+  __syncthreads();  // s is reused by the next call
+  return total;
+}
+
+// q = a / b and r = a % b for a >= 0, b > 0; 32-bit arithmetic when both fit (the usual case).
+__device__ __forceinline__ void div_mod(std::int64_t a, std::int64_t b, std::int64_t& q, std::int64_t& r) {
+  if (((a | b) >> 32) == 0) {
+    const auto ua = static_cast<std::uint32_t>(a), ub = static_cast<std::uint32_t>(b);
+    const std::uint32_t uq = ua / ub;
+    q = uq;
+    r = ua - uq * ub;
+  } else {
+    q = a / b;
+    r = a - q * b;
+  }
+}
+
+// Row and column of a thread's element in a row-major [N, K] block, moved kThreads elements on at
+// each step (the thread's next element in its tile) without dividing again.
+struct RowCursor {
+  std::int64_t row = 0, col = 0, step_rows = 0, step_cols = 0, k = 1;
+
+  __device__ RowCursor(std::int64_t e, std::int64_t cols) : k(cols) {
+    div_mod(e, k, row, col);
+    div_mod(kThreads, k, step_rows, step_cols);
+  }
+  __device__ void advance() {
+    row += step_rows;
+    col += step_cols;
+    if (col >= k) {
+      col -= k;
+      ++row;
+    }
+  }
+};
+
+// A classification element: logit x, target y (one-hot value, or 1 where the column is the row's
+// label), label weight w.
+struct ClassItem {
+  float x, y, w;
+};
+
+__device__ __forceinline__ ClassItem class_item(const float* __restrict__ x, const DeviceClassTargets& t,
+                                                std::int64_t e, const RowCursor& at) {
+  float y;
+  if (t.onehot != nullptr) {
+    y = t.onehot[e];
+  } else {
+    const std::int64_t label = t.labels64 != nullptr ? t.labels64[at.row] : t.labels32[at.row];
+    y = label == at.col ? 1.0f : 0.0f;
+  }
+  const float w = t.weight_per_row ? t.weight[at.row] : t.weight[e];
+  return {x[e], y, w};
+}
+
+// sigmoid(x) from t = e^-|x| (nothing overflows), the CPU's formula with the device's expf
+// (max 2 ulp), and the stable BCE with logits max(x, 0) - x*y + log(1 + e^-|x|).
+struct LogisticTerms {
+  float p, bce;
+};
+
+__device__ __forceinline__ float logistic_p(float x) {
+  const float t = expf(-fabsf(x));
+  return (x >= 0.0f ? 1.0f : t) / (1.0f + t);
+}
+
+__device__ __forceinline__ LogisticTerms logistic_terms(float x, float y) {
+  const float t = expf(-fabsf(x));
+  const float p = (x >= 0.0f ? 1.0f : t) / (1.0f + t);
+  const float relu = x > 0.0f ? x : 0.0f;
+  return {p, fmaf(-x, y, relu) + log1pf(t)};
+}
+
+}  // namespace ghm::losses::cuda

@@ -1,0 +1,163 @@
+// The whole training step on CUDA against the CPU: a small RetinaNet (ResNet-18 at 1/8 width with
+// trainable batch norm, FPN, GroupNorm head) built twice from the same seed, one copy moved to the
+// GPU; the same batch through forward, GHM-C + GHM-R (and focal + smooth L1) losses, backward,
+// gradient clipping and an SGD step. Outputs, losses, every gradient, the gradient norm and the
+// updated parameters must agree (TF32 off). Then the `bench train --device cuda` command runs.
+// Run only where a GPU is present.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "apps/commands.h"
+#include "compare.h"
+#include "core/cuda/math_mode.h"
+#include "core/random.h"
+#include "detection/detection_loss.h"
+#include "detection/retinanet.h"
+#include "detection/targets.h"
+#include "nn/optim.h"
+
+using namespace ghm;
+using ghm::testing::normalised_error;
+
+namespace {
+
+const Device kGpu = Device::cuda(0);
+
+detection::RetinaNetConfig small_model() {
+  detection::RetinaNetConfig c;
+  c.backbone = {18, 1, 8, nn::NormKind::BatchNorm, 0};
+  c.num_classes = 5;
+  c.width = 16;
+  c.head_convs = 1;
+  c.head_group_norm = 4;
+  return c;
+}
+
+std::vector<detection::ImageGroundTruth> boxes_for(std::int64_t h, std::int64_t w) {
+  std::vector<detection::ImageGroundTruth> gt(2);
+  gt[0].boxes = Tensor::from_vector<float>({10, 12, 60, 70, 30, 5, 90, 40}, {2, 4});
+  gt[0].labels = Tensor::from_vector<std::int64_t>({1, 3}, {2});
+  gt[1].boxes = Tensor::from_vector<float>({40, 30, 120, 90}, {1, 4});
+  gt[1].labels = Tensor::from_vector<std::int64_t>({4}, {1});
+  for (auto& g : gt) g.size = {h, w};
+  return gt;
+}
+
+struct Step {
+  std::vector<Tensor> cls, box;
+  float loss_cls = 0, loss_reg = 0;
+  std::vector<std::pair<std::string, Tensor>> grads, params_after;
+  double grad_norm = 0;
+};
+
+Step run_step(detection::RetinaNet& model, const Tensor& images, const detection::DetectionLossConfig& loss_cfg,
+              Device device) {
+  Step s;
+  model.train();
+  nn::Sgd sgd(model.named_parameters(), nn::SgdConfig{0.01f, 0.9f, 1e-4f, true});
+  detection::DetectionLossState state(loss_cfg);
+  const detection::AnchorGenerator anchors(detection::AnchorConfig{});
+  const detection::RetinaNetOutput out = model.forward(images.to(device));
+  std::vector<detection::FeatureSize> sizes;
+  for (const Tensor& c : out.cls_logits) sizes.push_back({c.size(2), c.size(3)});
+  const detection::BatchTargets targets = detection::to_device(
+      detection::batch_targets(anchors, sizes, boxes_for(images.size(2), images.size(3)), 5), device);
+  const detection::DetectionLoss loss = detection::detection_loss(
+      detection::head_rows(out.cls_logits, 5), detection::head_rows(out.box_deltas, 4), targets, loss_cfg, state);
+  for (const Tensor& t : out.cls_logits) s.cls.push_back(t.detach());
+  for (const Tensor& t : out.box_deltas) s.box.push_back(t.detach());
+  s.loss_cls = loss.cls.item();
+  s.loss_reg = loss.reg.item();
+  sgd.zero_grad();
+  loss.total.backward();
+  for (const auto& [n, p] : model.named_parameters())
+    if (p.grad().defined()) s.grads.emplace_back(n, p.grad().detach().clone());
+  s.grad_norm = nn::clip_grad_norm(model.parameters(), 1.0);
+  sgd.step(0.01f);
+  for (const auto& [n, p] : model.named_parameters()) s.params_after.emplace_back(n, p.detach().clone());
+  return s;
+}
+
+void check_step_agrees(const detection::DetectionLossConfig& loss_cfg) {
+  const cuda::Tf32Scope full_float(false);
+  Generator gen_cpu(7), gen_gpu(7);
+  detection::RetinaNet cpu_model(small_model(), gen_cpu), gpu_model(small_model(), gen_gpu);
+  gpu_model.to(kGpu);
+  CHECK(gpu_model.device() == kGpu);
+  Generator data(11);
+  const Tensor images = Tensor::normal(Shape{2, 3, 128, 160}, 0, 1, data);
+
+  const Step c = run_step(cpu_model, images, loss_cfg, Device::cpu());
+  const Step g = run_step(gpu_model, images, loss_cfg, kGpu);
+  for (std::size_t l = 0; l < c.cls.size(); ++l) {
+    CAPTURE(l);
+    CHECK(normalised_error(g.cls[l], c.cls[l]) < 1e-4);
+    CHECK(normalised_error(g.box[l], c.box[l]) < 1e-4);
+  }
+  CHECK(g.loss_cls == doctest::Approx(c.loss_cls).epsilon(1e-4));
+  CHECK(g.loss_reg == doctest::Approx(c.loss_reg).epsilon(1e-4));
+  REQUIRE(g.grads.size() == c.grads.size());
+  for (std::size_t k = 0; k < c.grads.size(); ++k) {
+    CAPTURE(c.grads[k].first);
+    CHECK(g.grads[k].first == c.grads[k].first);
+    CHECK(normalised_error(g.grads[k].second, c.grads[k].second) < 1e-3);
+  }
+  CHECK(g.grad_norm == doctest::Approx(c.grad_norm).epsilon(1e-3));
+  for (std::size_t k = 0; k < c.params_after.size(); ++k) {
+    CAPTURE(c.params_after[k].first);
+    CHECK(normalised_error(g.params_after[k].second, c.params_after[k].second) < 1e-4);
+  }
+  // The buffers (batch-norm running statistics) were updated on the device as on the CPU.
+  const auto cb = cpu_model.named_buffers(), gb = gpu_model.named_buffers();
+  REQUIRE(cb.size() == gb.size());
+  for (std::size_t k = 0; k < cb.size(); ++k) {
+    CAPTURE(cb[k].first);
+    if (cb[k].second.dtype() == DType::F32) CHECK(normalised_error(gb[k].second, cb[k].second) < 1e-4);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda model: a GHM-C + GHM-R training step equals the CPU's") {
+  detection::DetectionLossConfig cfg;
+  cfg.cls.kind = detection::ClsLossKind::GhmC;
+  cfg.reg.kind = detection::RegLossKind::GhmR;
+  check_step_agrees(cfg);
+}
+
+TEST_CASE("cuda model: a focal + smooth L1 training step equals the CPU's") {
+  detection::DetectionLossConfig cfg;
+  cfg.cls.kind = detection::ClsLossKind::Focal;
+  cfg.reg.kind = detection::RegLossKind::SmoothL1;
+  check_step_agrees(cfg);
+}
+
+TEST_CASE("cuda model: moving a model keeps its values and the layers see the move") {
+  Generator a(3), b(3);
+  detection::RetinaNet m1(small_model(), a), m2(small_model(), b);
+  m2.to(kGpu);
+  const auto p1 = m1.state(), p2 = m2.state();
+  REQUIRE(p1.size() == p2.size());
+  for (std::size_t k = 0; k < p1.size(); ++k) {
+    CAPTURE(p1[k].first);
+    CHECK(p2[k].second.device() == kGpu);
+    CHECK(p2[k].second.to(Device::cpu()).to_vector<float>() == p1[k].second.to_vector<float>());
+  }
+  m2.to(Device::cpu());
+  CHECK(m2.device() == Device::cpu());
+  // Loading a CPU state into a CUDA model copies across devices.
+  m1.to(kGpu);
+  m1.load_state(m2.state());
+  CHECK(m1.device() == kGpu);
+}
+
+TEST_CASE("cuda model: bench train runs a training step and an inference on the GPU") {
+  for (const char* mode : {"train", "infer"}) {
+    CAPTURE(mode);
+    CHECK(app::run_bench({"train", "--depth", "18", "--mode", mode, "--batch", "1", "--size", "128x160", "--warmup",
+                          "1", "--repeats", "1", "--device", "cuda"}) == 0);
+  }
+}
