@@ -7,7 +7,9 @@
 
 #include "core/autograd.h"
 #if GHM_WITH_CUDA
+#include "core/cuda/convert_cuda.h"
 #include "core/cuda/copy.h"
+#include "core/cuda/device_guard.h"
 #endif
 #include "core/random.h"
 
@@ -222,6 +224,13 @@ void Tensor::move_storage_to(Device target) {
 
 Tensor Tensor::to(DType target) const {
   Tensor out = empty(shape(), target, device());
+  if (device().is_cuda()) {
+#if GHM_WITH_CUDA
+    const cuda::DeviceGuard guard(device().index);
+    cuda::convert(raw_device_data(), dtype(), out.raw_device_data(), target, numel());
+#endif
+    return out;
+  }
   switch (target) {
     case DType::F32: convert_from(*this, out.data<float>()); break;
     case DType::I32: convert_from(*this, out.data<std::int32_t>()); break;

@@ -7,7 +7,7 @@
 //   dx = the transpose of that map applied to dy                       cudnnConvolutionBackwardData
 //   dW[o,c,i,j] = sum_{n,oh,ow} dy[n,o,oh,ow] x[n, c, ...]               cudnnConvolutionBackwardFilter
 //   db[o] = sum_{n,oh,ow} dy[n,o,oh,ow]          sum_middle (reduce_cuda.h): per (n, o) over HO*WO in
-//                                                double, then over n; a fixed order, as every sum here
+//                                                double, then over n in float; a fixed order, as every sum here
 // cuDNN pads both sides by ph (pw) and rounds the output size down, as PyTorch and the CPU kernels.
 // Cross-correlation mode (CUDNN_CROSS_CORRELATION), groups through cudnnSetConvolutionGroupCount.
 // The separate bias and ReLU passes are cheap next to the convolution; the fused

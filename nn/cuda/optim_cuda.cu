@@ -3,7 +3,7 @@
 //   sgd_update       one thread per element (grid-stride): d = g + wd * w; v = m * buf + d; w -= lr * v
 //   sum_of_squares   pass 1: block b of tensor t adds g[i]^2 for i in chunk b (strided per thread,
 //                    in double), then a shared-memory tree of fixed shape -> partial[offset_t + b];
-//                    pass 2: one block adds all partials in order -> total (deterministic)
+//                    pass 2: one block adds all partials in a fixed tree -> total (deterministic)
 //   scale_in_place   x *= scale
 #include "nn/cuda/optim_cuda.h"
 

@@ -15,8 +15,9 @@ namespace ghm::nn::cuda {
 void sgd_update(float* w, const float* g, float* buf, std::int64_t n, float lr, float wd, float m, bool first);
 
 // Sums of squares of several gradients, in double and in a fixed order: chunks of a fixed size
-// reduced by one block each, the partials then added in order (chunk order within a tensor,
-// tensor order across). grads: `count` device pointers, sizes[count] their lengths (host arrays).
+// reduced by one block each (partials laid out chunk by chunk, tensor by tensor), the partials then
+// added by one block in a fixed tree. grads: `count` device pointers, sizes[count] their lengths
+// (host arrays).
 // Returns the total on the host (one synchronising copy).
 double sum_of_squares(const float* const* grads, const std::int64_t* sizes, int count, int device);
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "core/runtime_info.h"
 #include "io/safetensors.h"
 
 using namespace ghm;
@@ -110,4 +111,17 @@ TEST_CASE("loss command: agrees with the PyTorch reference on every fixture") {
     }
   }
   std::filesystem::remove_all(tmp);
+}
+
+TEST_CASE("loss command: a device it cannot use is an error naming the device and the reason") {
+  const std::string in = std::string(GHM_TEST_DATA_DIR) + "/" + fixture_cases().front() + ".in.safetensors";
+  const auto out = std::filesystem::temp_directory_path() / ("ghm_loss_dev_" + std::to_string(::getpid()) + ".st");
+  CHECK_THROWS_WITH_AS(app::run_loss({"--kind", "bce", "--in", in, "--out", out.string(), "--device", "gpu"}),
+                       doctest::Contains("device 'gpu' must be cpu, cuda or cuda:I"), std::exception);
+  CHECK_THROWS_AS(app::run_loss({"--kind", "ghmc-exact", "--in", in, "--out", out.string(), "--device", "cuda"}),
+                  app::UsageError);
+  if (!cuda_gpu_available())
+    CHECK_THROWS_WITH_AS(app::run_loss({"--kind", "bce", "--in", in, "--out", out.string(), "--device", "cuda"}),
+                         doctest::Contains("device 'cuda': "), std::exception);
+  CHECK_FALSE(std::filesystem::exists(out));
 }

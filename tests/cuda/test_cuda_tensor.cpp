@@ -92,3 +92,21 @@ TEST_CASE("cuda tensor: device memory is reused across iterations and nothing le
   CHECK(after.live_blocks == before.live_blocks);
   CHECK(Storage::live_blocks() == blocks_before);
 }
+
+TEST_CASE("cuda tensors: element type conversions equal the CPU's static_cast") {
+  const std::vector<float> f{-2.75f, -1.5f, -0.5f, 0.0f, 0.5f, 1.0f, 2.999f, 255.0f, 1e6f};
+  const Tensor x = Tensor::from_vector<float>(f, {static_cast<std::int64_t>(f.size())});
+  for (DType from : {DType::F32, DType::I32, DType::I64, DType::U8}) {
+    const Tensor src = from == DType::F32 ? x : (from == DType::U8 ? x.to(DType::I32).to(DType::U8) : x.to(from));
+    for (DType to : {DType::F32, DType::I32, DType::I64, DType::U8}) {
+      if (to == DType::U8 && from != DType::U8) continue;  // negative values: no defined static_cast
+      CAPTURE(from);
+      CAPTURE(to);
+      const Tensor cpu = src.to(to), gpu = src.to(Device::cuda(0)).to(to);
+      CHECK(gpu.device() == Device::cuda(0));
+      CHECK(gpu.dtype() == to);
+      CHECK(gpu.to(Device::cpu()).to(DType::F32).to_vector<float>() == cpu.to(DType::F32).to_vector<float>());
+    }
+  }
+  CHECK(Tensor::empty(Shape{0, 3}, DType::I32, Device::cuda(0)).to(DType::I64).numel() == 0);
+}
