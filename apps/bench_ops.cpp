@@ -36,10 +36,7 @@
 #include "core/random.h"
 #include "core/runtime_info.h"
 #if GHM_WITH_CUDA
-#include <cuda_runtime_api.h>
-
 #include "core/cuda/conv_cudnn.h"
-#include "core/cuda/cuda_check.h"
 #include "core/cuda/device_guard.h"
 #endif
 
@@ -104,17 +101,6 @@ std::int64_t scale_extent(std::int64_t extent, std::int64_t size) {
   return (extent * size + kShapesImageSize - 1) / kShapesImageSize;
 }
 
-// Waits for the device's queued work (CUDA) before the host reads the clock; nothing on the CPU.
-void synchronize_device(Device device) {
-#if GHM_WITH_CUDA
-  if (device.is_cuda()) {
-    const cuda::DeviceGuard guard(device.index);
-    GHM_CUDA_CHECK(cudaDeviceSynchronize());
-  }
-#endif
-  (void)device;
-}
-
 ConvCpuImpl parse_impl(const std::string& name) {
   if (name == "reference") return ConvCpuImpl::Reference;
   if (name != "onednn") throw UsageError("bench ops: --impl must be onednn or reference, got '" + name + "'");
@@ -156,7 +142,7 @@ void cuda_forward(Device device, const cpu::ConvGeometry& g, const Tensor& x, co
     cuda::conv2d_forward(g, x.device_data<float>(), weight.device_data<float>(), bias.device_data<float>(),
                          y.device_data<float>());
   }
-  synchronize_device(device);
+  synchronize(device);  // the host times finished work
 }
 
 // dy: [N,O,HO,WO] -> dx: [N,C,H,W], dweight: [O,C/G,KH,KW], dbias: [O]
@@ -168,7 +154,7 @@ void cuda_backward(Device device, const cpu::ConvGeometry& g, const Tensor& x, c
     cuda::conv2d_backward_weight(g, x.device_data<float>(), dy.device_data<float>(), dweight.device_data<float>());
     cuda::conv2d_backward_bias(g, dy.device_data<float>(), dbias.device_data<float>());
   }
-  synchronize_device(device);
+  synchronize(device);  // the host times finished work
 }
 #endif
 

@@ -4,10 +4,13 @@
 
 #include <cmath>
 
+// Always inlined, also on the host: some callers are compiled without floating-point contraction
+// (-ffp-contract=off, to round as the device does) and others with it, and an out-of-line copy
+// shared between them would round as whichever object the linker happened to keep.
 #if defined(__CUDACC__)
 #define GHM_HD __host__ __device__ __forceinline__
 #else
-#define GHM_HD inline
+#define GHM_HD inline __attribute__((always_inline))
 #endif
 
 namespace ghm::math {

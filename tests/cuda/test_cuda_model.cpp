@@ -37,7 +37,7 @@ const Device kGpu = Device::cuda(0);
 
 detection::RetinaNetConfig small_model() {
   detection::RetinaNetConfig c;
-  c.backbone = {18, 1, 8, nn::NormKind::BatchNorm, 0};
+  c.backbone = {18, 1, 64, nn::NormKind::BatchNorm, 0, 8};  // base_width 8: 1/8 of the usual width
   c.num_classes = 5;
   c.width = 16;
   c.head_convs = 1;
