@@ -16,11 +16,7 @@ std::vector<detection::ImageDetections> detect_batch(detection::RetinaNet& model
                                                      const io::Batch& batch,
                                                      const detection::PostprocessConfig& post) {
   NoGradGuard no_grad;
-  detection::RetinaNetOutput out = model.forward(batch.images.to(model.device()));
-  // Post-processing runs on the CPU: the head's outputs come back from the model's device (a few
-  // MB per image; the selection below keeps at most 1000 candidates per level).
-  for (std::vector<Tensor>* level : {&out.cls_logits, &out.box_deltas})
-    for (Tensor& t : *level) t = t.to(Device::cpu());
+  const detection::RetinaNetOutput out = model.forward(batch.images.to(model.device()));
   std::vector<Tensor> level_anchors;
   for (int l = 0; l < static_cast<int>(out.cls_logits.size()); ++l) {
     const Tensor& c = out.cls_logits[static_cast<std::size_t>(l)];

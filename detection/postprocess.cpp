@@ -6,6 +6,9 @@
 
 #include "core/ops/elementwise_math.h"
 #include "detection/nms.h"
+#if GHM_WITH_CUDA
+#include "detection/cuda/candidates_cuda.h"
+#endif
 
 namespace ghm::detection {
 namespace {
@@ -14,6 +17,32 @@ struct Candidate {
   float score;
   std::int64_t index;  // ((y * W + x) * A + a) * K + k within the level
 };
+
+// The logits of one image and level that pass the pre-filter, as (ch * HW + p, logit) in ascending
+// order: found by a scan on the CPU, or on the GPU (detection/cuda/candidates_cuda.h) for CUDA
+// tensors. Either way the same float32 comparison picks them.
+struct Prefiltered {
+  std::vector<std::int64_t> flat;
+  std::vector<float> logit;
+};
+
+// Per image, the prefiltered logits of a level [N, A*K, H, W] on the GPU (one pass over the level).
+std::vector<Prefiltered> prefilter_on_device(const Tensor& cls, float threshold) {
+  const std::int64_t n = cls.size(0), per_image = cls.numel() / std::max<std::int64_t>(n, 1);
+  std::vector<Prefiltered> out(static_cast<std::size_t>(n));
+#if GHM_WITH_CUDA
+  const cuda::Candidates c = cuda::select_above(cls.device_data<float>(), cls.numel(), threshold, cls.device().index);
+  for (std::size_t i = 0; i < c.index.size(); ++i) {
+    Prefiltered& p = out[static_cast<std::size_t>(c.index[i] / per_image)];
+    p.flat.push_back(c.index[i] % per_image);
+    p.logit.push_back(c.logit[i]);
+  }
+#else
+  (void)threshold;
+  (void)per_image;
+#endif
+  return out;
+}
 
 void check_level(const Tensor& cls, const Tensor& box, const Tensor& anchors, std::int64_t n, std::int64_t k,
                  std::size_t l) {
@@ -44,9 +73,29 @@ std::vector<ImageDetections> postprocess(const std::vector<Tensor>& cls_logits, 
             "postprocess: need one input size and one scale per image (", n, "), got ", input_size.size(), " and ",
             scale.size());
   for (std::size_t l = 0; l < cls_logits.size(); ++l) check_level(cls_logits[l], box_deltas[l], anchors[l], n, k, l);
+  const Device device = cls_logits.front().device();
+  for (std::size_t l = 0; l < cls_logits.size(); ++l) {
+    GHM_CHECK(cls_logits[l].device() == device && box_deltas[l].device() == device, "postprocess: level ", l,
+              " has cls_logits on ", cls_logits[l].device(), " and box_deltas on ", box_deltas[l].device(),
+              "; every level's head outputs must be on ", device);
+    GHM_CHECK(anchors[l].device().is_cpu(), "postprocess: anchors must be on the CPU, level ", l, " is on ",
+              anchors[l].device());
+  }
   // The logit threshold equivalent to score > score_thresh: skips the sigmoid for most elements.
   const float t = config.score_thresh;
   const float logit_thresh = t <= 0.0f ? -INFINITY : (t >= 1.0f ? INFINITY : std::log(t / (1.0f - t)));
+  const float prefilter = logit_thresh - 1e-3f;
+
+  // Head outputs on a GPU: the candidates of every level are found there; only they and the
+  // (4 / K times smaller) box deltas come to the host.
+  std::vector<std::vector<Prefiltered>> device_candidates;  // [level][image]
+  std::vector<Tensor> host_deltas = box_deltas;
+  if (device.is_cuda()) {
+    for (std::size_t l = 0; l < cls_logits.size(); ++l) {
+      device_candidates.push_back(prefilter_on_device(cls_logits[l], prefilter));
+      host_deltas[l] = box_deltas[l].to(Device::cpu());
+    }
+  }
 
   std::vector<ImageDetections> out(static_cast<std::size_t>(n));
   for (std::int64_t img = 0; img < n; ++img) {
@@ -55,16 +104,23 @@ std::vector<ImageDetections> postprocess(const std::vector<Tensor>& cls_logits, 
     for (std::size_t l = 0; l < cls_logits.size(); ++l) {
       const std::int64_t h = cls_logits[l].size(2), w = cls_logits[l].size(3), a = cls_logits[l].size(1) / k;
       const std::int64_t hw = h * w;
-      const float* cls = cls_logits[l].data<float>() + img * a * k * hw;
-      const float* del = box_deltas[l].data<float>() + img * a * 4 * hw;
+      const float* del = host_deltas[l].data<float>() + img * a * 4 * hw;
       std::vector<Candidate> cand;
-      for (std::int64_t ch = 0; ch < a * k; ++ch)
-        for (std::int64_t p = 0; p < hw; ++p) {
-          const float logit = cls[ch * hw + p];
-          if (!(logit > logit_thresh - 1e-3f)) continue;
-          const float s = math::sigmoid(logit);
-          if (s > t) cand.push_back({s, p * a * k + ch});
-        }
+      auto consider = [&](std::int64_t ch, std::int64_t p, float logit) {
+        const float s = math::sigmoid(logit);
+        if (s > t) cand.push_back({s, p * a * k + ch});
+      };
+      if (device.is_cuda()) {
+        const Prefiltered& pf = device_candidates[l][static_cast<std::size_t>(img)];
+        for (std::size_t i = 0; i < pf.flat.size(); ++i) consider(pf.flat[i] / hw, pf.flat[i] % hw, pf.logit[i]);
+      } else {
+        const float* cls = cls_logits[l].data<float>() + img * a * k * hw;
+        for (std::int64_t ch = 0; ch < a * k; ++ch)
+          for (std::int64_t p = 0; p < hw; ++p) {
+            const float logit = cls[ch * hw + p];
+            if (logit > prefilter) consider(ch, p, logit);
+          }
+      }
       const std::size_t keep = static_cast<std::size_t>(std::min<std::int64_t>(config.topk_per_level,
                                                                                 static_cast<std::int64_t>(cand.size())));
       auto better = [](const Candidate& x, const Candidate& y) {

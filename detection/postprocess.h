@@ -34,7 +34,9 @@ struct ImageDetections {
 };
 
 // input_size: the (unpadded) network input size of each image, for clipping; scale: the factor
-// the image was resized by (original * scale = input), per image.
+// the image was resized by (original * scale = input), per image. The head's outputs may be on the
+// CPU or on one GPU (there the logits are pre-filtered on the device and the few candidates finish
+// on the CPU, with the same result); anchors are on the CPU; the detections are CPU tensors.
 std::vector<ImageDetections> postprocess(const std::vector<Tensor>& cls_logits, const std::vector<Tensor>& box_deltas,
                                          const std::vector<Tensor>& anchors, std::int64_t num_classes,
                                          const std::vector<ImageSize>& input_size, const std::vector<double>& scale,

@@ -40,7 +40,7 @@ class Block : public UnaryModule {
     Tensor y = x;
     for (std::size_t i = 0; i < convs_.size(); ++i)
       y = conv_norm_relu(*convs_[i], norms_[i].get(), i + 1 < convs_.size(), y);
-    return relu(add(y, downsample_ ? downsample_->forward(x) : x));
+    return add_relu(y, downsample_ ? downsample_->forward(x) : x);
   }
 
  private:

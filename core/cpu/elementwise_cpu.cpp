@@ -90,6 +90,7 @@ void binary_forward(BinaryOp op, const BroadcastPlan& plan, const float* a, cons
     case BinaryOp::Sub: binary_loop([](float x, float y) { return x - y; }, plan, a, b, out); break;
     case BinaryOp::Mul: binary_loop([](float x, float y) { return x * y; }, plan, a, b, out); break;
     case BinaryOp::Div: binary_loop([](float x, float y) { return x / y; }, plan, a, b, out); break;
+    case BinaryOp::AddRelu: binary_loop([](float x, float y) { return math::relu(x + y); }, plan, a, b, out); break;
   }
 }
 

@@ -39,6 +39,9 @@ DevicePlan to_device_plan(const BroadcastPlan& p) {
 struct AddF {
   __device__ float operator()(float x, float y) const { return x + y; }
 };
+struct AddReluF {
+  __device__ float operator()(float x, float y) const { return math::relu(x + y); }
+};
 struct SubF {
   __device__ float operator()(float x, float y) const { return x - y; }
 };
@@ -121,6 +124,7 @@ void binary_forward(BinaryOp op, const BroadcastPlan& plan, const float* a, cons
     case BinaryOp::Sub: launch_binary(SubF{}, plan, a, b, out); break;
     case BinaryOp::Mul: launch_binary(MulF{}, plan, a, b, out); break;
     case BinaryOp::Div: launch_binary(DivF{}, plan, a, b, out); break;
+    case BinaryOp::AddRelu: launch_binary(AddReluF{}, plan, a, b, out); break;
   }
 }
 

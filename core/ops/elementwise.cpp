@@ -1,6 +1,7 @@
 // Elementwise ops: forward and backward side by side.
 //
 //   add: da = sum_to(g, a),      db = sum_to(g, b)
+//   add_relu: y = relu(a + b);  da = sum_to(g [y > 0], a),  db = sum_to(g [y > 0], b)
 //   sub: da = sum_to(g, a),      db = -sum_to(g, b)
 //   mul: da = sum_to(g * b, a),  db = sum_to(g * a, b)
 //   div: da = sum_to(g / b, a),  db = -sum_to(g * y / b, b)      (y = a / b)
@@ -88,6 +89,15 @@ Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary(BinaryOp::Add, a, b, "add");
   record_op(out, "add", {&a, &b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return std::vector<Tensor>{sum_to(g, sa), sum_to(g, sb)};
+  });
+  return out;
+}
+
+Tensor add_relu(const Tensor& a, const Tensor& b) {
+  Tensor out = binary(BinaryOp::AddRelu, a, b, "add_relu");
+  record_op(out, "add_relu", {&a, &b}, [sa = a.shape(), sb = b.shape(), y = out.detach()](const Tensor& g) {
+    const Tensor masked = unary_grad(UnaryBackwardOp::Relu, g, y);  // g where y > 0
+    return std::vector<Tensor>{sum_to(masked, sa), sum_to(masked, sb)};
   });
   return out;
 }

@@ -11,6 +11,8 @@ Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
+// relu(a + b) in one pass (a residual connection): no a + b tensor is written or read back.
+Tensor add_relu(const Tensor& a, const Tensor& b);
 
 Tensor add_scalar(const Tensor& x, float s);  // x + s
 Tensor mul_scalar(const Tensor& x, float s);  // x * s

@@ -4,7 +4,7 @@
 
 namespace ghm {
 
-enum class BinaryOp { Add, Sub, Mul, Div };
+enum class BinaryOp { Add, Sub, Mul, Div, AddRelu };  // AddRelu: relu(a + b)
 enum class UnaryOp { Neg, Relu, Sigmoid, Exp, Log };
 enum class UnaryBackwardOp { Relu, Sigmoid, Exp, Log };
 

@@ -31,6 +31,8 @@
 #include "detection/box_coder.h"
 #include "detection/iou.h"
 #include "detection/nms.h"
+#include "detection/postprocess.h"
+#include "core/random.h"
 #include "compare.h"
 
 using namespace ghm;
@@ -367,4 +369,55 @@ TEST_CASE("cuda detection: the same results on every run") {
     CHECK(indices_of(batched_nms(bg, sg, cg, 0.5f)) == first_batched);
     CHECK(mismatches(box_iou(bg, bg), iou) == 0);
   }
+}
+
+TEST_CASE("cuda postprocess: head outputs on the GPU give exactly the CPU's detections") {
+  // Logits pre-filtered on the device, candidates finished on the host: the same detections bit for
+  // bit, for several levels and images, sizes whose level holds more than one tile of the
+  // compaction kernel, scores saturated at 1 (ties broken by index), empty results and a top-k cut.
+  Generator gen(77);
+  const std::int64_t n = 3, k = 7, a = 3;
+  const std::vector<std::pair<std::int64_t, std::int64_t>> sizes = {{40, 52}, {20, 26}, {10, 13}, {5, 7}, {1, 1}};
+  std::vector<Tensor> cls, box, anchors;
+  for (const auto& [h, w] : sizes) {
+    Tensor c = Tensor::normal(Shape{n, a * k, h, w}, -3.0f, 2.5f, gen);
+    float* v = c.data<float>();
+    for (std::int64_t i = 0; i < c.numel(); i += 97) v[i] = 30.0f;  // sigmoid = 1.0f exactly: ties
+    cls.push_back(c);
+    box.push_back(Tensor::normal(Shape{n, a * 4, h, w}, 0.0f, 0.3f, gen));
+    std::vector<float> anc;
+    for (std::int64_t i = 0; i < h * w * a; ++i) {
+      const float x = gen.uniform(0, 400), y = gen.uniform(0, 300), bw = gen.uniform(4, 90), bh = gen.uniform(4, 90);
+      anc.insert(anc.end(), {x, y, x + bw, y + bh});
+    }
+    anchors.push_back(Tensor::from_vector(anc, Shape{h * w * a, 4}));
+  }
+  std::vector<Tensor> cls_gpu, box_gpu;
+  for (std::size_t l = 0; l < cls.size(); ++l) {
+    cls_gpu.push_back(cls[l].to(kGpu));
+    box_gpu.push_back(box[l].to(kGpu));
+  }
+  const std::vector<ImageSize> input = {{320, 416}, {300, 400}, {280, 390}};
+  const std::vector<double> scale = {0.5, 0.8, 1.25};
+  for (float thresh : {0.05f, 0.5f, 0.99999f}) {
+    for (std::int64_t topk : {std::int64_t{1000}, std::int64_t{25}}) {
+      CAPTURE(thresh);
+      CAPTURE(topk);
+      PostprocessConfig c;
+      c.score_thresh = thresh;
+      c.topk_per_level = topk;
+      const auto want = postprocess(cls, box, anchors, k, input, scale, c);
+      const auto got = postprocess(cls_gpu, box_gpu, anchors, k, input, scale, c);
+      REQUIRE(got.size() == want.size());
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        CAPTURE(i);
+        CHECK(got[i].boxes.device() == Device::cpu());
+        CHECK(got[i].scores.to_vector<float>() == want[i].scores.to_vector<float>());
+        CHECK(got[i].labels.to_vector<std::int64_t>() == want[i].labels.to_vector<std::int64_t>());
+        CHECK(got[i].boxes.to_vector<float>() == want[i].boxes.to_vector<float>());
+      }
+    }
+  }
+  CHECK_THROWS_WITH_AS(postprocess({cls_gpu[0]}, {box[0]}, {anchors[0]}, k, input, scale, {}),
+                       doctest::Contains("must be on"), Error);
 }

@@ -68,7 +68,7 @@ const std::vector<Shape> kShapes = {Shape{1}, Shape{0}, Shape{257}, Shape{3, 5, 
 
 }  // namespace
 
-TEST_CASE("cuda elementwise: add, sub, mul, div agree with the CPU, same shapes and broadcast") {
+TEST_CASE("cuda elementwise: add, sub, mul, div, add_relu agree with the CPU, same shapes and broadcast") {
   const std::vector<std::pair<Shape, Shape>> broadcast = {{Shape{2, 3, 33, 65}, Shape{1, 3, 1, 1}},
                                                           {Shape{2, 3, 33, 65}, Shape{}},
                                                           {Shape{7, 1}, Shape{1, 9}},
@@ -77,7 +77,8 @@ TEST_CASE("cuda elementwise: add, sub, mul, div agree with the CPU, same shapes 
            {"add", [](const Tensor& a, const Tensor& b) { return add(a, b); }, false},
            {"sub", [](const Tensor& a, const Tensor& b) { return sub(a, b); }, false},
            {"mul", [](const Tensor& a, const Tensor& b) { return mul(a, b); }, false},
-           {"div", [](const Tensor& a, const Tensor& b) { return div(a, b); }, true}}) {
+           {"div", [](const Tensor& a, const Tensor& b) { return div(a, b); }, true},
+           {"add_relu", [](const Tensor& a, const Tensor& b) { return add_relu(a, b); }, false}}) {
     for (const Shape& s : kShapes) check_binary(name, f, s, s, 1e-6, positive);
     for (const auto& [sa, sb] : broadcast) {
       check_binary(name, f, sa, sb, 1e-6, positive);
