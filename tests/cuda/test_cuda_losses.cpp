@@ -39,6 +39,7 @@
 #include "losses/ghm_r.h"
 #include "losses/ghm_state.h"
 #include "losses/reference_losses.h"
+#include "losses/edge_probes.h"
 
 using namespace ghm;
 using namespace ghm::losses;
@@ -482,19 +483,8 @@ TEST_CASE("cuda ghm_c and ghm_r: elements within float32 ulps of every edge land
   // 4 ulps away (y = 0 and y = 1), every one of them within rounding of the edge. Both backends
   // bin these from the same double-precision g, so the counts are equal here too.
   const GhmcParams params{30, 0.0, 1.0f};
-  std::vector<float> x, y;
-  for (int j = 1; j < params.bins; ++j) {
-    const double e = static_cast<double>(static_cast<float>(j) / static_cast<float>(params.bins));
-    for (float label : {0.0f, 1.0f}) {
-      const double p = label == 0.0f ? e : 1.0 - e;
-      float v = static_cast<float>(std::log(p / (1.0 - p)));
-      for (int step = 0; step < 4; ++step) v = std::nextafter(v, -100.0f);
-      for (int step = 0; step < 8; ++step, v = std::nextafter(v, 100.0f)) {
-        x.push_back(v);
-        y.push_back(label);
-      }
-    }
-  }
+  const testing::EdgeProbes probes = testing::ghmc_edge_probes(params.bins);
+  const std::vector<float>&x = probes.logits, &y = probes.labels;
   const auto n = static_cast<std::int64_t>(x.size());
   const std::vector<float> w(x.size(), 1.0f);
   const Tensor xt = Tensor::from_vector(x, Shape{n, 1}), yt = Tensor::from_vector(y, Shape{n, 1}),
