@@ -1,5 +1,5 @@
 // `ghm_retinanet analyze-gradients`: the gradient-norm distributions of a trained model, the
-// paper's Figures 2-4 (statistics in apps/gradient_analysis.h).
+// paper's Figures 2-4 (statistics in engine/gradient_analysis.h).
 //
 // The batches are the first N of the training epoch 0 plan (train.batch_size, train.seed, aspect
 // grouping as configured), so they are the images training saw first, but loaded without
@@ -20,11 +20,11 @@
 #include <string>
 #include <vector>
 
-#include "apps/checkpoint.h"
+#include "engine/checkpoint.h"
 #include "apps/commands.h"
-#include "apps/config.h"
-#include "apps/detection_data.h"
-#include "apps/gradient_analysis.h"
+#include "engine/config.h"
+#include "engine/detection_data.h"
+#include "engine/gradient_analysis.h"
 #include "core/autograd.h"
 #include "core/check.h"
 #include "detection/targets.h"
@@ -33,6 +33,7 @@
 #include "io/plot.h"
 
 namespace ghm::app {
+using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
 const char* kUsage =

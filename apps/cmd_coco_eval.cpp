@@ -1,5 +1,5 @@
 // `ghm_retinanet coco-eval`: COCO bounding-box evaluation of a results file against a ground
-// truth, with pycocotools' semantics and output (detection/coco_eval.h), without Python.
+// truth, with pycocotools' semantics and output (coco/eval.h), without Python.
 //
 // Prints COCOeval.summarize()'s 12 lines to stdout (and, with --per-class, each category's
 // AP@[.50:.95]); warnings about the inputs go to stderr, one line per kind with its count.
@@ -12,7 +12,7 @@
 
 #include "apps/commands.h"
 #include "core/check.h"
-#include "detection/coco_eval.h"
+#include "coco/eval.h"
 #include "io/json.h"
 
 namespace ghm::app {

@@ -7,11 +7,11 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "apps/checkpoint.h"
+#include "engine/checkpoint.h"
 #include "core/cpu/large_block_cache.h"
 #include "apps/commands.h"
-#include "apps/config.h"
-#include "apps/inference.h"
+#include "engine/config.h"
+#include "engine/inference.h"
 #include "core/check.h"
 #include "io/atomic_file.h"
 #include "io/draw.h"
@@ -19,6 +19,7 @@
 #include "io/transforms.h"
 
 namespace ghm::app {
+using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
 const char* kUsage =

@@ -2,13 +2,14 @@
 // COCO numbers with per-class AP.
 #include <cstdio>
 
-#include "apps/checkpoint.h"
+#include "engine/checkpoint.h"
 #include "core/cpu/large_block_cache.h"
 #include "apps/commands.h"
-#include "apps/config.h"
-#include "apps/inference.h"
+#include "engine/config.h"
+#include "engine/inference.h"
 
 namespace ghm::app {
+using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
 const char* kUsage =

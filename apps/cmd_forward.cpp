@@ -7,11 +7,12 @@
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "apps/config.h"
+#include "engine/config.h"
 #include "core/autograd.h"
 #include "io/safetensors.h"
 
 namespace ghm::app {
+using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
 const char* kUsage =

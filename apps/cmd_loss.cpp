@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "apps/commands.h"
-#include "apps/config.h"
+#include "engine/config.h"
 #include "core/autograd.h"
 #include "core/ops/shape_ops.h"
 #include "io/safetensors.h"
@@ -27,6 +27,7 @@
 #include "losses/ghm_r.h"
 
 namespace ghm::app {
+using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
 const char* kUsage =

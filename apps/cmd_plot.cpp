@@ -1,4 +1,4 @@
-// `ghm_retinanet plot`: the training curves of a work directory's log.jsonl (apps/trainer.h) as
+// `ghm_retinanet plot`: the training curves of a work directory's log.jsonl (engine/trainer.h) as
 // one PNG: the losses (loss, loss_cls, loss_reg) on top and the learning rate below, both against
 // the iteration.
 //

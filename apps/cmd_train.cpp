@@ -1,11 +1,12 @@
-// `ghm_retinanet train`: train a RetinaNet from a config (the loop is apps/trainer.h).
+// `ghm_retinanet train`: train a RetinaNet from a config (the loop is engine/trainer.h).
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "apps/config.h"
-#include "apps/trainer.h"
+#include "engine/config.h"
+#include "engine/trainer.h"
 
 namespace ghm::app {
+using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
 const char* kUsage =

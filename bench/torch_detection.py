@@ -14,7 +14,7 @@ Differences that remain: torchvision's losses are sigmoid focal loss + L1 (ours:
 GHM-C + GHM-R by default); its matcher keeps low-quality matches (allow_low_quality_matches=True)
 as mmdetection's min_pos_iou=0 does.
 
-The boxes are the same as ours (the formula in apps/bench_train.cpp). With --export DIR the
+The boxes are the same as ours (the formula in bench/train.cpp). With --export DIR the
 script also writes its random weights (in our names, through tools/convert_torchvision.py) and its
 images to DIR/weights.safetensors and DIR/input.safetensors; `ghm_retinanet bench train --weights
 DIR/weights.safetensors --input DIR/input.safetensors` then runs the very same network on the very

@@ -1,6 +1,6 @@
 // For post-processing on a GPU: the elements of one FPN level's class logits that pass the CPU's
 // pre-filter (logit > threshold) are found on the device and only they cross to the host, where
-// post-processing continues exactly as for CPU tensors (detection/postprocess.cpp). The comparison
+// post-processing continues exactly as for CPU tensors (detection/retinanet/postprocess.cpp). The comparison
 // is one float32 `>` on both sides, so the candidates are the CPU's, in ascending index order.
 //
 // Pure C++ declarations; defined in candidates_cuda.cu, which is built only with CUDA.

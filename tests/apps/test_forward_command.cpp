@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "apps/commands.h"
-#include "apps/config.h"
+#include "engine/config.h"
 #include "io/safetensors.h"
 #include "nn/torchvision_formula.h"
 
@@ -24,7 +24,7 @@ TEST_CASE("forward command: config + converted-style weights reproduce torchvisi
                      << f.metadata.at("num_classes") << "\n";
   {
     Generator gen(1);
-    detection::RetinaNet model(app::retinanet_config(app::load_config(cfg, {})), gen);
+    detection::RetinaNet model(engine::retinanet_config(engine::load_config(cfg, {})), gen);
     test::set_model_by_formula(model, f.metadata.at("state_names"));
     io::save_safetensors(weights, model.state());
   }
@@ -42,16 +42,16 @@ TEST_CASE("forward command: config + converted-style weights reproduce torchvisi
                                          "model.head.num_classes=7"}),
                        doctest::Contains(weights.c_str()), Error);
   std::ofstream(cfg) << "model:\n  backbone:\n    depht: 18\n";
-  CHECK_THROWS_WITH_AS(app::load_config(cfg, {}), doctest::Contains("depht"), Error);
+  CHECK_THROWS_WITH_AS(engine::load_config(cfg, {}), doctest::Contains("depht"), Error);
   std::ofstream(cfg) << "model:\n  fpn:\n    p6_from: p4\n";
-  CHECK_THROWS_WITH_AS(app::retinanet_config(app::load_config(cfg, {})), doctest::Contains("p6_from"), Error);
+  CHECK_THROWS_WITH_AS(engine::retinanet_config(engine::load_config(cfg, {})), doctest::Contains("p6_from"), Error);
   CHECK_THROWS_AS(app::run_forward({"--config", cfg}), app::UsageError);
   std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("config: configs/retinanet_r50_fpn_torchvision.yaml reads as torchvision's layout (91 classes, P6 from P5, frozen BN)") {
   const detection::RetinaNetConfig c =
-      app::retinanet_config(app::load_config(std::string(GHM_SOURCE_DIR_FOR_TESTS) + "/configs/retinanet_r50_fpn_torchvision.yaml", {}));
+      engine::retinanet_config(engine::load_config(std::string(GHM_SOURCE_DIR_FOR_TESTS) + "/configs/retinanet_r50_fpn_torchvision.yaml", {}));
   CHECK(c.num_classes == 91);
   CHECK(c.p6_source == nn::P6Source::P5);
   CHECK(c.backbone.depth == 50);

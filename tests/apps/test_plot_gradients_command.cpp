@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "apps/commands.h"
-#include "apps/config.h"
-#include "apps/gradient_analysis.h"
-#include "apps/trainer.h"
+#include "engine/config.h"
+#include "engine/gradient_analysis.h"
+#include "engine/trainer.h"
 #include "core/check.h"
 #include "io/image.h"
 #include "tiny_detector.h"
@@ -43,10 +43,10 @@ struct TinyRun : testing::TinyDetector {
                      "  steps: [1]\n"
                      "  log_interval: 1\n") {
     work_dir = root / "run";
-    app::TrainOptions options;
+    engine::TrainOptions options;
     options.work_dir = work_dir.string();
     options.quiet = true;
-    checkpoint = app::train_detector(app::load_config(config.string(), {}), options).last_checkpoint;
+    checkpoint = engine::train_detector(engine::load_config(config.string(), {}), options).last_checkpoint;
   }
 };
 
@@ -216,9 +216,9 @@ TEST_CASE("analyze-gradients: bad options and files are errors naming them") {
 }
 
 TEST_CASE("gradient statistics: hand-made logits and deltas land in the bins they must") {
-  app::GradientAnalysisConfig config;
+  engine::GradientAnalysisConfig config;
   config.bins = 10;
-  app::GradientStats stats(config);
+  engine::GradientStats stats(config);
   // K = 2 classes; rows: a positive of class 0, a background row, a positive of class 1, and an
   // ignored row (label weight 0) whose logits must not count. g per valid element, by design:
   //   row 0: class 0 positive, p 0.95 -> g 0.05 (bin 0); class 1 negative, p 0.35 -> g 0.35 (bin 3)
@@ -230,7 +230,7 @@ TEST_CASE("gradient statistics: hand-made logits and deltas land in the bins the
   const Tensor weights = f32({1, 1, 1, 0}, Shape{4});
   stats.add_classification(logits, labels, weights);
 
-  const app::GradientHistogram& h = stats.classification();
+  const engine::GradientHistogram& h = stats.classification();
   CHECK(h.count == std::vector<std::int64_t>{2, 0, 0, 1, 0, 1, 0, 1, 0, 1});
   CHECK(h.total() == 6);
   CHECK(stats.positive_examples() == 2);
@@ -240,13 +240,13 @@ TEST_CASE("gradient statistics: hand-made logits and deltas land in the bins the
   CHECK(h.fraction(1) == 0.0);
   CHECK(std::isnan(h.mean_g(1)));
 
-  const std::vector<app::ReformulatedBin> bins = stats.reformulated();
+  const std::vector<engine::ReformulatedBin> bins = stats.reformulated();
   REQUIRE(bins.size() == 10);
   const double expected_g[10] = {0.05, 0, 0, 0.35, 0, 0.55, 0, 0.75, 0, 0.95};
   // GHM-C without momentum: tot 6 examples, n 5 non-empty bins, w = 6 / (R_i * 5)
   for (int i = 0; i < 10; ++i) {
     CAPTURE(i);
-    const app::ReformulatedBin& b = bins[static_cast<std::size_t>(i)];
+    const engine::ReformulatedBin& b = bins[static_cast<std::size_t>(i)];
     if (b.count == 0) {
       CHECK(std::isnan(b.ce));
       continue;
@@ -268,7 +268,7 @@ TEST_CASE("gradient statistics: hand-made logits and deltas land in the bins the
   double focal_sum[10] = {};
   for (int e = 0; e < 6; ++e) focal_sum[element_bin[e]] += std::abs(d_focal[static_cast<std::size_t>(e)]);
   for (int i = 0; i < 10; ++i) {
-    const app::ReformulatedBin& b = bins[static_cast<std::size_t>(i)];
+    const engine::ReformulatedBin& b = bins[static_cast<std::size_t>(i)];
     if (b.count > 0) CHECK(b.focal == doctest::Approx(focal_sum[i] / static_cast<double>(b.count)).epsilon(1e-5));
   }
 
@@ -281,16 +281,16 @@ TEST_CASE("gradient statistics: hand-made logits and deltas land in the bins the
   double ghmc_sum[10] = {};
   for (int e = 0; e < 6; ++e) ghmc_sum[element_bin[e]] += w[static_cast<std::size_t>(e)] * g_of[e];
   for (int i = 0; i < 10; ++i) {
-    const app::ReformulatedBin& b = bins[static_cast<std::size_t>(i)];
+    const engine::ReformulatedBin& b = bins[static_cast<std::size_t>(i)];
     if (b.count > 0) CHECK(b.ghmc == doctest::Approx(ghmc_sum[i] / static_cast<double>(b.count)).epsilon(1e-5));
   }
   CHECK(w[6] == 0.0f);  // the ignored row
 }
 
 TEST_CASE("gradient statistics: regression deltas of the positive rows only, CSV layout, bad inputs") {
-  app::GradientAnalysisConfig config;
+  engine::GradientAnalysisConfig config;
   config.bins = 10;  // mu 0.02, beta 0.11
-  app::GradientStats stats(config);
+  engine::GradientStats stats(config);
   // d = pred - target per coordinate (targets 0). ASL1 g = |d| / sqrt(d^2 + 0.0004); SL1 min(|d| / 0.11, 1):
   //   row 0: d 0 (0, 0), 0.02 (0.707 bin 7, 0.18 bin 1), 1 (0.9998 bin 9, 1 bin 9), -0.01 (0.447 bin 4, 0.09 bin 0)
   //   row 2: d 0.5 (bin 9, 1 bin 9), -0.05 (0.928 bin 9, 0.45 bin 4), 0.1 (0.98 bin 9, 0.91 bin 9),
@@ -327,10 +327,10 @@ TEST_CASE("gradient statistics: regression deltas of the positive rows only, CSV
   CHECK_THROWS_AS(stats.add_classification(bad_logits, Tensor::from_vector<std::int64_t>({2, 2}, Shape{2}),
                                            f32({1, 1}, Shape{2})),
                   Error);
-  app::GradientAnalysisConfig bad;
+  engine::GradientAnalysisConfig bad;
   bad.bins = 0;
-  CHECK_THROWS_WITH_AS(app::GradientStats{bad}, doctest::Contains("bins 0"), Error);
+  CHECK_THROWS_WITH_AS(engine::GradientStats{bad}, doctest::Contains("bins 0"), Error);
   bad.bins = 10;
   bad.mu = 0;
-  CHECK_THROWS_WITH_AS(app::GradientStats{bad}, doctest::Contains("mu"), Error);
+  CHECK_THROWS_WITH_AS(engine::GradientStats{bad}, doctest::Contains("mu"), Error);
 }

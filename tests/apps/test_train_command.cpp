@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "apps/checkpoint.h"
+#include "engine/checkpoint.h"
 #include "apps/commands.h"
-#include "apps/config.h"
-#include "apps/trainer.h"
+#include "engine/config.h"
+#include "engine/trainer.h"
 #include "core/check.h"
-#include "detection/retinanet.h"
+#include "detection/retinanet/model.h"
 #include "io/json.h"
 #include "tiny_detector.h"
 
@@ -55,9 +55,9 @@ struct TinySetup : testing::TinyDetector {
                      "  steps: [7]\n"
                      "  log_interval: 1\n"
                      "  keep_checkpoints: 100\n") {}
-  io::Json load(std::vector<std::string> overrides = {}) const { return app::load_config(config.string(), overrides); }
-  app::TrainOptions options(const std::string& name, bool resume = false) const {
-    app::TrainOptions o;
+  io::Json load(std::vector<std::string> overrides = {}) const { return engine::load_config(config.string(), overrides); }
+  engine::TrainOptions options(const std::string& name, bool resume = false) const {
+    engine::TrainOptions o;
     o.work_dir = (root / name).string();
     o.resume = resume;
     o.quiet = true;
@@ -80,7 +80,7 @@ double mean_loss(const std::vector<io::Json>& log, std::size_t begin, std::size_
 
 TEST_CASE("train: the loss falls, a mid-epoch resume repeats the losses exactly, checkpoints round-trip") {
   const TinySetup& s = setup();
-  const app::TrainOutcome full = app::train_detector(s.load({"train.checkpoint_interval=3"}), s.options("full"));
+  const engine::TrainOutcome full = engine::train_detector(s.load({"train.checkpoint_interval=3"}), s.options("full"));
   CHECK(full.iterations == 16);  // 8 epochs x 2 batches
   CHECK_FALSE(full.interrupted);
   const std::vector<io::Json> log = read_log(fs::path(s.options("full").work_dir) / "log.jsonl");
@@ -91,15 +91,15 @@ TEST_CASE("train: the loss falls, a mid-epoch resume repeats the losses exactly,
   // Pretend the run died after iteration 9 (mid-epoch 5): keep checkpoints up to iter_9 only.
   const fs::path copy = s.options("resumed").work_dir;
   fs::create_directories(copy);
-  for (const std::string& c : app::list_checkpoints(s.options("full").work_dir)) {
+  for (const std::string& c : engine::list_checkpoints(s.options("full").work_dir)) {
     const fs::path p(c);
     if (p.filename() == "iter_3.safetensors" || p.filename() == "iter_6.safetensors" ||
         p.filename() == "iter_9.safetensors")
       fs::copy_file(p, copy / p.filename());
   }
   fs::copy_file(fs::path(s.options("full").work_dir) / "log.jsonl", copy / "log.jsonl");
-  const app::TrainOutcome resumed =
-      app::train_detector(s.load({"train.checkpoint_interval=3"}), s.options("resumed", true));
+  const engine::TrainOutcome resumed =
+      engine::train_detector(s.load({"train.checkpoint_interval=3"}), s.options("resumed", true));
   CHECK(resumed.iterations == 16);
   const std::vector<io::Json> again = read_log(copy / "log.jsonl");
   REQUIRE(again.size() == 16);  // the lines after iteration 9 were replaced, not duplicated
@@ -114,11 +114,11 @@ TEST_CASE("train: the loss falls, a mid-epoch resume repeats the losses exactly,
   }
 
   // The final checkpoint holds the model exactly: the two runs' final weights are identical.
-  const detection::RetinaNetConfig mc = app::retinanet_config(s.load());
+  const detection::RetinaNetConfig mc = engine::retinanet_config(s.load());
   Generator g1(1), g2(2);
   detection::RetinaNet a(mc, g1), b(mc, g2);
-  app::load_model_weights(full.last_checkpoint, a, nn::Strict::Yes);
-  app::load_model_weights(resumed.last_checkpoint, b, nn::Strict::Yes);
+  engine::load_model_weights(full.last_checkpoint, a, nn::Strict::Yes);
+  engine::load_model_weights(resumed.last_checkpoint, b, nn::Strict::Yes);
   const auto sa = a.state(), sb = b.state();
   REQUIRE(sa.size() == sb.size());
   for (std::size_t i = 0; i < sa.size(); ++i) {
@@ -129,7 +129,7 @@ TEST_CASE("train: the loss falls, a mid-epoch resume repeats the losses exactly,
 
 TEST_CASE("eval and detect write well-formed JSON") {
   const TinySetup& s = setup();
-  const app::TrainOutcome run = app::train_detector(s.load({"train.epochs=2"}), s.options("short"));
+  const engine::TrainOutcome run = engine::train_detector(s.load({"train.epochs=2"}), s.options("short"));
   const fs::path dets = s.root / "dets.json", stats = s.root / "stats.json";
   REQUIRE(app::run_eval({"--config", s.config.string(), "--checkpoint", run.last_checkpoint, "--out", dets.string(),
                          "--json", stats.string()}) == 0);
@@ -164,30 +164,30 @@ TEST_CASE("eval and detect write well-formed JSON") {
 TEST_CASE("train: bad configs and missing files are errors naming the key or the file") {
   const TinySetup& s = setup();
   CHECK_THROWS_WITH_AS(s.load({"train.learning_rate=0.1"}), doctest::Contains("learning_rate"), Error);
-  CHECK_THROWS_WITH_AS(app::train_detector(s.load({"loss.cls.type=hinge"}), s.options("bad")),
+  CHECK_THROWS_WITH_AS(engine::train_detector(s.load({"loss.cls.type=hinge"}), s.options("bad")),
                        doctest::Contains("hinge"), Error);
-  CHECK_THROWS_WITH_AS(app::train_detector(s.load({"train.neg_iou=0.7"}), s.options("bad")),
+  CHECK_THROWS_WITH_AS(engine::train_detector(s.load({"train.neg_iou=0.7"}), s.options("bad")),
                        doctest::Contains("neg_iou"), Error);
-  CHECK_THROWS_WITH_AS(app::train_detector(s.load({"model.head.num_classes=5"}), s.options("bad")),
+  CHECK_THROWS_WITH_AS(engine::train_detector(s.load({"model.head.num_classes=5"}), s.options("bad")),
                        doctest::Contains("num_classes"), Error);
-  CHECK_THROWS_WITH_AS(app::train_detector(s.load({"data.train_json=missing.json"}), s.options("bad")),
+  CHECK_THROWS_WITH_AS(engine::train_detector(s.load({"data.train_json=missing.json"}), s.options("bad")),
                        doctest::Contains("missing.json"), Error);
-  CHECK_THROWS_WITH_AS(app::train_detector(s.load(), s.options("nothing_to_resume", true)),
+  CHECK_THROWS_WITH_AS(engine::train_detector(s.load(), s.options("nothing_to_resume", true)),
                        doctest::Contains("no checkpoint"), Error);
   // An image file that is gone: the error names it.
   const fs::path data = s.root / "shapes_broken";
   fs::copy(s.root / "shapes", data, fs::copy_options::recursive);
   fs::remove(data / "train" / "000002.jpg");
-  CHECK_THROWS_WITH_AS(app::train_detector(s.load({"data.root=" + data.string()}), s.options("bad")),
+  CHECK_THROWS_WITH_AS(engine::train_detector(s.load({"data.root=" + data.string()}), s.options("bad")),
                        doctest::Contains("000002.jpg"), Error);
 }
 
 TEST_CASE("train: a diverging run stops naming the iteration and keeps the last good checkpoint") {
   const TinySetup& s = setup();
-  const app::TrainOptions o = s.options("diverge");
+  const engine::TrainOptions o = s.options("diverge");
   bool threw = false;
   try {
-    app::train_detector(s.load({"train.lr=10", "train.warmup_iters=0", "train.clip_grad=0",
+    engine::train_detector(s.load({"train.lr=10", "train.warmup_iters=0", "train.clip_grad=0",
                                 "train.checkpoint_interval=1", "train.epochs=20"}),
                         o);
   } catch (const Error& e) {
@@ -199,11 +199,11 @@ TEST_CASE("train: a diverging run stops naming the iteration and keeps the last 
     CHECK(what.find("last good checkpoint") != std::string::npos);
   }
   REQUIRE(threw);
-  const std::vector<std::string> kept = app::list_checkpoints(o.work_dir);
+  const std::vector<std::string> kept = engine::list_checkpoints(o.work_dir);
   REQUIRE_FALSE(kept.empty());
   Generator g(0);
-  detection::RetinaNet model(app::retinanet_config(s.load()), g);
-  CHECK(app::load_model_weights(kept.back(), model, nn::Strict::Yes).clean());
+  detection::RetinaNet model(engine::retinanet_config(s.load()), g);
+  CHECK(engine::load_model_weights(kept.back(), model, nn::Strict::Yes).clean());
   for (const auto& [name, t] : model.state()) {
     if (t.dtype() != DType::F32) continue;
     CAPTURE(name);

@@ -31,7 +31,7 @@
 #include "detection/box_coder.h"
 #include "detection/iou.h"
 #include "detection/nms.h"
-#include "detection/postprocess.h"
+#include "detection/retinanet/postprocess.h"
 #include "core/random.h"
 #include "compare.h"
 

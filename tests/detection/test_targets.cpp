@@ -1,4 +1,4 @@
-// Batch targets and the detection loss (detection/targets.h, detection/detection_loss.h).
+// Batch targets and the detection loss (detection/targets.h, detection/retinanet/loss.h).
 //
 // The batch layout is checked against the single-image path it is built from (assign + targets per
 // image, already tested against mmdetection): every (level, image, anchor) row must hold exactly
@@ -16,7 +16,7 @@
 #include "core/autograd.h"
 #include "core/ops/shape_ops.h"
 #include "core/random.h"
-#include "detection/detection_loss.h"
+#include "detection/retinanet/loss.h"
 #include "detection/targets.h"
 #include "losses/baselines.h"
 

@@ -18,7 +18,7 @@
 #include "core/autograd.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
-#include "detection/retinanet.h"
+#include "detection/retinanet/model.h"
 
 using namespace ghm;
 

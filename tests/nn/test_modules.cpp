@@ -8,7 +8,7 @@
 
 #include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
-#include "detection/retinanet.h"
+#include "detection/retinanet/model.h"
 #include "io/safetensors.h"
 
 using namespace ghm;

@@ -29,7 +29,7 @@
 #include <utility>
 
 #include "core/autograd.h"
-#include "detection/retinanet.h"
+#include "detection/retinanet/model.h"
 #include "io/safetensors.h"
 #include "nn/torchvision_formula.h"
 

@@ -46,7 +46,7 @@
 #include "core/autograd.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
-#include "detection/retinanet.h"
+#include "detection/retinanet/model.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "nn/torchvision_formula.h"

@@ -1,4 +1,4 @@
-// Tests for io/coco_dataset: labels from sparse category ids, the grouping of boxes by image in
+// Tests for coco/dataset: labels from sparse category ids, the grouping of boxes by image in
 // file order, crowd flags, the training rules (boxes under 1 px skipped and counted, images
 // without boxes kept or dropped), strings and numbers in every JSON form, one malformed file per
 // error (each message must name the file and the element), and the counts of the COCO fixtures
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/check.h"
-#include "io/coco_dataset.h"
+#include "coco/dataset.h"
 #include "scratch_dir.h"
 
 namespace fs = std::filesystem;

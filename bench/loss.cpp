@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "apps/bench_timing.h"
+#include "bench/timing.h"
 #include "apps/commands.h"
-#include "apps/config.h"
+#include "engine/config.h"
 #include "core/autograd.h"
 #include "core/random.h"
 #include "core/runtime_info.h"
@@ -29,6 +29,7 @@
 #include "losses/ghm_r.h"
 
 namespace ghm::app {
+using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
 struct ClassInputs {

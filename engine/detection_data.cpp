@@ -1,5 +1,5 @@
 // COCO samples for training and inference (see detection_data.h).
-#include "apps/detection_data.h"
+#include "engine/detection_data.h"
 
 #include <cstdio>
 
@@ -7,7 +7,7 @@
 #include "io/image.h"
 #include "io/transforms.h"
 
-namespace ghm::app {
+namespace ghm::engine {
 
 DetectionSource::DetectionSource(io::CocoDataset dataset, std::string image_root, const DataConfig& config,
                                  Split split)
@@ -131,4 +131,4 @@ io::CocoDataset load_split(const std::string& json_path, const DataConfig& confi
   return d;
 }
 
-}  // namespace ghm::app
+}  // namespace ghm::engine

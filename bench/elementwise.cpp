@@ -14,15 +14,16 @@
 #include <string>
 #include <vector>
 
-#include "apps/bench_timing.h"
+#include "bench/timing.h"
 #include "apps/commands.h"
-#include "apps/config.h"
+#include "engine/config.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
 #include "core/random.h"
 #include "core/runtime_info.h"
 
 namespace ghm::app {
+using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
 const char* kUsage =

@@ -1,21 +1,21 @@
 // Inference over batches and over a whole split: the model (evaluation mode, no autograd), the
-// anchors of each level's feature size, post-processing (detection/postprocess.h), and the COCO
-// side: results JSON and the twelve COCO numbers computed in-process (detection/coco_eval.h, the
+// anchors of each level's feature size, post-processing (detection/retinanet/postprocess.h), and the COCO
+// side: results JSON and the twelve COCO numbers computed in-process (coco/eval.h, the
 // same code as `coco-eval`).
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "apps/config.h"
-#include "apps/detection_data.h"
+#include "engine/config.h"
+#include "engine/detection_data.h"
 #include "detection/anchors.h"
-#include "detection/coco_eval.h"
-#include "detection/postprocess.h"
-#include "detection/retinanet.h"
+#include "coco/eval.h"
+#include "detection/retinanet/postprocess.h"
+#include "detection/retinanet/model.h"
 #include "io/data_loader.h"
 
-namespace ghm::app {
+namespace ghm::engine {
 
 // Detections of every image of a batch, in original-image pixels. The model must be in eval mode.
 std::vector<detection::ImageDetections> detect_batch(detection::RetinaNet& model,
@@ -57,4 +57,4 @@ EvalReport evaluate_split(detection::RetinaNet& model, const detection::AnchorGe
 // (AP -1 for a category without ground truth), written atomically.
 void write_eval_json(const std::string& path, const EvalReport& report, const io::CocoDataset& dataset);
 
-}  // namespace ghm::app
+}  // namespace ghm::engine

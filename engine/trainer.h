@@ -6,7 +6,7 @@
 //
 // The work directory receives: config.json (the resolved config), log.jsonl (one JSON object per
 // logged iteration: iteration, epoch, lr, loss, loss_cls, loss_reg, grad_norm, time, data_time,
-// memory_mb), iter_<N>.safetensors checkpoints (apps/checkpoint.h; the newest keep_checkpoints are
+// memory_mb), iter_<N>.safetensors checkpoints (engine/checkpoint.h; the newest keep_checkpoints are
 // kept) and, with periodic evaluation, eval.jsonl. The console gets a progress line per log
 // interval with the ETA and images/s.
 //
@@ -23,7 +23,7 @@
 
 #include "io/json.h"
 
-namespace ghm::app {
+namespace ghm::engine {
 
 struct TrainOptions {
   std::string work_dir;
@@ -40,4 +40,4 @@ struct TrainOutcome {
 
 TrainOutcome train_detector(const io::Json& config, const TrainOptions& options);
 
-}  // namespace ghm::app
+}  // namespace ghm::engine

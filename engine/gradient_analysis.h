@@ -44,7 +44,7 @@
 
 #include "core/tensor.h"
 
-namespace ghm::app {
+namespace ghm::engine {
 
 struct GradientAnalysisConfig {
   int bins = 30;              // M, 1..losses::kMaxGhmBins
@@ -111,4 +111,4 @@ class GradientStats {
 // The gradient norm of focal loss at logit x for target y (see the top of this file).
 double focal_gradient_norm(float x, bool positive, float alpha, float gamma);
 
-}  // namespace ghm::app
+}  // namespace ghm::engine

@@ -20,13 +20,13 @@
 #include <string>
 #include <vector>
 
-#include "apps/config.h"
+#include "engine/config.h"
 #include "detection/iou.h"
 #include "detection/targets.h"
-#include "io/coco_dataset.h"
+#include "coco/dataset.h"
 #include "io/data_loader.h"
 
-namespace ghm::app {
+namespace ghm::engine {
 
 enum class Split { Train, Test };
 
@@ -65,4 +65,4 @@ detection::TargetConfig target_config(const DataConfig& data, const TrainConfig&
 // Loads a split's JSON (filtering images without boxes when asked, for training only).
 io::CocoDataset load_split(const std::string& json_path, const DataConfig& config, Split split);
 
-}  // namespace ghm::app
+}  // namespace ghm::engine

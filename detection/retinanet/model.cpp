@@ -1,4 +1,4 @@
-#include "detection/retinanet.h"
+#include "detection/retinanet/model.h"
 
 #include "nn/init.h"
 

@@ -1,5 +1,5 @@
 // The batch loss of detection_loss.h: choose, normalise, sum.
-#include "detection/detection_loss.h"
+#include "detection/retinanet/loss.h"
 
 #include "core/check.h"
 #include "core/ops/elementwise.h"

@@ -1,5 +1,5 @@
 // Batch inference, COCO results and in-process evaluation (see inference.h).
-#include "apps/inference.h"
+#include "engine/inference.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,7 +9,7 @@
 #include "core/check.h"
 #include "io/atomic_file.h"
 
-namespace ghm::app {
+namespace ghm::engine {
 
 std::vector<detection::ImageDetections> detect_batch(detection::RetinaNet& model,
                                                      const detection::AnchorGenerator& anchors,
@@ -135,4 +135,4 @@ void write_eval_json(const std::string& path, const EvalReport& report, const io
   io::write_file_atomic(path, root.dump() + "\n");
 }
 
-}  // namespace ghm::app
+}  // namespace ghm::engine

@@ -19,7 +19,7 @@
 // sweep the cumulative true/false positives into recall and precision as accumulate() does.
 // maxDets 1 and 10 take the same sorted list filtered by a detection's rank in its group: a
 // stable sort keeps the relative order of any subset.
-#include "detection/coco_eval.h"
+#include "coco/eval.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,5 +1,5 @@
 // The training loop (see trainer.h).
-#include "apps/trainer.h"
+#include "engine/trainer.h"
 
 #include <omp.h>
 
@@ -12,15 +12,15 @@
 #include <fstream>
 #include <limits>
 
-#include "apps/checkpoint.h"
-#include "apps/config.h"
-#include "apps/detection_data.h"
-#include "apps/inference.h"
+#include "engine/checkpoint.h"
+#include "engine/config.h"
+#include "engine/detection_data.h"
+#include "engine/inference.h"
 #include "core/check.h"
 #include "detection/targets.h"
 #include "io/atomic_file.h"
 
-namespace ghm::app {
+namespace ghm::engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -304,4 +304,4 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   return outcome;
 }
 
-}  // namespace ghm::app
+}  // namespace ghm::engine

@@ -1,7 +1,7 @@
 // `ghm_retinanet bench loader`: throughput of the training data pipeline on a COCO split, for
 // bench/loader.py, which runs the same work with torchvision and torch.utils.data.DataLoader.
 //
-// The pipeline is the trainer's (apps/detection_data.h, io/data_loader.h): COCO JSON -> for each
+// The pipeline is the trainer's (engine/detection_data.h, io/data_loader.h): COCO JSON -> for each
 // image, read + JPEG decode (stb) -> keep-ratio resize to --short-side / --max-side (OpenCV
 // INTER_LINEAR) -> random horizontal flip (p = 0.5) with the boxes -> normalise into [3, H, W]
 // f32 -> pad to --size-divisor and collate --batch images; shuffled per epoch, grouped by aspect.
@@ -25,9 +25,9 @@
 #include <string>
 #include <vector>
 
-#include "apps/bench_timing.h"
+#include "bench/timing.h"
 #include "apps/commands.h"
-#include "apps/detection_data.h"
+#include "engine/detection_data.h"
 #include "core/check.h"
 #include "io/atomic_file.h"
 #include "io/image.h"
@@ -35,6 +35,7 @@
 #include "io/transforms.h"
 
 namespace ghm::app {
+using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
 struct LoaderBenchOptions {

@@ -1,4 +1,4 @@
-#include "detection/postprocess.h"
+#include "detection/retinanet/postprocess.h"
 
 #include <algorithm>
 #include <cmath>

@@ -19,11 +19,11 @@
 #include <string>
 #include <vector>
 
-#include "detection/detection_loss.h"
+#include "detection/retinanet/loss.h"
 #include "nn/module.h"
 #include "nn/optim.h"
 
-namespace ghm::app {
+namespace ghm::engine {
 
 struct TrainProgress {
   std::int64_t iteration = 0;
@@ -58,4 +58,4 @@ std::string resolve_checkpoint(const std::string& path);
 // Checkpoints of a work directory: "<dir>/iter_<N>.safetensors", sorted by N.
 std::vector<std::string> list_checkpoints(const std::string& work_dir);
 
-}  // namespace ghm::app
+}  // namespace ghm::engine

@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "detection/anchors.h"
-#include "detection/detection_loss.h"
-#include "detection/postprocess.h"
-#include "detection/retinanet.h"
+#include "detection/retinanet/loss.h"
+#include "detection/retinanet/postprocess.h"
+#include "detection/retinanet/model.h"
 #include "nn/optim.h"
 #include "io/json.h"
 
-namespace ghm::app {
+namespace ghm::engine {
 
 // The defaults, which are also the schema (the set of known keys).
 io::Json default_config();
@@ -82,4 +82,4 @@ TestConfig test_config(const io::Json& config);
 // device that this build or this machine cannot use is an error naming `where` and the reason.
 Device parse_device(const std::string& text, const std::string& where);
 
-}  // namespace ghm::app
+}  // namespace ghm::engine

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "core/check.h"
-#include "detection/coco_eval.h"
+#include "coco/eval.h"
 #include "io/json.h"
 
 using namespace ghm;

@@ -23,9 +23,9 @@
 #include <string>
 #include <vector>
 
-#include "apps/bench_timing.h"
+#include "bench/timing.h"
 #include "apps/commands.h"
-#include "apps/config.h"
+#include "engine/config.h"
 #include "core/autograd.h"
 #include "core/cpu/conv_cpu.h"
 #if GHM_WITH_ONEDNN
@@ -41,6 +41,7 @@
 #endif
 
 namespace ghm::app {
+using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
 struct ConvShape {

@@ -18,7 +18,7 @@
 //                ids found by sorting (id, index) pairs, references resolved; then the text is
 //                freed and the kept boxes are grouped by image with a stable counting sort
 // Peak memory is the file size plus ~100 bytes per annotation.
-#include "io/coco_dataset.h"
+#include "coco/dataset.h"
 
 #include <algorithm>
 #include <array>

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "apps/commands.h"
-#include "io/coco_dataset.h"
+#include "coco/dataset.h"
 
 namespace ghm::app {
 

@@ -4,7 +4,7 @@
 // is binned with losses::ghm_bin, the same half-open float32 test GHM-C applies, so the
 // classification histogram is exactly the R_i GHM-C would count over the same examples. Counts are
 // integers and sums are doubles added in row order: the result does not depend on threads.
-#include "apps/gradient_analysis.h"
+#include "engine/gradient_analysis.h"
 
 #include <cmath>
 #include <cstdio>
@@ -14,7 +14,7 @@
 #include "core/ops/elementwise_math.h"
 #include "losses/ghm_math.h"
 
-namespace ghm::app {
+namespace ghm::engine {
 namespace {
 
 constexpr double kLowG = 0.1, kHighG = 0.9;  // the tails the summary reports
@@ -196,4 +196,4 @@ std::string GradientStats::reformulated_csv() const {
   return text;
 }
 
-}  // namespace ghm::app
+}  // namespace ghm::engine

@@ -13,7 +13,7 @@
 #include <unordered_map>
 
 #include "core/check.h"
-#include "detection/coco_eval.h"
+#include "coco/eval.h"
 #include "io/json.h"
 
 namespace ghm::detection {

@@ -1,5 +1,5 @@
 // Post-processing against a plain reference written from the description in
-// detection/postprocess.h: every (level, location, anchor, class) enumerated, sigmoid in double,
+// detection/retinanet/postprocess.h: every (level, location, anchor, class) enumerated, sigmoid in double,
 // threshold, per-level top-k, decode (the shared per-box decoder, tested in test_box_coder.cpp),
 // greedy class-wise NMS in double, top max_detections, rescale and clip.
 // Tolerance: float32 boxes against the same decoder; scores float32 vs double sigmoid: 1e-6.
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/random.h"
-#include "detection/postprocess.h"
+#include "detection/retinanet/postprocess.h"
 
 using namespace ghm;
 using namespace ghm::detection;

@@ -21,10 +21,10 @@
 #include <vector>
 
 #include "apps/commands.h"
-#include "apps/config.h"
-#include "apps/checkpoint.h"
-#include "apps/detection_data.h"
-#include "apps/inference.h"
+#include "engine/config.h"
+#include "engine/checkpoint.h"
+#include "engine/detection_data.h"
+#include "engine/inference.h"
 #include "core/autograd.h"
 #include "core/cpu/large_block_cache.h"
 #include "core/profile.h"
@@ -33,12 +33,13 @@
 #if GHM_WITH_CUDA
 #include "core/cuda/device_memory.h"
 #endif
-#include "detection/detection_loss.h"
+#include "detection/retinanet/loss.h"
 #include "detection/targets.h"
 #include "io/safetensors.h"
 #include "nn/optim.h"
 
 namespace ghm::app {
+using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
 const char* kUsage =

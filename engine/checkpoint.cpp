@@ -1,5 +1,5 @@
 // Training checkpoints (see checkpoint.h).
-#include "apps/checkpoint.h"
+#include "engine/checkpoint.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -8,7 +8,7 @@
 #include "core/check.h"
 #include "io/safetensors.h"
 
-namespace ghm::app {
+namespace ghm::engine {
 namespace {
 
 constexpr const char* kFormat = "ghm_retinanet.checkpoint.v1";
@@ -135,4 +135,4 @@ std::vector<std::string> list_checkpoints(const std::string& work_dir) {
   return out;
 }
 
-}  // namespace ghm::app
+}  // namespace ghm::engine

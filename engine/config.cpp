@@ -1,10 +1,10 @@
-#include "apps/config.h"
+#include "engine/config.h"
 
 #include "core/runtime_info.h"
 #include "io/yaml.h"
 #include "losses/ghm_math.h"
 
-namespace ghm::app {
+namespace ghm::engine {
 namespace {
 
 // Keep in step with docs/config.md.
@@ -345,4 +345,4 @@ Device parse_device(const std::string& text, const std::string& where) {
   return Device::cuda(index);
 }
 
-}  // namespace ghm::app
+}  // namespace ghm::engine
