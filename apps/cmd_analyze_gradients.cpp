@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "engine/checkpoint.h"
+#include "apps/cli.h"
 #include "apps/commands.h"
 #include "engine/config.h"
 #include "engine/detection_data.h"
@@ -36,24 +37,6 @@ namespace ghm::app {
 using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
-const char* kUsage =
-    "usage: ghm_retinanet analyze-gradients --config CFG.yaml --checkpoint CKPT.safetensors|WORK_DIR\n"
-    "                                       --out DIR [--batches N] [--bins M] [--set key=value]...\n"
-    "\n"
-    "  Runs the model (evaluation mode) over the first N batches (default 4) of the training split,\n"
-    "  in training order but without augmentation, builds the training targets and writes the\n"
-    "  gradient-norm statistics of the GHM paper's Figures 2-4 to DIR:\n"
-    "    classification_g.csv, fig2_classification_g.png\n"
-    "        fraction of examples (valid anchor x class elements) per bin of g = |sigmoid(x) - y|\n"
-    "    reformulated_gradient.csv, fig3_reformulated_gradient.png\n"
-    "        per g bin, the mean |dL/dx| of one example under CE (= g), focal loss (loss.cls.alpha,\n"
-    "        loss.cls.gamma) and GHM-C without momentum over the analysed examples (log scale)\n"
-    "    regression_g.csv, fig4_regression_g.png\n"
-    "        over the positive anchors' 4 deltas d = pred - target: the ASL1 gradient norm\n"
-    "        |d| / sqrt(d^2 + mu^2) (loss.reg.mu) and the smooth L1 one min(|d| / beta, 1) (loss.reg.beta)\n"
-    "  --bins M sets the number of equal bins over [0, 1] (default 30). A work directory stands for\n"
-    "  its newest checkpoint. A summary (the fractions with g < 0.1 and g > 0.9) is printed.\n";
-
 constexpr int kFigureWidth = 800, kFigureHeight = 520;
 
 struct Options {
@@ -63,37 +46,36 @@ struct Options {
   int bins = 30;
 };
 
-int positive_int_option(const std::string& name, const std::string& value) {
-  try {
-    std::size_t used = 0;
-    const int v = std::stoi(value, &used);
-    if (used == value.size() && v > 0) return v;
-  } catch (const std::exception&) {
-  }
-  throw UsageError("analyze-gradients: " + name + " '" + value + "' is not a positive integer");
-}
-
 // nullopt after --help.
 std::optional<Options> parse_options(const std::vector<std::string>& args) {
+  const auto app = cli::make_command("analyze-gradients", "gradient-norm distributions of a checkpoint (the GHM "
+                                                          "paper's Fig. 2-4: CSV + PNG)");
   Options o;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help") {
-      std::printf("%s", kUsage);
-      return std::nullopt;
-    }
-    if (i + 1 >= args.size()) throw UsageError("analyze-gradients: option '" + a + "' needs a value (or is unknown)");
-    const std::string& v = args[++i];
-    if (a == "--config") o.config_path = v;
-    else if (a == "--checkpoint") o.checkpoint = v;
-    else if (a == "--out") o.out_dir = v;
-    else if (a == "--set") o.overrides.push_back(v);
-    else if (a == "--batches") o.batches = positive_int_option(a, v);
-    else if (a == "--bins") o.bins = positive_int_option(a, v);
-    else throw UsageError("analyze-gradients: unknown option '" + a + "'");
-  }
-  if (o.config_path.empty() || o.checkpoint.empty() || o.out_dir.empty())
-    throw UsageError("analyze-gradients: --config, --checkpoint and --out are required");
+  app->add_option("--config", o.config_path, "YAML config (docs/config.md)")->type_name("CFG.yaml")->required();
+  app->add_option("--checkpoint", o.checkpoint, "a checkpoint, or a work directory (its newest)")
+      ->type_name("CKPT.safetensors|WORK_DIR")
+      ->required();
+  app->add_option("--out", o.out_dir, "where the CSV files and figures go (created if missing)")
+      ->type_name("DIR")
+      ->required();
+  app->add_option("--batches", o.batches, "the first N batches of the training split")
+      ->type_name("N")
+      ->check(cli::integer_in(1, 1 << 20));
+  app->add_option("--bins", o.bins, "equal bins over [0, 1]")->type_name("M")->check(cli::integer_in(1, 1 << 20));
+  cli::add_overrides(*app, o.overrides);
+  app->footer(
+      "Runs the model (evaluation mode) over the first N batches of the training split, in training order but\n"
+      "without augmentation, builds the training targets and writes to DIR:\n"
+      "  classification_g.csv, fig2_classification_g.png\n"
+      "      fraction of examples (valid anchor x class elements) per bin of g = |sigmoid(x) - y|\n"
+      "  reformulated_gradient.csv, fig3_reformulated_gradient.png\n"
+      "      per g bin, the mean |dL/dx| of one example under CE (= g), focal loss (loss.cls.alpha,\n"
+      "      loss.cls.gamma) and GHM-C without momentum over the analysed examples (log scale)\n"
+      "  regression_g.csv, fig4_regression_g.png\n"
+      "      over the positive anchors' 4 deltas d = pred - target: the ASL1 gradient norm\n"
+      "      |d| / sqrt(d^2 + mu^2) (loss.reg.mu) and the smooth L1 one min(|d| / beta, 1) (loss.reg.beta)\n"
+      "A summary (the fractions with g < 0.1 and g > 0.9) is printed.");
+  if (!cli::parse(*app, args)) return std::nullopt;
   return o;
 }
 

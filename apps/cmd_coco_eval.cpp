@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/cli.h"
 #include "apps/commands.h"
 #include "core/check.h"
 #include "coco/eval.h"
@@ -18,43 +19,7 @@
 namespace ghm::app {
 namespace {
 
-const char* kUsage =
-    "usage: ghm_retinanet coco-eval --gt GT.json --dt DT.json [--json OUT.json] [--per-class]\n"
-    "  --gt         COCO instances file (images, annotations, categories)\n"
-    "  --dt         COCO results file: [{\"image_id\", \"category_id\", \"bbox\": [x, y, w, h], \"score\"}, ...]\n"
-    "  --json       also write {\"stats\": [12 numbers]} (and \"per_class\") to this file\n"
-    "  --per-class  print (and write) AP@[.50:.95] of every category\n"
-    "Evaluates bounding boxes exactly as pycocotools' COCOeval (iouType='bbox') and prints its 12 lines.\n";
-
-struct Options {
-  bool help = false, per_class = false;
-  std::string gt, dt, json;
-};
-
-Options parse(const std::vector<std::string>& args) {
-  Options o;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help") {
-      o.help = true;
-      return o;
-    }
-    if (a == "--per-class") {
-      o.per_class = true;
-      continue;
-    }
-    if (i + 1 >= args.size()) throw UsageError("coco-eval: option '" + a + "' needs a value (or is unknown)");
-    const std::string& v = args[++i];
-    if (a == "--gt") o.gt = v;
-    else if (a == "--dt") o.dt = v;
-    else if (a == "--json") o.json = v;
-    else throw UsageError("coco-eval: unknown option '" + a + "'");
-  }
-  if (o.gt.empty() || o.dt.empty()) throw UsageError("coco-eval: --gt and --dt are required");
-  return o;
-}
-
-void write_json(const std::string& path, const detection::CocoGroundTruth& gt, const detection::CocoEvalResult& r,
+void write_json(const std::string& path, const coco::GroundTruth& gt, const coco::EvalResult& r,
                 bool per_class) {
   io::Json stats = io::Json::array();
   for (const double v : r.stats) stats.push_back(v);
@@ -76,19 +41,29 @@ void write_json(const std::string& path, const detection::CocoGroundTruth& gt, c
 }  // namespace
 
 int run_coco_eval(const std::vector<std::string>& args) {
-  const Options o = parse(args);
-  if (o.help) {
-    std::printf("%s", kUsage);
-    return 0;
-  }
-  const detection::CocoGroundTruth gt = detection::load_coco_ground_truth(o.gt);
-  const detection::CocoDetections dt = detection::load_coco_detections(o.dt, gt);
+  const auto app = cli::make_command("coco-eval", "COCO box AP of a results file against ground truth");
+  std::string gt_path, dt_path, json_out;
+  bool per_class = false;
+  app->add_option("--gt", gt_path, "COCO instances file (images, annotations, categories)")
+      ->type_name("GT.json")
+      ->required();
+  app->add_option("--dt", dt_path,
+                  "COCO results file: [{\"image_id\", \"category_id\", \"bbox\": [x, y, w, h], \"score\"}, ...]")
+      ->type_name("DT.json")
+      ->required();
+  app->add_option("--json", json_out, "also write {\"stats\": [12 numbers]} (and \"per_class\") to this file")
+      ->type_name("OUT.json");
+  app->add_flag("--per-class", per_class, "print (and write) AP@[.50:.95] of every category");
+  app->footer("Evaluates bounding boxes exactly as pycocotools' COCOeval (iouType='bbox') and prints its 12 lines.");
+  if (!cli::parse(*app, args)) return 0;
+  const coco::GroundTruth gt = coco::load_ground_truth(gt_path);
+  const coco::Detections dt = coco::load_detections(dt_path, gt);
   for (const auto* warnings : {&gt.warnings, &dt.warnings})
     for (const std::string& w : *warnings) std::fprintf(stderr, "ghm_retinanet coco-eval: warning: %s\n", w.c_str());
-  const detection::CocoEvalResult r = detection::evaluate_coco_bbox(gt, dt);
-  std::printf("%s", detection::format_coco_summary(r.stats).c_str());
-  if (o.per_class) std::printf("%s", detection::format_coco_per_class(gt, r).c_str());
-  if (!o.json.empty()) write_json(o.json, gt, r, o.per_class);
+  const coco::EvalResult r = coco::evaluate_bbox(gt, dt);
+  std::printf("%s", coco::format_summary(r.stats).c_str());
+  if (per_class) std::printf("%s", coco::format_per_class(gt, r).c_str());
+  if (!json_out.empty()) write_json(json_out, gt, r, per_class);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "engine/checkpoint.h"
 #include "core/cpu/large_block_cache.h"
+#include "apps/cli.h"
 #include "apps/commands.h"
 #include "engine/config.h"
 #include "engine/inference.h"
@@ -21,14 +22,6 @@
 namespace ghm::app {
 using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
-
-const char* kUsage =
-    "usage: ghm_retinanet detect --config CFG.yaml --checkpoint CKPT.safetensors|WORK_DIR --out DIR\n"
-    "                            [--score-thresh T] [--set key=value]... [--device cpu|cuda[:I]] IMAGE|DIR...\n"
-    "\n"
-    "  Class names come from data.val_json (or data.train_json). Folders are searched (not\n"
-    "  recursively) for .jpg, .jpeg, .png and .bmp files. --score-thresh (default 0.3) applies to\n"
-    "  both the JSON and the drawing.\n";
 
 bool is_image_file(const std::filesystem::path& p) {
   std::string ext = p.extension().string();
@@ -55,52 +48,96 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
   return files;
 }
 
+// The image resized and normalised as at inference, alone in a batch.
+io::Batch single_image_batch(const io::Image& original, const DataConfig& data) {
+  const io::RescaledSize size = io::rescale_size(original.height, original.width, data.test_short_side, data.max_side);
+  const io::Image resized = size.height == original.height && size.width == original.width
+                                ? original
+                                : io::resize_bilinear(original, size.height, size.width);
+  io::Sample s;
+  s.image = io::normalize(resized, data.mean, data.std, io::ChannelOrder::RGB);
+  s.boxes = Tensor::zeros({0, 4});
+  s.labels = Tensor::zeros({0}, DType::I64);
+  s.crowd_boxes = Tensor::zeros({0, 4});
+  s.orig_height = original.height;
+  s.orig_width = original.width;
+  s.scale_h = size.scale_h;
+  s.scale_w = size.scale_w;
+  std::vector<io::Sample> one;
+  one.push_back(std::move(s));
+  return io::collate(std::move(one), data.size_divisor);
+}
+
+// The image with each detection's box, class name and score; the best drawn last, on top.
+io::Image draw_detections(const io::Image& original, const detection::ImageDetections& det, const coco::Dataset& names) {
+  io::Image drawn = original;
+  const float* box = det.boxes.data<float>();  // [D, 4] x1, y1, x2, y2
+  for (std::int64_t j = det.scores.numel() - 1; j >= 0; --j) {
+    const int label = static_cast<int>(det.labels.data<std::int64_t>()[j]);
+    const float score = det.scores.data<float>()[j];
+    const std::string& name = names.categories[static_cast<std::size_t>(label)].name;
+    char text[96];
+    std::snprintf(text, sizeof text, "%s %.2f", name.c_str(), score);
+    io::label_box(drawn, box[4 * j], box[4 * j + 1], box[4 * j + 2], box[4 * j + 3], text, io::class_color(label));
+  }
+  return drawn;
+}
+
+// [{"bbox": [x, y, w, h], "score", "category_id", "category"}, ...], best first.
+io::Json detections_json(const detection::ImageDetections& det, const coco::Dataset& names) {
+  io::Json list = io::Json::array();
+  const float* box = det.boxes.data<float>();  // [D, 4] x1, y1, x2, y2
+  for (std::int64_t j = 0; j < det.scores.numel(); ++j) {
+    const int label = static_cast<int>(det.labels.data<std::int64_t>()[j]);
+    io::Json b = io::Json::array();
+    b.push_back(io::Json(static_cast<double>(box[4 * j])));
+    b.push_back(io::Json(static_cast<double>(box[4 * j + 1])));
+    b.push_back(io::Json(static_cast<double>(box[4 * j + 2] - box[4 * j])));
+    b.push_back(io::Json(static_cast<double>(box[4 * j + 3] - box[4 * j + 1])));
+    io::Json d = io::Json::object();
+    d.set("bbox", b);
+    d.set("score", io::Json(static_cast<double>(det.scores.data<float>()[j])));
+    d.set("category_id", io::Json(names.category_id(label)));
+    d.set("category", io::Json(names.categories[static_cast<std::size_t>(label)].name));
+    list.push_back(d);
+  }
+  return list;
+}
+
 }  // namespace
 
 int run_detect(const std::vector<std::string>& args) {
+  const auto app = cli::make_command("detect", "draw a trained model's detections on images (JPEG + JSON per image)");
   std::string config_path, checkpoint, out_dir, device = "cpu";
   std::vector<std::string> overrides, inputs;
   float score_thresh = 0.3f;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help") {
-      std::printf("%s", kUsage);
-      return 0;
-    }
-    if (!a.starts_with("--")) {
-      inputs.push_back(a);
-      continue;
-    }
-    if (i + 1 >= args.size()) throw UsageError("detect: option '" + a + "' needs a value (or is unknown)");
-    const std::string& v = args[++i];
-    if (a == "--config") config_path = v;
-    else if (a == "--checkpoint") checkpoint = v;
-    else if (a == "--out") out_dir = v;
-    else if (a == "--set") overrides.push_back(v);
-    else if (a == "--device") device = v;
-    else if (a == "--score-thresh") {
-      try {
-        score_thresh = std::stof(v);
-      } catch (const std::exception&) {
-        throw UsageError("detect: --score-thresh '" + v + "' is not a number");
-      }
-      if (!(score_thresh >= 0 && score_thresh <= 1)) throw UsageError("detect: --score-thresh must be in [0, 1]");
-    } else {
-      throw UsageError("detect: unknown option '" + a + "'");
-    }
-  }
-  if (config_path.empty() || checkpoint.empty() || out_dir.empty())
-    throw UsageError("detect: --config, --checkpoint and --out are required");
-  if (inputs.empty()) throw UsageError("detect: give at least one image or folder");
+  app->add_option("--config", config_path, "YAML config (docs/config.md)")->type_name("CFG.yaml")->required();
+  app->add_option("--checkpoint", checkpoint, "a checkpoint, or a work directory (its newest)")
+      ->type_name("CKPT.safetensors|WORK_DIR")
+      ->required();
+  app->add_option("--out", out_dir, "where <stem>.json and <stem>.jpg go (created if missing)")
+      ->type_name("DIR")
+      ->required();
+  app->add_option("--score-thresh", score_thresh, "the lowest score kept, in the JSON and the drawing")
+      ->default_str("0.3")
+      ->check(cli::number_in(0, 1));
+  cli::add_overrides(*app, overrides);
+  cli::add_device(*app, device);
+  app->add_option("inputs", inputs, "image files, or folders of .jpg, .jpeg, .png and .bmp files (not recursive)")
+      ->type_name("IMAGE|DIR")
+      ->default_str("")
+      ->required();
+  app->footer("Class names come from data.val_json (or data.train_json).");
+  if (!cli::parse(*app, args)) return 0;
 
   const io::Json config = load_config(config_path, overrides);
   const DataConfig data = data_config(config);
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
   const std::string names_json = !data.val_json.empty() ? data.val_json : data.train_json;
   GHM_CHECK(!names_json.empty(), config_path, ": detect takes the class names from data.val_json or data.train_json; set one");
-  io::CocoLoadOptions quiet;
-  quiet.warnings = io::Warnings::Collect;
-  const io::CocoDataset names = io::load_coco_dataset(names_json, quiet);
+  coco::LoadOptions quiet;
+  quiet.warnings = coco::Warnings::Collect;
+  const coco::Dataset names = coco::load_dataset(names_json, quiet);
   GHM_CHECK(names.num_classes() == model_cfg.num_classes, names_json, " has ", names.num_classes(),
             " categories but model.head.num_classes is ", model_cfg.num_classes);
 
@@ -117,57 +154,16 @@ int run_detect(const std::vector<std::string>& args) {
 
   for (const std::string& file : expand_inputs(inputs)) {
     const io::Image original = io::read_image(file);
-    const io::RescaledSize size = io::rescale_size(original.height, original.width, data.test_short_side, data.max_side);
-    const io::Image resized = size.height == original.height && size.width == original.width
-                                  ? original
-                                  : io::resize_bilinear(original, size.height, size.width);
-    io::Sample s;
-    s.image = io::normalize(resized, data.mean, data.std, io::ChannelOrder::RGB);
-    s.boxes = Tensor::zeros({0, 4});
-    s.labels = Tensor::zeros({0}, DType::I64);
-    s.crowd_boxes = Tensor::zeros({0, 4});
-    s.orig_height = original.height;
-    s.orig_width = original.width;
-    s.scale_h = size.scale_h;
-    s.scale_w = size.scale_w;
-    std::vector<io::Sample> one;
-    one.push_back(std::move(s));
-    const io::Batch batch = io::collate(std::move(one), data.size_divisor);
-    const detection::ImageDetections det = detect_batch(model, anchors, batch, test.post).front();
-
-    io::Image drawn = original;
-    io::Json list = io::Json::array();
-    const float* box = det.boxes.data<float>();
-    for (std::int64_t j = det.scores.numel() - 1; j >= 0; --j) {  // best drawn last, on top
-      const int label = static_cast<int>(det.labels.data<std::int64_t>()[j]);
-      const float score = det.scores.data<float>()[j];
-      const std::string& name = names.categories[static_cast<std::size_t>(label)].name;
-      char text[96];
-      std::snprintf(text, sizeof text, "%s %.2f", name.c_str(), score);
-      io::label_box(drawn, box[4 * j], box[4 * j + 1], box[4 * j + 2], box[4 * j + 3], text, io::class_color(label));
-    }
-    for (std::int64_t j = 0; j < det.scores.numel(); ++j) {
-      const int label = static_cast<int>(det.labels.data<std::int64_t>()[j]);
-      io::Json b = io::Json::array();
-      b.push_back(io::Json(static_cast<double>(box[4 * j])));
-      b.push_back(io::Json(static_cast<double>(box[4 * j + 1])));
-      b.push_back(io::Json(static_cast<double>(box[4 * j + 2] - box[4 * j])));
-      b.push_back(io::Json(static_cast<double>(box[4 * j + 3] - box[4 * j + 1])));
-      io::Json d = io::Json::object();
-      d.set("bbox", b);
-      d.set("score", io::Json(static_cast<double>(det.scores.data<float>()[j])));
-      d.set("category_id", io::Json(names.category_id(label)));
-      d.set("category", io::Json(names.categories[static_cast<std::size_t>(label)].name));
-      list.push_back(d);
-    }
+    const detection::ImageDetections det =
+        detect_batch(model, anchors, single_image_batch(original, data), test.post).front();
     const std::string stem = (std::filesystem::path(out_dir) / std::filesystem::path(file).stem()).string();
     io::Json root = io::Json::object();
     root.set("file", io::Json(file));
     root.set("width", io::Json(original.width));
     root.set("height", io::Json(original.height));
-    root.set("detections", list);
+    root.set("detections", detections_json(det, names));
     io::write_file_atomic(stem + ".json", root.dump() + "\n");
-    io::write_jpeg(stem + ".jpg", drawn, 92);
+    io::write_jpeg(stem + ".jpg", draw_detections(original, det, names), 92);
     std::printf("%s: %lld detections -> %s.jpg\n", file.c_str(), static_cast<long long>(det.scores.numel()), stem.c_str());
   }
   return 0;

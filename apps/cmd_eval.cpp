@@ -4,44 +4,30 @@
 
 #include "engine/checkpoint.h"
 #include "core/cpu/large_block_cache.h"
+#include "apps/cli.h"
 #include "apps/commands.h"
 #include "engine/config.h"
 #include "engine/inference.h"
 
 namespace ghm::app {
 using namespace ghm::engine;  // a command is a thin layer over the engine
-namespace {
-
-const char* kUsage =
-    "usage: ghm_retinanet eval --config CFG.yaml --checkpoint CKPT.safetensors|WORK_DIR [--out DETS.json]\n"
-    "                          [--set key=value]... [--json STATS.json] [--device cpu|cuda[:I]]\n"
-    "\n"
-    "  Runs the model over data.val_json / data.val_images and prints pycocotools' twelve numbers and\n"
-    "  the AP of each class. --out writes the detections as a COCO results file; --json writes\n"
-    "  {\"stats\": [the twelve numbers], \"per_class\": {name: AP}}.\n";
-
-}  // namespace
 
 int run_eval(const std::vector<std::string>& args) {
+  const auto app = cli::make_command("eval", "COCO evaluation of a checkpoint on the validation split");
   std::string config_path, checkpoint, out, json_out, device = "cpu";
   std::vector<std::string> overrides;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help") {
-      std::printf("%s", kUsage);
-      return 0;
-    }
-    if (i + 1 >= args.size()) throw UsageError("eval: option '" + a + "' needs a value (or is unknown)");
-    const std::string& v = args[++i];
-    if (a == "--config") config_path = v;
-    else if (a == "--checkpoint") checkpoint = v;
-    else if (a == "--out") out = v;
-    else if (a == "--json") json_out = v;
-    else if (a == "--device") device = v;
-    else if (a == "--set") overrides.push_back(v);
-    else throw UsageError("eval: unknown option '" + a + "'");
-  }
-  if (config_path.empty() || checkpoint.empty()) throw UsageError("eval: --config and --checkpoint are required");
+  app->add_option("--config", config_path, "YAML config (docs/config.md)")->type_name("CFG.yaml")->required();
+  app->add_option("--checkpoint", checkpoint, "a checkpoint, or a work directory (its newest)")
+      ->type_name("CKPT.safetensors|WORK_DIR")
+      ->required();
+  app->add_option("--out", out, "also write the detections as a COCO results file")->type_name("DETS.json");
+  app->add_option("--json", json_out, "also write {\"stats\": [the twelve numbers], \"per_class\": {name: AP}}")
+      ->type_name("STATS.json");
+  cli::add_overrides(*app, overrides);
+  cli::add_device(*app, device);
+  app->footer("Runs the model over data.val_json / data.val_images and prints pycocotools' twelve numbers and the\n"
+              "AP of each class.");
+  if (!cli::parse(*app, args)) return 0;
 
   const io::Json config = load_config(config_path, overrides);
   const DataConfig data = data_config(config);

@@ -6,6 +6,7 @@
 //   output: `p3`..`p7` [N, C, H_l, W_l], `cls.0`..`cls.4` [N, A*K, H_l, W_l], `box.0`..`box.4` [N, A*4, H_l, W_l]
 #include <cstdio>
 
+#include "apps/cli.h"
 #include "apps/commands.h"
 #include "engine/config.h"
 #include "core/autograd.h"
@@ -13,36 +14,20 @@
 
 namespace ghm::app {
 using namespace ghm::engine;  // a command is a thin layer over the engine
-namespace {
-
-const char* kUsage =
-    "usage: ghm_retinanet forward --config CFG.yaml --weights W.safetensors --input X.safetensors\n"
-    "                             --out Y.safetensors [--set key=value]... [--device cpu]\n";
-
-}  // namespace
 
 int run_forward(const std::vector<std::string>& args) {
+  const auto app = cli::make_command("forward", "run the model (evaluation mode) on an image tensor");
   std::string config_path, weights, input, out, device = "cpu";
   std::vector<std::string> overrides;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help") {
-      std::printf("%s", kUsage);
-      return 0;
-    }
-    if (i + 1 >= args.size()) throw UsageError("forward: option '" + a + "' needs a value (or is unknown)");
-    const std::string& v = args[++i];
-    if (a == "--config") config_path = v;
-    else if (a == "--weights") weights = v;
-    else if (a == "--input") input = v;
-    else if (a == "--out") out = v;
-    else if (a == "--set") overrides.push_back(v);
-    else if (a == "--device") device = v;
-    else throw UsageError("forward: unknown option '" + a + "'");
-  }
-  if (config_path.empty() || weights.empty() || input.empty() || out.empty())
-    throw UsageError("forward: --config, --weights, --input and --out are required");
-  if (device != "cpu") throw UsageError("forward: --device '" + device + "': this build runs the model on the CPU only");
+  app->add_option("--config", config_path, "YAML config (docs/config.md)")->type_name("CFG.yaml")->required();
+  app->add_option("--weights", weights, "the model's weights")->type_name("W.safetensors")->required();
+  app->add_option("--input", input, "'image' [N, 3, H, W] f32, already normalised")
+      ->type_name("X.safetensors")
+      ->required();
+  app->add_option("--out", out, "p3..p7, cls.0..cls.4, box.0..box.4")->type_name("Y.safetensors")->required();
+  cli::add_overrides(*app, overrides);
+  app->add_option("--device", device, "the model runs on the CPU")->check(CLI::IsMember({"cpu"}));
+  if (!cli::parse(*app, args)) return 0;
 
   const io::Json config = load_config(config_path, overrides);
   Generator gen(0);

@@ -13,9 +13,11 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "apps/cli.h"
 #include "apps/commands.h"
 #include "engine/config.h"
 #include "core/autograd.h"
@@ -24,72 +26,54 @@
 #include "losses/baselines.h"
 #include "losses/ghm_c.h"
 #include "losses/ghm_c_exact.h"
+#include "losses/ghm_math.h"
 #include "losses/ghm_r.h"
 
 namespace ghm::app {
 using namespace ghm::engine;  // a command is a thin layer over the engine
 namespace {
 
-const char* kUsage =
-    "usage: ghm_retinanet loss --kind ghmc|ghmr|ghmc-exact|bce|focal|sl1|asl1 --in IN.safetensors --out OUT.safetensors\n"
-    "                          [--bins M] [--momentum A] [--mu U] [--loss-weight W] [--alpha A] [--gamma G]\n"
-    "                          [--beta B] [--avg-factor F] [--scope per_level|batch] [--device cpu|cuda|cuda:I]\n"
-    "ghmc-exact uses the paper's exact density with the window eps = 1 / bins.\n";
-
 struct Options {
-  bool help = false;
   std::string kind, in, out, scope = "per_level", device = "cpu";
   int bins = 10;
   double momentum = 0.0, avg_factor = -1.0;  // avg_factor < 0: the kind's default
   float mu = 0.02f, loss_weight = 1.0f, alpha = 0.25f, gamma = 2.0f, beta = 1.0f / 9.0f;
 };
 
-double parse_number(const std::string& flag, const std::string& text) {
-  std::size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || !std::isfinite(v)) throw UsageError("loss: " + flag + " expects a number, got '" + text + "'");
-  return v;
-}
-
-Options parse(const std::vector<std::string>& args) {
+// nullopt after --help.
+std::optional<Options> parse(const std::vector<std::string>& args) {
+  const auto app = cli::make_command("loss", "run a loss (GHM-C, GHM-R, baselines) on tensors from a file");
   Options o;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help") {
-      o.help = true;
-      return o;
-    }
-    if (i + 1 >= args.size()) throw UsageError("loss: option '" + a + "' needs a value (or is unknown)");
-    const std::string& v = args[++i];
-    if (a == "--kind") o.kind = v;
-    else if (a == "--in") o.in = v;
-    else if (a == "--out") o.out = v;
-    else if (a == "--scope") o.scope = v;
-    else if (a == "--device") o.device = v;
-    else if (a == "--bins") o.bins = static_cast<int>(parse_number(a, v));
-    else if (a == "--momentum") o.momentum = parse_number(a, v);
-    else if (a == "--mu") o.mu = static_cast<float>(parse_number(a, v));
-    else if (a == "--loss-weight") o.loss_weight = static_cast<float>(parse_number(a, v));
-    else if (a == "--alpha") o.alpha = static_cast<float>(parse_number(a, v));
-    else if (a == "--gamma") o.gamma = static_cast<float>(parse_number(a, v));
-    else if (a == "--beta") o.beta = static_cast<float>(parse_number(a, v));
-    else if (a == "--avg-factor") {
-      o.avg_factor = parse_number(a, v);
-      if (!(o.avg_factor > 0.0)) throw UsageError("loss: --avg-factor must be positive, got '" + v + "'");
-    }
-    else throw UsageError("loss: unknown option '" + a + "'");
-  }
-  static const std::vector<std::string> kinds = {"ghmc", "ghmr", "ghmc-exact", "bce", "focal", "sl1", "asl1"};
-  if (o.kind.empty() || o.in.empty() || o.out.empty()) throw UsageError("loss: --kind, --in and --out are required");
-  if (std::find(kinds.begin(), kinds.end(), o.kind) == kinds.end())
-    throw UsageError("loss: unknown --kind '" + o.kind + "' (ghmc, ghmr, ghmc-exact, bce, focal, sl1, asl1)");
-  if (o.scope != "per_level" && o.scope != "batch")
-    throw UsageError("loss: --scope must be per_level or batch, got '" + o.scope + "'");
+  app->add_option("--kind", o.kind, "the loss")
+      ->required()
+      ->check(CLI::IsMember({"ghmc", "ghmr", "ghmc-exact", "bce", "focal", "sl1", "asl1"}));
+  app->add_option("--in", o.in, "pred, target, label_weight (or pred.0, ...; optional acc_sum)")
+      ->type_name("IN.safetensors")
+      ->required();
+  app->add_option("--out", o.out, "loss, grad.k, and for GHM weights.k, num_in_bin.k, acc_sum.k")
+      ->type_name("OUT.safetensors")
+      ->required();
+  app->add_option("--bins", o.bins, "GHM bins M (ghmc-exact: the window eps = 1 / M)")
+      ->type_name("M")
+      ->check(cli::integer_in(1, losses::kMaxGhmBins));
+  app->add_option("--momentum", o.momentum, "GHM EMA momentum; 0: none")->check(cli::number_in(0, 0.999999));
+  app->add_option("--mu", o.mu, "GHM-R and ASL1: sqrt(d^2 + mu^2) - mu")
+      ->default_str("0.02")
+      ->check(cli::positive_number());
+  app->add_option("--loss-weight", o.loss_weight, "multiplies the loss")
+      ->default_str("1")
+      ->check(cli::number_in(0, 1e6));
+  app->add_option("--alpha", o.alpha, "focal alpha")->default_str("0.25")->check(cli::number_in(0, 1));
+  app->add_option("--gamma", o.gamma, "focal gamma")->default_str("2")->check(cli::number_in(0, 100));
+  app->add_option("--beta", o.beta, "smooth L1 beta")->default_str("1/9")->check(cli::positive_number());
+  app->add_option("--avg-factor", o.avg_factor, "the loss divisor (default: the kind's, from the weights and targets)")
+      ->default_str("")
+      ->check(cli::positive_number());
+  app->add_option("--scope", o.scope, "GHM: one call per step through one EMA state, or all steps in one call")
+      ->check(CLI::IsMember({"per_level", "batch"}));
+  cli::add_device(*app, o.device);
+  app->footer("--device cuda copies the inputs to the GPU, runs the loss there and copies the outputs back.");
+  if (!cli::parse(*app, args)) return std::nullopt;
   if (o.kind == "ghmc-exact" && o.device != "cpu")
     throw UsageError("loss: --kind ghmc-exact runs on the CPU only (--device cpu)");
   return o;
@@ -186,14 +170,41 @@ Step concat_steps(const std::vector<Step>& steps) {
   return {concat(p, 0), concat(t, 0), concat(w, 0)};
 }
 
+// The settings of --kind ghmc or ghmr; their errors name the options.
+losses::GhmSettings ghm_settings(const Options& o) {
+  const losses::GhmSettingNames flags{"--bins", "--momentum", "--loss-weight", "--mu"};
+  return o.kind == "ghmc" ? losses::GhmSettings::classification(o.bins, o.momentum, o.loss_weight, flags)
+                          : losses::GhmSettings::regression(o.mu, o.bins, o.momentum, o.loss_weight, flags);
+}
+
+// The EMA state the first GHM call starts from: empty, or the input's `acc_sum`.
+losses::GhmEmaState initial_state(const io::SafetensorsData& in, const Options& o) {
+  losses::GhmEmaState state(o.bins);
+  if (!in.contains("acc_sum")) return state;
+  GHM_CHECK((o.kind == "ghmc" || o.kind == "ghmr") && o.momentum > 0.0, o.in,
+            ": 'acc_sum' (an EMA state) needs a GHM kind with --momentum > 0");
+  const Tensor a = in.at("acc_sum");
+  GHM_CHECK(a.dtype() == DType::F32 && a.dim() == 1 && a.size(0) == o.bins, o.in, ": 'acc_sum' must be f32 [", o.bins,
+            "] (--bins), got ", a.dtype(), " ", a.shape());
+  state.acc_sum = a.to_vector<float>();
+  return state;
+}
+
+// bce, focal, sl1 or asl1 of `pred` (a leaf that collects the gradient) against the step's targets.
+Tensor baseline_loss(const Options& o, const Tensor& pred, const Step& st, double avg) {
+  if (o.kind == "bce") return losses::bce_with_logits_loss(pred, st.target, st.label_weight, avg, o.loss_weight);
+  if (o.kind == "focal")
+    return losses::sigmoid_focal_loss(pred, st.target, st.label_weight, avg, o.alpha, o.gamma, o.loss_weight);
+  if (o.kind == "sl1") return losses::smooth_l1_loss(pred, st.target, st.label_weight, avg, o.beta, o.loss_weight);
+  return losses::asl1_loss(pred, st.target, st.label_weight, avg, o.mu, o.loss_weight);
+}
+
 }  // namespace
 
 int run_loss(const std::vector<std::string>& args) {
-  const Options o = parse(args);
-  if (o.help) {
-    std::printf("%s", kUsage);
-    return 0;
-  }
+  const std::optional<Options> parsed = parse(args);
+  if (!parsed) return 0;
+  const Options& o = *parsed;
   // Fails with the reason when this build has no CUDA backend or the machine no such GPU.
   const Device device = parse_device(o.device, "loss --device");
   auto on_device = [&](const Step& s) {
@@ -203,14 +214,7 @@ int run_loss(const std::vector<std::string>& args) {
   const io::SafetensorsData in = io::load_safetensors(o.in);
   std::vector<Step> steps = read_steps(in, o);
   const bool ghm = o.kind == "ghmc" || o.kind == "ghmr";
-  losses::GhmEmaState state(o.bins);
-  if (in.contains("acc_sum")) {
-    GHM_CHECK(ghm && o.momentum > 0.0, o.in, ": 'acc_sum' (an EMA state) needs a GHM kind with --momentum > 0");
-    const Tensor a = in.at("acc_sum");
-    GHM_CHECK(a.dtype() == DType::F32 && a.dim() == 1 && a.size(0) == o.bins, o.in, ": 'acc_sum' must be f32 [",
-              o.bins, "] (--bins), got ", a.dtype(), " ", a.shape());
-    state.acc_sum = a.to_vector<float>();
-  }
+  losses::GhmEmaState state = initial_state(in, o);
 
   std::vector<std::int64_t> step_rows{0};
   for (const Step& s : steps) step_rows.push_back(step_rows.back() + s.pred.size(0));
@@ -227,10 +231,10 @@ int run_loss(const std::vector<std::string>& args) {
     if (ghm) {
       losses::GhmResult r =
           o.kind == "ghmc"
-              ? losses::ghm_c_forward(st.pred, st.target, st.label_weight, {o.bins, o.momentum, o.loss_weight}, state,
-                                      {}, losses::ElementWeights::Keep)
-              : losses::ghm_r_forward(st.pred, st.target, st.label_weight, {o.mu, o.bins, o.momentum, o.loss_weight},
-                                      state, {}, losses::ElementWeights::Keep);
+              ? losses::ghm_c_forward(st.pred, st.target, st.label_weight, ghm_settings(o), state, {},
+                                      losses::ElementWeights::Keep)
+              : losses::ghm_r_forward(st.pred, st.target, st.label_weight, ghm_settings(o), state, {},
+                                      losses::ElementWeights::Keep);
       losses.push_back(static_cast<float>(r.total));
       grads.push_back(on_host(r.grad));
       weights.push_back(on_host(r.element_weight));
@@ -252,14 +256,7 @@ int run_loss(const std::vector<std::string>& args) {
     }
     Tensor pred = st.pred.detach().clone();
     pred.set_requires_grad(true);
-    const double avg = default_avg_factor(o, host_step);
-    const Tensor loss = [&] {
-      if (o.kind == "bce") return losses::bce_with_logits_loss(pred, st.target, st.label_weight, avg, o.loss_weight);
-      if (o.kind == "focal")
-        return losses::sigmoid_focal_loss(pred, st.target, st.label_weight, avg, o.alpha, o.gamma, o.loss_weight);
-      if (o.kind == "sl1") return losses::smooth_l1_loss(pred, st.target, st.label_weight, avg, o.beta, o.loss_weight);
-      return losses::asl1_loss(pred, st.target, st.label_weight, avg, o.mu, o.loss_weight);
-    }();
+    const Tensor loss = baseline_loss(o, pred, st, default_avg_factor(o, host_step));
     losses.push_back(loss.item());
     loss.backward();  // the fused op hands back its stored gradient
     grads.push_back(on_host(pred.grad()));

@@ -10,13 +10,12 @@
 // supercategory "shape". Images are generated in parallel (OpenMP), each from its own seed, so the
 // files are the same for any thread count. Prints one summary line.
 #include <chrono>
-#include <charconv>
 #include <cstdio>
 #include <filesystem>
-#include <limits>
 #include <string>
 #include <vector>
 
+#include "apps/cli.h"
 #include "apps/commands.h"
 #include "core/check.h"
 #include "io/atomic_file.h"
@@ -27,58 +26,15 @@
 namespace ghm::app {
 namespace {
 
-const char* kUsage =
-    "usage: ghm_retinanet make-shapes --out DIR [--train N] [--val N] [--size PX] [--seed S]\n"
-    "  --out    output folder: train/*.jpg, val/*.jpg, train.json, val.json (created if missing)\n"
-    "  --train  training images (default 2000)\n"
-    "  --val    validation images (default 200)\n"
-    "  --size   image side in pixels, 32..4096 (default 160)\n"
-    "  --seed   random seed, 0..2^64-1 (default 0); the same seed writes the same files\n"
-    "Writes the synthetic shapes detection dataset (circle, square, triangle, star, hexagon, ring, cross)\n"
-    "in COCO format.\n";
-
 constexpr int kJpegQuality = 90;
 constexpr double kSmallArea = 32.0 * 32.0, kMediumArea = 96.0 * 96.0;  // COCO's area ranges
 
 struct Options {
-  bool help = false;
   std::string out;
   int train = 2000, val = 200;
   std::uint64_t seed = 0;
   io::ShapesOptions shapes;
 };
-
-template <class T>
-T parse_number(const std::string& option, const std::string& value, T low, T high) {
-  T parsed{};
-  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), parsed);
-  if (error != std::errc() || end != value.data() + value.size() || parsed < low || parsed > high)
-    throw UsageError("make-shapes: " + option + " expects an integer in " + std::to_string(low) + ".." +
-                     std::to_string(high) + ", got '" + value + "'");
-  return parsed;
-}
-
-Options parse(const std::vector<std::string>& args) {
-  Options o;
-  constexpr int kMaxImages = 10'000'000;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help") {
-      o.help = true;
-      return o;
-    }
-    if (i + 1 >= args.size()) throw UsageError("make-shapes: option '" + a + "' needs a value (or is unknown)");
-    const std::string& v = args[++i];
-    if (a == "--out") o.out = v;
-    else if (a == "--train") o.train = parse_number(a, v, 0, kMaxImages);
-    else if (a == "--val") o.val = parse_number(a, v, 0, kMaxImages);
-    else if (a == "--size") o.shapes.image_size = parse_number(a, v, 32, 4096);
-    else if (a == "--seed") o.seed = parse_number(a, v, std::uint64_t{0}, std::numeric_limits<std::uint64_t>::max());
-    else throw UsageError("make-shapes: unknown option '" + a + "'");
-  }
-  if (o.out.empty()) throw UsageError("make-shapes: --out is required");
-  return o;
-}
 
 struct Counts {
   int empty = 0, small = 0, medium = 0, large = 0;  // images without objects; objects by COCO area range
@@ -179,11 +135,23 @@ void print_summary(const Options& o, const Counts& c, double seconds) {
 }  // namespace
 
 int run_make_shapes(const std::vector<std::string>& args) {
-  const Options o = parse(args);
-  if (o.help) {
-    std::printf("%s", kUsage);
-    return 0;
-  }
+  const auto app =
+      cli::make_command("make-shapes", "write the synthetic shapes detection dataset (COCO JSON + JPEG images)");
+  constexpr int kMaxImages = 10'000'000;
+  Options o;
+  app->add_option("--out", o.out, "output folder: train/*.jpg, val/*.jpg, train.json, val.json (created if missing)")
+      ->type_name("DIR")
+      ->required();
+  app->add_option("--train", o.train, "training images")->type_name("N")->check(cli::integer_in(0, kMaxImages));
+  app->add_option("--val", o.val, "validation images")->type_name("N")->check(cli::integer_in(0, kMaxImages));
+  app->add_option("--size", o.shapes.image_size, "image side in pixels")
+      ->type_name("PX")
+      ->check(cli::integer_in(32, 4096));
+  app->add_option("--seed", o.seed, "random seed; the same seed writes the same files")
+      ->type_name("S")
+      ->check(cli::seed());
+  app->footer("The shapes: circle, square, triangle, star, hexagon, ring, cross.");
+  if (!cli::parse(*app, args)) return 0;
   const auto start = std::chrono::steady_clock::now();
   Counts counts;
   for (const auto& [split, count] :

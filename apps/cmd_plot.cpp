@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/cli.h"
 #include "apps/commands.h"
 #include "core/check.h"
 #include "io/image.h"
@@ -23,14 +24,6 @@
 
 namespace ghm::app {
 namespace {
-
-const char* kUsage =
-    "usage: ghm_retinanet plot --log WORK_DIR/log.jsonl [--out FILE.png] [--y-scale auto|linear|log]\n"
-    "\n"
-    "  Draws the training log written by `train`: loss, loss_cls and loss_reg against the iteration\n"
-    "  (top) and the learning rate (bottom), as one PNG (default: curves.png next to the log).\n"
-    "  --y-scale auto (default) uses a log axis for a panel whose positive values span more than a\n"
-    "  factor of 50; linear or log forces one scale on both panels.\n";
 
 constexpr double kLogRatio = 50;
 constexpr int kFigureWidth = 960, kFigureHeight = 720;
@@ -99,28 +92,20 @@ io::Figure curves_figure(const TrainingCurves& c, const std::string& name, YScal
 }  // namespace
 
 int run_plot(const std::vector<std::string>& args) {
-  std::string log_path, out;
-  YScaleChoice scale = YScaleChoice::Auto;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help") {
-      std::printf("%s", kUsage);
-      return 0;
-    }
-    if (i + 1 >= args.size()) throw UsageError("plot: option '" + a + "' needs a value (or is unknown)");
-    const std::string& v = args[++i];
-    if (a == "--log") log_path = v;
-    else if (a == "--out") out = v;
-    else if (a == "--y-scale") {
-      if (v == "auto") scale = YScaleChoice::Auto;
-      else if (v == "linear") scale = YScaleChoice::Linear;
-      else if (v == "log") scale = YScaleChoice::Log;
-      else throw UsageError("plot: --y-scale must be auto, linear or log, got '" + v + "'");
-    } else {
-      throw UsageError("plot: unknown option '" + a + "'");
-    }
-  }
-  if (log_path.empty()) throw UsageError("plot: --log is required");
+  const auto app = cli::make_command("plot", "draw a training log's loss and learning-rate curves as a PNG");
+  std::string log_path, out, scale_name = "auto";
+  app->add_option("--log", log_path, "the log.jsonl that `train` writes in its work directory")
+      ->type_name("WORK_DIR/log.jsonl")
+      ->required();
+  app->add_option("--out", out, "the PNG (default: curves.png next to the log)")->type_name("FILE.png");
+  app->add_option("--y-scale", scale_name, "auto: a log axis for a panel whose positive values span more than a "
+                                          "factor of 50; linear or log: that scale on both panels")
+      ->check(CLI::IsMember({"auto", "linear", "log"}));
+  app->footer("Draws loss, loss_cls and loss_reg against the iteration (top) and the learning rate (bottom).");
+  if (!cli::parse(*app, args)) return 0;
+  const YScaleChoice scale = scale_name == "auto" ? YScaleChoice::Auto
+                             : scale_name == "log" ? YScaleChoice::Log
+                                                   : YScaleChoice::Linear;
   if (out.empty()) out = (std::filesystem::path(log_path).parent_path() / "curves.png").string();
 
   const TrainingCurves curves = read_log(log_path);

@@ -1,5 +1,6 @@
-// The sub-commands of the ghm_retinanet binary. Each takes the arguments after its name and
-// returns the process exit code; usage errors throw UsageError (exit code 2).
+// The sub-commands of the ghm_retinanet binary. Each takes the arguments after its name, declares
+// its options with the conventions of apps/cli.h and returns the process exit code; usage errors
+// throw UsageError (exit code 2).
 #pragma once
 
 #include <stdexcept>
@@ -29,11 +30,6 @@ int run_eval(const std::vector<std::string>& args);
 int run_detect(const std::vector<std::string>& args);
 int run_plot(const std::vector<std::string>& args);
 int run_analyze_gradients(const std::vector<std::string>& args);
-int bench_loss(const std::vector<std::string>& args);
-int bench_coco_load(const std::vector<std::string>& args);
-int bench_loader(const std::vector<std::string>& args);
-int bench_train(const std::vector<std::string>& args);
-int bench_elementwise(const std::vector<std::string>& args);
 
 // The version report printed by `--version`.
 void print_version();

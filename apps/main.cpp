@@ -17,7 +17,8 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
       {"analyze-gradients", "gradient-norm distributions of a checkpoint (the GHM paper's Fig. 2-4: CSV + PNG)",
        ghm::app::run_analyze_gradients},
-      {"bench", "benchmarks: `bench ops`, `loss`, `coco-load`, `loader`, `train` (training step / inference + profile)",
+      {"bench", "benchmarks: `bench ops`, `loss`, `coco-load`, `loader`, `train` (training step / inference + profile), "
+                "`elementwise`",
        ghm::app::run_bench},
       {"coco-eval", "COCO box AP of a results file against ground truth (pycocotools' twelve numbers)",
        ghm::app::run_coco_eval},
@@ -49,6 +50,7 @@ void print_help() {
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
+  std::string help = "ghm_retinanet --help";  // where a usage error points
   try {
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
       print_help();
@@ -58,12 +60,15 @@ int main(int argc, char** argv) {
       ghm::app::print_version();
       return 0;
     }
-    for (const Command& c : commands())
-      if (args[0] == c.name) return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+    for (const Command& c : commands()) {
+      if (args[0] != c.name) continue;
+      help = "ghm_retinanet " + args[0] + " --help";
+      return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+    }
     if (args[0].starts_with("-")) throw ghm::app::UsageError("unknown option '" + args[0] + "'");
     throw ghm::app::UsageError("unknown command '" + args[0] + "'");
   } catch (const ghm::app::UsageError& e) {
-    std::fprintf(stderr, "ghm_retinanet: %s (see ghm_retinanet --help)\n", e.what());
+    std::fprintf(stderr, "ghm_retinanet: %s (see %s)\n", e.what(), help.c_str());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ghm_retinanet: error: %s\n", e.what());

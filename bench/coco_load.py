@@ -6,7 +6,7 @@ Run:  /usr/bin/python3 bench/make_big_coco.py /tmp/instances_big.json
 
 Each round runs, one after the other and each in its own process:
   pycocotools   `COCO(path)`: json.load plus the index of images, annotations and categories
-  ghm           `ghm_retinanet bench coco-load --json path`: io::load_coco_dataset
+  ghm           `ghm_retinanet bench coco-load --json path`: coco::load_dataset
 and records the load time each one measures around its own call, the wall time of the whole
 process (interpreter start and imports included for pycocotools) and the process's peak resident
 memory (from os.wait4 on that child). Rounds alternate the two (A B A B) so that both see the same

@@ -14,24 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench.h"
 #include "bench/timing.h"
-#include "apps/commands.h"
-#include "engine/config.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
 #include "core/random.h"
 #include "core/runtime_info.h"
 
-namespace ghm::app {
-using namespace ghm::engine;  // a command is a thin layer over the engine
+namespace ghm::bench {
 namespace {
-
-const char* kUsage =
-    "usage: ghm_retinanet bench elementwise [--device cpu|cuda[:I]] [--elements N] [--warmup W]\n"
-    "                                       [--repeats R] [--json OUT]\n"
-    "  GB/s of add, mul, broadcast add, relu, sigmoid, exp, relu forward+backward and sum over N floats\n"
-    "  (default 2^26 on CUDA, 2^24 on the CPU), each next to the copy bandwidth of the device.\n"
-    "  Median of R runs (default 20) after W warm-up runs (default 3).\n";
 
 struct Row {
   std::string name;
@@ -41,33 +32,10 @@ struct Row {
 
 }  // namespace
 
-int bench_elementwise(const std::vector<std::string>& args) {
-  std::string device_text = "cpu", json_path;
-  std::int64_t n = 0;
-  int warmup = 3, repeats = 20;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help") {
-      std::printf("%s", kUsage);
-      return 0;
-    }
-    if (i + 1 >= args.size()) throw UsageError("bench elementwise: option '" + a + "' needs a value (or is unknown)");
-    const std::string& v = args[++i];
-    try {
-      if (a == "--device") device_text = v;
-      else if (a == "--elements") n = std::stoll(v);
-      else if (a == "--warmup") warmup = std::stoi(v);
-      else if (a == "--repeats") repeats = std::stoi(v);
-      else if (a == "--json") json_path = v;
-      else throw UsageError("bench elementwise: unknown option '" + a + "'");
-    } catch (const std::logic_error& e) {
-      if (dynamic_cast<const UsageError*>(&e) != nullptr) throw;
-      throw UsageError("bench elementwise: option '" + a + "' needs a number, got '" + v + "'");
-    }
-  }
-  if (repeats < 1 || warmup < 0 || n < 0) throw UsageError("bench elementwise: --repeats >= 1, --warmup >= 0, --elements >= 1");
-  const Device device = parse_device(device_text, "bench elementwise --device");
-  if (n == 0) n = device.is_cuda() ? (std::int64_t{1} << 26) : (std::int64_t{1} << 24);
+int run_elementwise_bench(const ElementwiseBenchOptions& o) {
+  const Device device = o.device;
+  const int warmup = o.warmup, repeats = o.repeats;
+  std::int64_t n = o.elements > 0 ? o.elements : device.is_cuda() ? (std::int64_t{1} << 26) : (std::int64_t{1} << 24);
   const std::int64_t cols = 1024, rows = (n + cols - 1) / cols;
   n = rows * cols;
 
@@ -111,18 +79,18 @@ int bench_elementwise(const std::vector<std::string>& args) {
   std::printf("  %-22s %10s %10s %12s\n", "kernel", "ms", "GB/s", "of copy");
   for (const Row& r : rows_out)
     std::printf("  %-22s %10.3f %10.1f %11.0f%%\n", r.name.c_str(), r.ms, r.gbps(), 100.0 * r.gbps() / copy_gbps);
-  if (!json_path.empty()) {
+  if (!o.json_out.empty()) {
     std::ostringstream js;
     js << "{\"device\": \"" << device.to_string() << "\", \"elements\": " << n << ", \"rows\": [";
     for (std::size_t i = 0; i < rows_out.size(); ++i)
       js << (i ? ", " : "") << "{\"name\": \"" << rows_out[i].name << "\", \"ms\": " << rows_out[i].ms
          << ", \"gbps\": " << rows_out[i].gbps() << ", \"of_copy\": " << rows_out[i].gbps() / copy_gbps << "}";
     js << "]}\n";
-    std::ofstream out(json_path);
+    std::ofstream out(o.json_out);
     out << js.str();
-    GHM_CHECK(out.good(), "bench elementwise: cannot write '", json_path, "'");
+    GHM_CHECK(out.good(), "bench elementwise: cannot write '", o.json_out, "'");
   }
   return 0;
 }
 
-}  // namespace ghm::app
+}  // namespace ghm::bench

@@ -25,8 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench.h"
 #include "bench/timing.h"
-#include "apps/commands.h"
 #include "engine/detection_data.h"
 #include "core/check.h"
 #include "io/atomic_file.h"
@@ -34,88 +34,9 @@
 #include "io/json.h"
 #include "io/transforms.h"
 
-namespace ghm::app {
-using namespace ghm::engine;  // a command is a thin layer over the engine
+namespace ghm::bench {
+using namespace ghm::engine;  // the trainer's data pipeline
 namespace {
-
-struct LoaderBenchOptions {
-  std::string json_path, image_root, json_out;
-  std::vector<int> workers = {1};
-  std::int64_t images_count = 0;  // 0: the whole set once per epoch
-  int epochs = 1;
-  int warmup_batches = 4;
-  int short_side = 800, max_side = 1333, size_divisor = 32, batch = 2;
-  bool decode_only = false;
-  bool help = false;
-};
-
-int parse_int(const std::string& option, const std::string& text, int min_value) {
-  std::size_t used = 0;
-  int v = 0;
-  try {
-    v = std::stoi(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size())
-    throw UsageError("bench loader: " + option + " needs an integer, got '" + text + "'");
-  if (v < min_value)
-    throw UsageError("bench loader: " + option + " must be >= " + std::to_string(min_value) + ", got " + text);
-  return v;
-}
-
-std::vector<int> parse_workers(const std::string& text) {
-  std::vector<int> out;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = text.find(',', start);
-    out.push_back(parse_int("--workers", text.substr(start, comma - start), 0));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
-}
-
-LoaderBenchOptions parse_options(const std::vector<std::string>& args) {
-  LoaderBenchOptions o;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError("bench loader: option " + a + " needs a value");
-      return args[++i];
-    };
-    if (a == "--json") o.json_path = value();
-    else if (a == "--images") o.image_root = value();
-    else if (a == "--workers") o.workers = parse_workers(value());
-    else if (a == "--images-count") o.images_count = parse_int(a, value(), 1);
-    else if (a == "--epochs") o.epochs = parse_int(a, value(), 1);
-    else if (a == "--warmup") o.warmup_batches = parse_int(a, value(), 0);
-    else if (a == "--short-side") o.short_side = parse_int(a, value(), 1);
-    else if (a == "--max-side") o.max_side = parse_int(a, value(), 1);
-    else if (a == "--size-divisor") o.size_divisor = parse_int(a, value(), 1);
-    else if (a == "--batch") o.batch = parse_int(a, value(), 1);
-    else if (a == "--decode-only") o.decode_only = true;
-    else if (a == "--json-out") o.json_out = value();
-    else if (a == "--help") {
-      std::printf(
-          "usage: ghm_retinanet bench loader --json ANN.json --images DIR [--workers W[,W...]]\n"
-          "           [--images-count N] [--epochs E] [--warmup B] [--short-side 800] [--max-side 1333]\n"
-          "           [--size-divisor 32] [--batch 2] [--decode-only] [--json-out FILE]\n"
-          "  images/s of the training data pipeline (decode, resize, flip, normalise, pad + collate)\n"
-          "  for each worker count (default 1; 0 loads in the main thread), and per core; plus the\n"
-          "  decode, resize and normalise stages alone on one thread. An epoch is N samples (default\n"
-          "  the whole set; cycles through it when N is larger); the first B batches (default 4) are\n"
-          "  not timed. --decode-only times the decode stage alone.\n");
-      o.help = true;
-      return o;
-    } else throw UsageError("bench loader: unknown option '" + a + "'");
-  }
-  if (o.json_path.empty()) throw UsageError("bench loader: --json ANN.json is required");
-  if (o.image_root.empty()) throw UsageError("bench loader: --images DIR is required");
-  if (o.short_side > o.max_side)
-    throw UsageError("bench loader: --short-side " + std::to_string(o.short_side) + " is larger than --max-side " +
-                     std::to_string(o.max_side));
-  return o;
-}
 
 std::vector<std::uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -199,9 +120,7 @@ LoaderRun time_loader(const DetectionSource& source, const DataConfig& data, con
 
 }  // namespace
 
-int bench_loader(const std::vector<std::string>& args) {
-  const LoaderBenchOptions o = parse_options(args);
-  if (o.help) return 0;
+int run_loader_bench(const LoaderBenchOptions& o) {
   DataConfig data;
   data.train_short_sides = {o.short_side};
   data.max_side = o.max_side;
@@ -211,16 +130,15 @@ int bench_loader(const std::vector<std::string>& args) {
   TrainConfig train;
   train.batch_size = o.batch;
 
-  const DetectionSource source(load_split(o.json_path, data, Split::Train), o.image_root, data, Split::Train);
+  const DetectionSource source(load_split(o.instances, data, Split::Train), o.image_root, data, Split::Train);
   const std::int64_t count = o.images_count > 0 ? o.images_count : source.size();
   const std::vector<float> aspects = cycled_aspects(source, count);
   const auto batches =
       static_cast<std::int64_t>(io::plan_epoch(count, train_loader_config(data, train), aspects, 0).size());
-  if (!o.decode_only && batches * o.epochs <= o.warmup_batches)
-    throw UsageError("bench loader: " + std::to_string(o.epochs) + " epoch(s) of " + std::to_string(batches) +
-                     " batches leave nothing to time after --warmup " + std::to_string(o.warmup_batches) +
-                     " (use a larger --images-count or --epochs)");
-  std::printf("set      %s: %lld images, %lld samples per epoch, %d epoch(s), batch %d\n", o.json_path.c_str(),
+  GHM_CHECK(o.decode_only || batches * o.epochs > o.warmup_batches, "bench loader: ", o.epochs, " epoch(s) of ",
+            batches, " batches leave nothing to time after --warmup ", o.warmup_batches,
+            " (use a larger --images-count or --epochs)");
+  std::printf("set      %s: %lld images, %lld samples per epoch, %d epoch(s), batch %d\n", o.instances.c_str(),
               static_cast<long long>(source.size()), static_cast<long long>(count), o.epochs, o.batch);
   std::printf("pipeline decode, resize (short side %d, max side %d), flip 0.5, normalise, pad to %d, collate\n\n",
               o.short_side, o.max_side, o.size_divisor);
@@ -262,4 +180,4 @@ int bench_loader(const std::vector<std::string>& args) {
   return 0;
 }
 
-}  // namespace ghm::app
+}  // namespace ghm::bench

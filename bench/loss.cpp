@@ -18,9 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench.h"
 #include "bench/timing.h"
-#include "apps/commands.h"
-#include "engine/config.h"
 #include "core/autograd.h"
 #include "core/random.h"
 #include "core/runtime_info.h"
@@ -28,8 +27,7 @@
 #include "losses/ghm_c.h"
 #include "losses/ghm_r.h"
 
-namespace ghm::app {
-using namespace ghm::engine;  // a command is a thin layer over the engine
+namespace ghm::bench {
 namespace {
 
 struct ClassInputs {
@@ -63,41 +61,18 @@ double bytes_moved(const std::string& task, std::int64_t rows, std::int64_t cols
 
 }  // namespace
 
-int bench_loss(const std::vector<std::string>& args) {
-  std::vector<int> threads_list = {1, 2};
-  std::vector<std::int64_t> sizes = {240000, 100000};
-  int warmup = 1, repeats = 5;
+int run_loss_bench(const LossBenchOptions& o) {
+  const Device device = o.device;
+  const int warmup = o.warmup, repeats = o.repeats;
   const std::int64_t k = 80;
-  std::string json_path, device_text = "cpu";
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError("bench loss: option " + a + " needs a value");
-      return args[++i];
-    };
-    if (a == "--threads") threads_list = {std::stoi(value())};
-    else if (a == "--size") sizes = {std::stoll(value())};
-    else if (a == "--warmup") warmup = std::stoi(value());
-    else if (a == "--repeats") repeats = std::stoi(value());
-    else if (a == "--json") json_path = value();
-    else if (a == "--device") device_text = value();
-    else if (a == "--help") {
-      std::printf("usage: ghm_retinanet bench loss [--threads T] [--size N] [--warmup W] [--repeats R] [--json OUT]\n"
-                  "                              [--device cpu|cuda|cuda:I]\n"
-                  "  N x 80 logits; default: N in {240000, 100000}, T in {1, 2} (on the CPU)\n");
-      return 0;
-    } else throw UsageError("bench loss: unknown option '" + a + "'");
-  }
-  if (repeats < 1 || warmup < 0) throw UsageError("bench loss: --repeats must be >= 1");
-  const Device device = parse_device(device_text, "bench loss --device");
-  if (device.is_cuda()) threads_list = {omp_get_max_threads()};  // the host threads hardly matter there
+  const std::vector<int> threads_list = device.is_cuda() ? std::vector<int>{omp_get_max_threads()} : o.threads;
   std::printf("ghm_retinanet losses (fused loss + gradient) on %s, warm-up %d, median of %d\n",
               device.to_string().c_str(), warmup, repeats);
   std::printf("%-16s %12s %8s %10s %10s\n", "task", "N x K", "threads", "ms", "GB/s");
   std::ostringstream json;
   json << "{\"rows\": [";
   bool first = true;
-  for (const std::int64_t n : sizes) {
+  for (const std::int64_t n : o.sizes) {
     Generator gen(7);
     ClassInputs c = make_class_inputs(n, k, gen);
     c = {c.pred.to(device), c.labels.to(device), c.label_weight.to(device)};
@@ -109,7 +84,9 @@ int bench_loss(const std::vector<std::string>& args) {
     pred.set_requires_grad(true);
     Tensor bpred = box_pred.detach().clone();
     bpred.set_requires_grad(true);
-    losses::GhmEmaState ghmc_state(30), ghmr_state(10);
+    const losses::GhmSettings ghmc = losses::GhmSettings::classification(30, 0.75, 1.0f);
+    const losses::GhmSettings ghmr = losses::GhmSettings::regression(0.02f, 10, 0.7, 10.0f);
+    losses::GhmEmaState ghmc_state(ghmc.bins()), ghmr_state(ghmr.bins());
     const Tensor one = Tensor::ones(Shape{}, DType::F32, device);  // the upstream gradient, made once
     const double num_pos = std::max<double>(1.0, static_cast<double>(n) * 0.01);
     for (const int threads : threads_list) {
@@ -131,7 +108,7 @@ int bench_loss(const std::vector<std::string>& args) {
           }));
       row("ghmc", n, k, median_ms(warmup, repeats, [&] {
             pred.zero_grad();
-            losses::ghm_c_loss(pred, c.labels, c.label_weight, {30, 0.75, 1.0f}, ghmc_state).backward(one);
+            losses::ghm_c_loss(pred, c.labels, c.label_weight, ghmc, ghmc_state).backward(one);
             synchronize(device);
           }));
       row("focal", n, k, median_ms(warmup, repeats, [&] {
@@ -141,18 +118,18 @@ int bench_loss(const std::vector<std::string>& args) {
           }));
       row("ghmr", n_pos, 4, median_ms(warmup, repeats, [&] {
             bpred.zero_grad();
-            losses::ghm_r_loss(bpred, box_target, box_weight, {0.02f, 10, 0.7, 10.0f}, ghmr_state).backward(one);
+            losses::ghm_r_loss(bpred, box_target, box_weight, ghmr, ghmr_state).backward(one);
             synchronize(device);
           }));
     }
   }
   json << "]}\n";
-  if (!json_path.empty()) {
-    std::ofstream out(json_path);
-    GHM_CHECK(out.good(), "bench loss: cannot write '", json_path, "'");
+  if (!o.json_out.empty()) {
+    std::ofstream out(o.json_out);
+    GHM_CHECK(out.good(), "bench loss: cannot write '", o.json_out, "'");
     out << json.str();
   }
   return 0;
 }
 
-}  // namespace ghm::app
+}  // namespace ghm::bench

@@ -19,13 +19,11 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "bench/bench.h"
 #include "bench/timing.h"
-#include "apps/commands.h"
-#include "engine/config.h"
 #include "core/autograd.h"
 #include "core/cpu/conv_cpu.h"
 #if GHM_WITH_ONEDNN
@@ -40,8 +38,7 @@
 #include "core/cuda/device_guard.h"
 #endif
 
-namespace ghm::app {
-using namespace ghm::engine;  // a command is a thin layer over the engine
+namespace ghm::bench {
 namespace {
 
 struct ConvShape {
@@ -53,7 +50,7 @@ struct ConvShape {
 
 std::vector<ConvShape> read_shapes(const std::string& path) {
   std::ifstream in(path);
-  GHM_CHECK(in.good(), "bench ops: cannot open the shapes file '", path, "' (use --shapes FILE)");
+  GHM_CHECK(in.good(), "bench ops: cannot open the shapes file '", path, "'");
   std::vector<ConvShape> shapes;
   std::string line;
   int line_no = 0;
@@ -71,42 +68,9 @@ std::vector<ConvShape> read_shapes(const std::string& path) {
   return shapes;
 }
 
-std::string default_shapes_path() {
-  for (const std::string& p : {std::string("bench/retinanet_conv_shapes.txt"),
-                              std::string(GHM_SOURCE_DIR) + "/bench/retinanet_conv_shapes.txt"})
-    if (std::ifstream(p).good()) return p;
-  return "bench/retinanet_conv_shapes.txt";
-}
-
-// The image size the shapes file describes (bench/retinanet_conv_shapes.txt: 2x3x512x512).
-constexpr std::int64_t kShapesImageSize = 512;
-
-struct ImageSize {
-  std::int64_t h = kShapesImageSize, w = kShapesImageSize;
-};
-
-ImageSize parse_size(const std::string& text) {
-  const std::size_t x = text.find('x');
-  ImageSize s{0, 0};
-  try {
-    if (x != std::string::npos) s = {std::stoll(text.substr(0, x)), std::stoll(text.substr(x + 1))};
-  } catch (const std::exception&) {
-    s = {0, 0};
-  }
-  if (s.h < 1 || s.w < 1) throw UsageError("bench ops: --size must be HxW (e.g. 800x1216), got '" + text + "'");
-  return s;
-}
-
 // An extent of the 512x512 file at image size `size` (top comment).
 std::int64_t scale_extent(std::int64_t extent, std::int64_t size) {
-  return (extent * size + kShapesImageSize - 1) / kShapesImageSize;
-}
-
-ConvCpuImpl parse_impl(const std::string& name) {
-  if (name == "reference") return ConvCpuImpl::Reference;
-  if (name != "onednn") throw UsageError("bench ops: --impl must be onednn or reference, got '" + name + "'");
-  if (!GHM_WITH_ONEDNN) throw UsageError("bench ops: --impl onednn, but this build has no oneDNN (-DGHM_ONEDNN=ON)");
-  return ConvCpuImpl::OneDnn;
+  return (extent * size + kConvShapesImageSize - 1) / kConvShapesImageSize;
 }
 
 // x: [N,C,H,W], weight: [O,C/G,KH,KW], bias: [O], y: [N,O,HO,WO]
@@ -168,48 +132,62 @@ std::string cuda_description(Device device) {
                  cuda::tf32_allowed() ? "on" : "off");
 }
 
-int bench_ops(const std::vector<std::string>& args) {
-  int threads = omp_get_max_threads(), warmup = 1, repeats = 3;
-  ConvCpuImpl impl = conv2d_cpu_impl();
-  std::string shapes_path = default_shapes_path(), json_path, device_text = "cpu";
-  ImageSize size;
-  std::vector<std::string> only;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError("bench ops: option " + a + " needs a value");
-      return args[++i];
-    };
-    if (a == "--threads") threads = std::stoi(value());
-    else if (a == "--warmup") warmup = std::stoi(value());
-    else if (a == "--repeats") repeats = std::stoi(value());
-    else if (a == "--shapes") shapes_path = value();
-    else if (a == "--json") json_path = value();
-    else if (a == "--only") only.push_back(value());
-    else if (a == "--impl") impl = parse_impl(value());
-    else if (a == "--device") device_text = value();
-    else if (a == "--size") size = parse_size(value());
-    else if (a == "--help") {
-      std::printf("usage: ghm_retinanet bench ops [--threads T] [--warmup W] [--repeats R] [--shapes FILE]\n"
-                  "                               [--only NAME]... [--impl onednn|reference] [--json OUT]\n"
-                  "                               [--device cpu|cuda[:I]] [--size HxW]\n"
-                  "  --device cuda: the cuDNN kernels (at least one warm-up run: the algorithm search is not\n"
-                  "                 timed; TF32 as GHM_CUDA_TF32 says, on by default); --impl is for the CPU\n"
-                  "  --size HxW:    the shapes for HxW images (e.g. 800x1216) instead of the file's 512x512\n");
-      return 0;
-    } else throw UsageError("bench ops: unknown option '" + a + "'");
-  }
-  if (threads < 1 || repeats < 1 || warmup < 0) throw UsageError("bench ops: --threads and --repeats must be >= 1");
-  const Device device = parse_device(device_text, "bench ops --device");
-  if (device.is_cuda()) warmup = std::max(warmup, 1);  // a shape's first run searches its algorithms
+// The median forward and backward times of one convolution shape on random inputs.
+struct ShapeTiming {
+  double flops = 0, fwd_ms = 0, bwd_ms = 0;  // flops of the forward pass
+};
+
+ShapeTiming time_shape(const ConvShape& s, ConvCpuImpl impl, Device device, int warmup, int repeats, Generator& gen) {
+  ShapeTiming t;
+  const Conv2dParams p = Conv2dParams::square(s.stride, s.pad, s.dilation, s.groups);
+  Tensor x = Tensor::normal(Shape{s.n, s.c, s.h, s.w}, 0, 1, gen).to(device);
+  Tensor w = Tensor::normal(Shape{s.o, s.c / s.groups, s.kh, s.kw}, 0, 0.05f, gen).to(device);
+  Tensor b = Tensor::normal(Shape{s.o}, 0, 0.05f, gen).to(device);
+  Tensor y = conv2d(x, w, b, p);
+  const cpu::ConvGeometry g{s.n, s.c, s.h, s.w, s.o, s.kh, s.kw, y.size(2), y.size(3), p};
+  Tensor dy = Tensor::normal(y.shape(), 0, 1, gen).to(device);
+  Tensor dx = Tensor::empty(x.shape(), DType::F32, device), dw = Tensor::empty(w.shape(), DType::F32, device),
+         db = Tensor::empty(b.shape(), DType::F32, device);
+  t.flops = 2.0 * s.n * s.o * g.ho * g.wo * (s.c / s.groups) * s.kh * s.kw;
+  t.fwd_ms = median_ms(warmup, repeats, [&] {
+#if GHM_WITH_CUDA
+    if (device.is_cuda()) return cuda_forward(device, g, x, w, b, y);
+#endif
+    forward(impl, g, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>());
+  });
+  t.bwd_ms = median_ms(warmup, repeats, [&] {
+#if GHM_WITH_CUDA
+    if (device.is_cuda()) return cuda_backward(device, g, x, w, dy, dx, dw, db);
+#endif
+    backward(impl, g, x.data<float>(), w.data<float>(), dy.data<float>(), dx.data<float>(), dw.data<float>(),
+             db.data<float>());
+  });
+  return t;
+}
+
+}  // namespace
+
+std::string default_conv_shapes_file() {
+  for (const std::string& p : {std::string("bench/retinanet_conv_shapes.txt"),
+                              std::string(GHM_SOURCE_DIR) + "/bench/retinanet_conv_shapes.txt"})
+    if (std::ifstream(p).good()) return p;
+  return "bench/retinanet_conv_shapes.txt";
+}
+
+int run_ops_bench(const OpsBenchOptions& o) {
+  const Device device = o.device;
+  const ConvCpuImpl impl = o.impl;
+  const ImageSize size = o.size;
+  const int threads = o.threads, repeats = o.repeats;
+  const int warmup = device.is_cuda() ? std::max(o.warmup, 1) : o.warmup;  // a shape's first run searches its algorithms
   omp_set_num_threads(threads);
-  std::vector<ConvShape> shapes = read_shapes(shapes_path);
+  std::vector<ConvShape> shapes = read_shapes(o.shapes_file);
   for (ConvShape& s : shapes) {
-    s.h = scale_extent(s.h, size.h);
-    s.w = scale_extent(s.w, size.w);
+    s.h = scale_extent(s.h, size.height);
+    s.w = scale_extent(s.w, size.width);
   }
-  if (!only.empty()) {
-    std::erase_if(shapes, [&](const ConvShape& s) { return std::find(only.begin(), only.end(), s.name) == only.end(); });
+  if (!o.only.empty()) {
+    std::erase_if(shapes, [&](const ConvShape& s) { return std::find(o.only.begin(), o.only.end(), s.name) == o.only.end(); });
     GHM_CHECK(!shapes.empty(), "bench ops: no shape matches --only");
   }
 
@@ -219,8 +197,8 @@ int bench_ops(const std::vector<std::string>& args) {
     std::printf("ghm_retinanet conv2d, impl %s, threads %d, %s\n", conv2d_cpu_impl_name(impl), threads,
                 cpu_features().c_str());
   std::printf("warm-up %d, median of %d", warmup, repeats);
-  if (size.h != kShapesImageSize || size.w != kShapesImageSize)
-    std::printf(", shapes for %lldx%lld images", static_cast<long long>(size.h), static_cast<long long>(size.w));
+  if (size.height != kConvShapesImageSize || size.width != kConvShapesImageSize)
+    std::printf(", shapes for %lldx%lld images", static_cast<long long>(size.height), static_cast<long long>(size.width));
   std::printf("\n");
   char header[256];
   std::snprintf(header, sizeof header, "%-20s %5s  %-34s %7s %9s %8s %9s %8s", "name", "count", "N,C,H,W -> O, k/s/p/d/g",
@@ -234,33 +212,12 @@ int bench_ops(const std::vector<std::string>& args) {
   std::ostringstream json;
   json << "{\"device\": \"" << device << "\", \"impl\": \"" << impl_name << "\", \"threads\": " << threads;
   if (device.is_cuda()) json << ", \"tf32\": " << (cuda::tf32_allowed() ? "true" : "false");
-  json << ", \"image_size\": [" << size.h << ", " << size.w << "], \"warmup\": " << warmup
+  json << ", \"image_size\": [" << size.height << ", " << size.width << "], \"warmup\": " << warmup
        << ", \"repeats\": " << repeats << ", \"shapes\": [";
   for (std::size_t k = 0; k < shapes.size(); ++k) {
     const ConvShape& s = shapes[k];
-    const Conv2dParams p = Conv2dParams::square(s.stride, s.pad, s.dilation, s.groups);
-    Tensor x = Tensor::normal(Shape{s.n, s.c, s.h, s.w}, 0, 1, gen).to(device);
-    Tensor w = Tensor::normal(Shape{s.o, s.c / s.groups, s.kh, s.kw}, 0, 0.05f, gen).to(device);
-    Tensor b = Tensor::normal(Shape{s.o}, 0, 0.05f, gen).to(device);
-    Tensor y = conv2d(x, w, b, p);
-    const cpu::ConvGeometry g{s.n, s.c, s.h, s.w, s.o, s.kh, s.kw, y.size(2), y.size(3), p};
-    Tensor dy = Tensor::normal(y.shape(), 0, 1, gen).to(device);
-    Tensor dx = Tensor::empty(x.shape(), DType::F32, device), dw = Tensor::empty(w.shape(), DType::F32, device),
-           db = Tensor::empty(b.shape(), DType::F32, device);
-    const double flops = 2.0 * s.n * s.o * g.ho * g.wo * (s.c / s.groups) * s.kh * s.kw;
-    const double fwd = median_ms(warmup, repeats, [&] {
-#if GHM_WITH_CUDA
-      if (device.is_cuda()) return cuda_forward(device, g, x, w, b, y);
-#endif
-      forward(impl, g, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>());
-    });
-    const double bwd = median_ms(warmup, repeats, [&] {
-#if GHM_WITH_CUDA
-      if (device.is_cuda()) return cuda_backward(device, g, x, w, dy, dx, dw, db);
-#endif
-      backward(impl, g, x.data<float>(), w.data<float>(), dy.data<float>(), dx.data<float>(), dw.data<float>(),
-               db.data<float>());
-    });
+    const ShapeTiming t = time_shape(s, o.impl, device, warmup, repeats, gen);
+    const double flops = t.flops, fwd = t.fwd_ms, bwd = t.bwd_ms;
     char geometry[64];
     std::snprintf(geometry, sizeof geometry, "%lld,%lld,%lld,%lld -> %lld, %lldx%lld/%d/%d/%d/%d", (long long)s.n,
                   (long long)s.c, (long long)s.h, (long long)s.w, (long long)s.o, (long long)s.kh, (long long)s.kw,
@@ -281,35 +238,12 @@ int bench_ops(const std::vector<std::string>& args) {
               total_flops / 1e9, total_fwd, total_flops / total_fwd / 1e6, total_bwd, 2 * total_flops / total_bwd / 1e6);
   json << "], \"total\": {\"num_convs\": " << total_count << ", \"gflop_fwd\": " << total_flops / 1e9
        << ", \"fwd_ms\": " << total_fwd << ", \"bwd_ms\": " << total_bwd << "}}\n";
-  if (!json_path.empty()) {
-    std::ofstream out(json_path);
-    GHM_CHECK(out.good(), "bench ops: cannot write '", json_path, "'");
+  if (!o.json_out.empty()) {
+    std::ofstream out(o.json_out);
+    GHM_CHECK(out.good(), "bench ops: cannot write '", o.json_out, "'");
     out << json.str();
   }
   return 0;
 }
 
-}  // namespace
-
-int run_bench(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "--help") {
-    std::printf("usage: ghm_retinanet bench <suite> [options]\n\nsuites:\n"
-                "  ops        conv2d forward/backward GFLOP/s on the RetinaNet R50-FPN shapes\n"
-                "  loss       GHM-C, GHM-R, BCE and focal loss + gradient at RetinaNet sizes\n"
-                "  coco-load  load time and peak memory of a COCO instances file\n"
-                "  loader     training data pipeline images/s (decode, resize, flip, normalise, collate)\n"
-                "  train      RetinaNet training step or inference time, peak memory, per-op profile\n"
-                "  elementwise  GB/s of the elementwise and reduction kernels against a copy (CPU or CUDA)\n");
-    return args.empty() ? 2 : 0;
-  }
-  const std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (args[0] == "ops") return bench_ops(rest);
-  if (args[0] == "loss") return bench_loss(rest);
-  if (args[0] == "coco-load") return bench_coco_load(rest);
-  if (args[0] == "loader") return bench_loader(rest);
-  if (args[0] == "train") return bench_train(rest);
-  if (args[0] == "elementwise") return bench_elementwise(rest);
-  throw UsageError("bench: unknown suite '" + args[0] + "'");
-}
-
-}  // namespace ghm::app
+}  // namespace ghm::bench

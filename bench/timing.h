@@ -5,7 +5,7 @@
 #include <chrono>
 #include <vector>
 
-namespace ghm::app {
+namespace ghm::bench {
 
 template <class F>
 double median_ms(int warmup, int repeats, F&& fn) {
@@ -20,4 +20,4 @@ double median_ms(int warmup, int repeats, F&& fn) {
   return ms[ms.size() / 2];
 }
 
-}  // namespace ghm::app
+}  // namespace ghm::bench

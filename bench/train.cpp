@@ -16,11 +16,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "apps/commands.h"
+#include "bench/bench.h"
 #include "engine/config.h"
 #include "engine/checkpoint.h"
 #include "engine/detection_data.h"
@@ -38,29 +39,9 @@
 #include "io/safetensors.h"
 #include "nn/optim.h"
 
-namespace ghm::app {
-using namespace ghm::engine;  // a command is a thin layer over the engine
+namespace ghm::bench {
+using namespace ghm::engine;  // the trainer's model, targets, loss and optimiser
 namespace {
-
-const char* kUsage =
-    "usage: ghm_retinanet bench train [--config CFG.yaml] [--set key=value]... [--depth 18|34|50|101]\n"
-    "                                 [--mode train|infer] [--batch N] [--size HxW] [--boxes G]\n"
-    "                                 [--threads T] [--warmup W] [--repeats R] [--profile] [--json OUT]\n"
-    "                                 [--weights W.safetensors] [--input X.safetensors] [--device cpu|cuda[:I]]\n"
-    "  Times a training step (or an inference) of RetinaNet on a synthetic batch: median over\n"
-    "  R repeats after W warm-up runs. Defaults: the torchvision-layout R50 config, train, 2 x 512x512,\n"
-    "  8 boxes per image, 2 threads, 1 warm-up, 3 repeats. --profile adds the time of every op.\n"
-    "  --weights / --input: the model's weights and the batch ('image' [N, 3, H, W]) instead of\n"
-    "  random ones, e.g. those bench/torch_detection.py --export writes (the same network on both sides).\n"
-    "  --device cuda: the model, batch and losses on the GPU (targets are assigned on the CPU and\n"
-    "  copied, post-processing runs on the CPU); each timed run ends with a device synchronisation,\n"
-    "  and the peak of the device allocator is reported next to the process's.\n";
-
-std::string default_config_path() {
-  const std::string rel = "configs/retinanet_r50_fpn_torchvision.yaml";
-  if (std::filesystem::exists(rel)) return rel;
-  return std::string(GHM_SOURCE_DIR) + "/" + rel;
-}
 
 double frac(double x) { return x - std::floor(x); }
 
@@ -93,84 +74,129 @@ double peak_rss_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
-struct Options {
-  std::string config = default_config_path();
-  std::vector<std::string> overrides;
-  int depth = 0;  // 0: the config's
-  std::string mode = "train";
-  int batch = 2;
-  std::int64_t height = 512, width = 512;
-  int boxes = 8;
-  int threads = 2, warmup = 1, repeats = 3;
-  bool profile = false;
-  std::string json_path;
-  std::string weights, input;
-  std::string device = "cpu";
-  bool help = false;
-};
-
-// One "--option value" pair; std::stoi throws std::logic_error on a non-number.
-void parse_option(Options& o, const std::string& a, const std::string& v) {
-  if (a == "--config") o.config = v;
-  else if (a == "--set") o.overrides.push_back(v);
-  else if (a == "--depth") o.depth = std::stoi(v);
-  else if (a == "--mode") o.mode = v;
-  else if (a == "--batch") o.batch = std::stoi(v);
-  else if (a == "--boxes") o.boxes = std::stoi(v);
-  else if (a == "--threads") o.threads = std::stoi(v);
-  else if (a == "--warmup") o.warmup = std::stoi(v);
-  else if (a == "--repeats") o.repeats = std::stoi(v);
-  else if (a == "--json") o.json_path = v;
-  else if (a == "--weights") o.weights = v;
-  else if (a == "--input") o.input = v;
-  else if (a == "--device") o.device = v;
-  else if (a == "--size") {
-    const std::size_t x = v.find('x');
-    if (x == std::string::npos) throw UsageError("bench train: --size must be HxW (e.g. 512x512), got '" + v + "'");
-    o.height = std::stoll(v.substr(0, x));
-    o.width = std::stoll(v.substr(x + 1));
-  } else {
-    throw UsageError("bench train: unknown option '" + a + "'");
-  }
+// Random initial weights, or those of `path` when given (every parameter and buffer of the model).
+void load_weights(const std::string& path, detection::RetinaNet& model) {
+  if (path.empty()) return;
+  const nn::LoadReport r = load_model_weights(path, model, nn::Strict::No);
+  GHM_CHECK(r.mismatched.empty() && r.missing.empty(), path, ": does not hold exactly this model's weights (",
+            r.mismatched.empty() ? r.missing.front() : r.mismatched.front(), ")");
 }
 
-Options parse(const std::vector<std::string>& args) {
-  Options o;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help") {
-      o.help = true;
-      return o;
-    }
-    if (a == "--profile") {
-      o.profile = true;
-      continue;
-    }
-    if (i + 1 >= args.size()) throw UsageError("bench train: option '" + a + "' needs a value (or is unknown)");
-    const std::string& v = args[++i];
-    try {
-      parse_option(o, a, v);
-    } catch (const std::logic_error&) {  // std::stoi's invalid_argument / out_of_range
-      throw UsageError("bench train: option '" + a + "' needs a number, got '" + v + "'");
+// The batch [batch, 3, H, W]: ~ N(0, 1), or the 'image' tensor of o.input.
+Tensor input_images(const TrainBenchOptions& o, Generator& gen) {
+  const Shape shape{o.batch, 3, o.size.height, o.size.width};
+  if (o.input.empty()) return Tensor::normal(shape, 0.0f, 1.0f, gen);
+  Tensor images = io::load_safetensors(o.input).at("image");
+  GHM_CHECK(images.shape() == shape, o.input, ": 'image' has shape ", images.shape(), ", expected ", shape,
+            " (--batch, --size)");
+  return images;
+}
+
+// The images as an inference batch: each image's original size is its input size.
+io::Batch inference_batch(const Tensor& images, const ImageSize& size) {
+  io::Batch batch;
+  batch.images = images;
+  for (std::int64_t n = 0; n < images.size(0); ++n) {
+    io::Sample s;
+    s.orig_height = static_cast<int>(size.height);
+    s.orig_width = static_cast<int>(size.width);
+    batch.samples.push_back(s);
+  }
+  return batch;
+}
+
+// What the timed runs measured.
+struct Measured {
+  std::vector<double> runs_ms;          // in run order
+  double median_ms = 0, min_ms = 0;
+  double peak_rss_mib = 0;              // the process's high-water mark
+  double peak_device_mib = 0;           // held by live tensors at the worst moment of the timed runs (CUDA)
+  std::vector<profile::Entry> profile;  // summed over the runs, slowest first (o.profile)
+};
+
+// o.warmup untimed runs, then o.repeats timed ones, each ending with a device synchronisation.
+Measured measure(const TrainBenchOptions& o, const std::function<void()>& run_once) {
+  for (int i = 0; i < o.warmup; ++i) run_once();
+  synchronize(o.device);
+#if GHM_WITH_CUDA
+  if (o.device.is_cuda()) cuda::device_allocator(o.device.index).reset_peak();
+#endif
+  Measured m;
+  std::map<std::string, profile::Entry> totals;
+  for (int i = 0; i < o.repeats; ++i) {
+    if (o.profile) profile::start();
+    const auto t0 = std::chrono::steady_clock::now();
+    run_once();
+    synchronize(o.device);
+    m.runs_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (!o.profile) continue;
+    profile::mark("(untracked)");
+    for (const profile::Entry& e : profile::stop()) {
+      profile::Entry& t = totals[e.name];
+      t.name = e.name;
+      t.seconds += e.seconds;
+      t.calls += e.calls;
     }
   }
-  if (o.mode != "train" && o.mode != "infer")
-    throw UsageError("bench train: --mode must be train or infer, got '" + o.mode + "'");
-  if (o.batch < 1 || o.threads < 1 || o.repeats < 1 || o.warmup < 0 || o.boxes < 0 || o.height < 32 ||
-      o.width < 32)
-    throw UsageError("bench train: --batch, --threads, --repeats must be >= 1, --size >= 32x32, --boxes >= 0");
-  if (o.depth != 0) o.overrides.push_back("model.backbone.depth=" + std::to_string(o.depth));
-  return o;
+  std::vector<double> sorted = m.runs_ms;
+  std::sort(sorted.begin(), sorted.end());
+  const std::size_t mid = sorted.size() / 2;
+  m.median_ms = sorted.size() % 2 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
+  m.min_ms = sorted.front();
+  m.peak_rss_mib = peak_rss_mib();
+#if GHM_WITH_CUDA
+  if (o.device.is_cuda())
+    m.peak_device_mib =
+        static_cast<double>(cuda::device_allocator(o.device.index).stats().peak_allocated_bytes) / 1048576.0;
+#endif
+  for (auto& [name, e] : totals) m.profile.push_back(e);
+  std::sort(m.profile.begin(), m.profile.end(), [](const auto& a, const auto& b) { return a.seconds > b.seconds; });
+  return m;
+}
+
+void print_profile(const std::vector<profile::Entry>& rows, int repeats) {
+  double profiled = 0;
+  for (const profile::Entry& e : rows) profiled += e.seconds;
+  std::printf("\nprofile (mean over %d runs): op, ms per run, share, calls per run\n", repeats);
+  double forward = 0, backward = 0;
+  for (const profile::Entry& e : rows) {
+    const double per = 1e3 * e.seconds / repeats;
+    std::printf("  %-36s %9.2f  %5.1f%%  %6.1f\n", e.name.c_str(), per, 100.0 * e.seconds / profiled,
+                static_cast<double>(e.calls) / repeats);
+    const bool is_backward = e.name.rfind("backward:", 0) == 0 ||
+                             (e.name.size() > 9 && e.name.compare(e.name.size() - 9, 9, " backward") == 0);
+    if (is_backward) backward += per;
+    else forward += per;
+  }
+  std::printf("  %-36s %9.2f\n  %-36s %9.2f\n", "(sum: backward)", backward, "(sum: everything else)", forward);
+}
+
+void write_json(const TrainBenchOptions& o, const char* mode, int depth, const Measured& m) {
+  std::ofstream out(o.json_out);
+  GHM_CHECK(out.good(), "bench train: cannot write '", o.json_out, "'");
+  out << "{\"mode\": \"" << mode << "\", \"depth\": " << depth << ", \"batch\": " << o.batch
+      << ", \"height\": " << o.size.height << ", \"width\": " << o.size.width << ", \"threads\": " << o.threads
+      << ", \"device\": \"" << o.device.to_string() << "\", \"peak_device_mib\": " << m.peak_device_mib
+      << ", \"median_ms\": " << m.median_ms << ", \"runs_ms\": [";
+  for (std::size_t i = 0; i < m.runs_ms.size(); ++i) out << (i ? ", " : "") << m.runs_ms[i];
+  out << "], \"peak_rss_mib\": " << m.peak_rss_mib << ", \"profile\": [";
+  for (std::size_t i = 0; i < m.profile.size(); ++i)
+    out << (i ? ", " : "") << "{\"name\": \"" << m.profile[i].name << "\", \"ms\": "
+        << 1e3 * m.profile[i].seconds / o.repeats << ", \"calls\": " << static_cast<double>(m.profile[i].calls) / o.repeats
+        << "}";
+  out << "]}\n";
+  GHM_CHECK(out.good(), "bench train: cannot write '", o.json_out, "'");
 }
 
 }  // namespace
 
-int bench_train(const std::vector<std::string>& args) {
-  const Options o = parse(args);
-  if (o.help) {
-    std::printf("%s", kUsage);
-    return 0;
-  }
+std::string default_train_bench_config() {
+  const std::string rel = "configs/retinanet_r50_fpn_torchvision.yaml";
+  if (std::filesystem::exists(rel)) return rel;
+  return std::string(GHM_SOURCE_DIR) + "/" + rel;
+}
+
+int run_train_bench(const TrainBenchOptions& o) {
   struct RestoreThreads {  // the caller's OpenMP thread count comes back however we leave
     int threads = omp_get_max_threads();
     ~RestoreThreads() { omp_set_num_threads(threads); }
@@ -178,57 +204,38 @@ int bench_train(const std::vector<std::string>& args) {
   omp_set_num_threads(o.threads);
   const io::Json config = load_config(o.config, o.overrides);
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
-  const DataConfig data = data_config(config);
   const TrainConfig train = train_config(config);
   const TestConfig test = test_config(config);
   const detection::DetectionLossConfig loss_cfg = loss_config(config);
   const detection::AnchorGenerator anchors(anchor_config(config));
-  const detection::TargetConfig target_cfg = target_config(data, train);
+  const detection::TargetConfig target_cfg = target_config(data_config(config), train);
 
   Generator gen(0);
   detection::RetinaNet model(model_cfg, gen);
-  if (!o.weights.empty()) {
-    const nn::LoadReport r = load_model_weights(o.weights, model, nn::Strict::No);
-    GHM_CHECK(r.mismatched.empty() && r.missing.empty(), o.weights, ": does not hold exactly this model's weights (",
-              r.mismatched.empty() ? r.missing.front() : r.mismatched.front(), ")");
-  }
-  Tensor images = Tensor::normal(Shape{o.batch, 3, o.height, o.width}, 0.0f, 1.0f, gen);
-  if (!o.input.empty()) {
-    images = io::load_safetensors(o.input).at("image");
-    GHM_CHECK(images.shape() == Shape({o.batch, 3, o.height, o.width}), o.input, ": 'image' has shape ",
-              images.shape(), ", expected [", o.batch, ", 3, ", o.height, ", ", o.width, "] (--batch, --size)");
-  }
+  load_weights(o.weights, model);
+  const Tensor images = input_images(o, gen).to(o.device);
   std::vector<detection::ImageGroundTruth> gt;
-  for (int n = 0; n < o.batch; ++n) gt.push_back(synthetic_boxes(n, o.boxes, model_cfg.num_classes, o.height, o.width));
-
-  const Device device = parse_device(o.device, "bench train");
-  model.to(device);
-  images = images.to(device);
-  const bool training = o.mode == "train";
+  for (int n = 0; n < o.batch; ++n)
+    gt.push_back(synthetic_boxes(n, o.boxes, model_cfg.num_classes, o.size.height, o.size.width));
+  model.to(o.device);
+  const bool training = o.mode == TrainBenchMode::Train;
   nn::SgdConfig sgd_cfg = train.sgd;
   sgd_cfg.lr = 1e-4f;  // small: the same batch is used for every step
   nn::Sgd sgd(model.named_parameters(), sgd_cfg);
   const std::vector<Tensor> params = model.parameters();
   detection::DetectionLossState loss_state(loss_cfg);
-  io::Batch batch;
-  batch.images = images;
-  for (int n = 0; n < o.batch; ++n) {
-    io::Sample s;
-    s.orig_height = static_cast<int>(o.height);
-    s.orig_width = static_cast<int>(o.width);
-    batch.samples.push_back(s);
-  }
+  const io::Batch batch = inference_batch(images, o.size);
   if (training) model.train();
   else model.eval();
   if (!training) cpu::enable_host_cache_for_inference();  // as eval and detect do
 
   double loss_value = 0;
   std::size_t detections = 0;
-  auto run_once = [&]() {
+  const Measured m = measure(o, [&]() {
     if (!training) {
-      const std::vector<detection::ImageDetections> d = detect_batch(model, anchors, batch, test.post);
       detections = 0;
-      for (const auto& x : d) detections += static_cast<std::size_t>(x.scores.numel());
+      for (const auto& d : detect_batch(model, anchors, batch, test.post))
+        detections += static_cast<std::size_t>(d.scores.numel());
       profile::mark("postprocess");
       return;
     }
@@ -239,7 +246,7 @@ int bench_train(const std::vector<std::string>& args) {
     {
       profile::Region region("targets (anchors + assignment)");
       targets = detection::to_device(detection::batch_targets(anchors, sizes, gt, model_cfg.num_classes, target_cfg),
-                                     device);
+                                     o.device);
     }
     const detection::DetectionLoss loss =
         detection::detection_loss(detection::head_rows(out.cls_logits, model_cfg.num_classes),
@@ -253,91 +260,20 @@ int bench_train(const std::vector<std::string>& args) {
     }
     profile::Region region("sgd step");
     sgd.step(sgd_cfg.lr);
-  };
+  });
 
-  for (int i = 0; i < o.warmup; ++i) run_once();
-  synchronize(device);
-#if GHM_WITH_CUDA
-  if (device.is_cuda()) cuda::device_allocator(device.index).reset_peak();
-#endif
-  std::vector<double> ms;
-  std::map<std::string, profile::Entry> totals;
-  for (int i = 0; i < o.repeats; ++i) {
-    if (o.profile) profile::start();
-    const auto t0 = std::chrono::steady_clock::now();
-    run_once();
-    synchronize(device);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    if (o.profile) {
-      profile::mark("(untracked)");
-      for (const profile::Entry& e : profile::stop()) {
-        profile::Entry& t = totals[e.name];
-        t.name = e.name;
-        t.seconds += e.seconds;
-        t.calls += e.calls;
-      }
-    }
-  }
-  std::vector<double> sorted = ms;
-  std::sort(sorted.begin(), sorted.end());
-  const std::size_t mid = sorted.size() / 2;
-  const double median = sorted.size() % 2 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
-  const double peak = peak_rss_mib();
-  double device_peak = 0;  // MiB held by live tensors at the worst moment of the timed runs
-#if GHM_WITH_CUDA
-  if (device.is_cuda())
-    device_peak = static_cast<double>(cuda::device_allocator(device.index).stats().peak_allocated_bytes) / 1048576.0;
-#endif
-
-  std::printf("bench train: %s, ResNet-%d FPN, %d classes, %d x %lldx%lld, %d thread%s, %s\n", o.mode.c_str(),
+  const char* mode = training ? "train" : "infer";
+  std::printf("bench train: %s, ResNet-%d FPN, %d classes, %d x %lldx%lld, %d thread%s, %s\n", mode,
               model_cfg.backbone.depth, static_cast<int>(model_cfg.num_classes), o.batch,
-              static_cast<long long>(o.height), static_cast<long long>(o.width), o.threads, o.threads == 1 ? "" : "s",
-              device.to_string().c_str());
-  std::printf("median_ms     %.1f\n", median);
-  std::printf("min_ms        %.1f\n", sorted.front());
-  std::printf("peak_rss_mib  %.1f\n", peak);
-  if (device.is_cuda()) std::printf("peak_device_mib %.1f\n", device_peak);
+              static_cast<long long>(o.size.height), static_cast<long long>(o.size.width), o.threads,
+              o.threads == 1 ? "" : "s", o.device.to_string().c_str());
+  std::printf("median_ms     %.1f\nmin_ms        %.1f\npeak_rss_mib  %.1f\n", m.median_ms, m.min_ms, m.peak_rss_mib);
+  if (o.device.is_cuda()) std::printf("peak_device_mib %.1f\n", m.peak_device_mib);
   if (training) std::printf("loss          %.5f\n", loss_value);
   else std::printf("detections    %zu\n", detections);
-
-  std::vector<profile::Entry> rows;
-  double profiled = 0;
-  for (auto& [name, e] : totals) {
-    rows.push_back(e);
-    profiled += e.seconds;
-  }
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.seconds > b.seconds; });
-  if (o.profile) {
-    std::printf("\nprofile (mean over %d runs): op, ms per run, share, calls per run\n", o.repeats);
-    double forward = 0, backward = 0;
-    for (const profile::Entry& e : rows) {
-      const double per = 1e3 * e.seconds / o.repeats;
-      std::printf("  %-36s %9.2f  %5.1f%%  %6.1f\n", e.name.c_str(), per, 100.0 * e.seconds / profiled,
-                  static_cast<double>(e.calls) / o.repeats);
-      const bool is_backward = e.name.rfind("backward:", 0) == 0 ||
-                               (e.name.size() > 9 && e.name.compare(e.name.size() - 9, 9, " backward") == 0);
-      if (is_backward) backward += per;
-      else forward += per;
-    }
-    std::printf("  %-36s %9.2f\n  %-36s %9.2f\n", "(sum: backward)", backward, "(sum: everything else)", forward);
-  }
-
-  if (!o.json_path.empty()) {
-    std::ofstream out(o.json_path);
-    GHM_CHECK(out.good(), "bench train: cannot write '", o.json_path, "'");
-    out << "{\"mode\": \"" << o.mode << "\", \"depth\": " << model_cfg.backbone.depth << ", \"batch\": " << o.batch
-        << ", \"height\": " << o.height << ", \"width\": " << o.width << ", \"threads\": " << o.threads
-        << ", \"device\": \"" << device.to_string() << "\", \"peak_device_mib\": " << device_peak
-        << ", \"median_ms\": " << median << ", \"runs_ms\": [";
-    for (std::size_t i = 0; i < ms.size(); ++i) out << (i ? ", " : "") << ms[i];
-    out << "], \"peak_rss_mib\": " << peak << ", \"profile\": [";
-    for (std::size_t i = 0; i < rows.size(); ++i)
-      out << (i ? ", " : "") << "{\"name\": \"" << rows[i].name << "\", \"ms\": " << 1e3 * rows[i].seconds / o.repeats
-          << ", \"calls\": " << static_cast<double>(rows[i].calls) / o.repeats << "}";
-    out << "]}\n";
-    GHM_CHECK(out.good(), "bench train: cannot write '", o.json_path, "'");
-  }
+  if (o.profile) print_profile(m.profile, o.repeats);
+  if (!o.json_out.empty()) write_json(o, mode, model_cfg.backbone.depth, m);
   return 0;
 }
 
-}  // namespace ghm::app
+}  // namespace ghm::bench

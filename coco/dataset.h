@@ -1,8 +1,8 @@
 // A COCO "instances" annotation file read into compact records for training.
 //
-//   CocoDataset coco = load_coco_dataset("annotations/instances_train2017.json");
-//   for (const CocoImageRecord& image : coco.images)
-//     for (const CocoBox& box : coco.boxes_of(image)) use(box.label, box.iscrowd);
+//   coco::Dataset data = coco::load_dataset("annotations/instances_train2017.json");
+//   for (const coco::ImageRecord& image : data.images)
+//     for (const coco::BoxRecord& box : data.boxes_of(image)) use(box.label, box.iscrowd);
 //
 // What is kept: per image its id, file name and size; per annotation its box (COCO's x, y, width,
 // height in pixels), area, category and crowd flag. Everything else (segmentation polygons and
@@ -21,18 +21,13 @@
 // targets. An image "without boxes" is one with no non-crowd box left; such images are kept as
 // negatives unless the options drop them (mmdetection's filter_empty_gt).
 //
-// Strictness. The whole file must follow the JSON grammar (RFC 8259: no comments, NaN, trailing
-// commas, leading zeros, raw control characters, invalid UTF-8 or lone surrogates), the parts
-// that are skipped included; a syntax error names the file, line:column and byte offset.
-// Required fields, with their types:
-//   images[]:       id (integer), file_name (string), width, height (integers >= 1)
-//   annotations[]:  id, image_id, category_id (integers), bbox (4 numbers)
-//   categories[]:   id (integer), name (string)
-// Optional: annotations[].iscrowd (0, 1, false or true; default 0) and annotations[].area (a
-// number; default width * height). A missing or mistyped field, a key given twice in one record,
-// a repeated image, category or annotation id, or an annotation whose image_id or category_id is
-// not in the file is an error naming the file and the element ("annotations[12] (id 907).bbox").
-// Keys not listed here are skipped at any level, without checking them for repeats.
+// Reading: the one parse of instances files that the evaluator shares (instances.h), so the
+// JSON rules, the field types and the errors are the same in both. The training view adds:
+// images[] need file_name and width, height in [1, 2^31); categories[] need a name; iscrowd is
+// optional (default 0) and 0, 1, false or true; area is optional (default width * height); bbox
+// values and area must fit in a float; an annotation whose image_id or category_id is not in
+// the file is an error. Every error names the file, the
+// element ("annotations[12] (id 907).bbox") and line:column.
 #pragma once
 
 #include <cstdint>
@@ -40,23 +35,24 @@
 #include <string>
 #include <vector>
 
-namespace ghm::io {
+namespace ghm::coco {
 
-struct CocoCategory {
+// A category, in both views (the evaluator's ground truth too).
+struct Category {
   std::int64_t id = 0;     // as in the file
-  std::string name;
+  std::string name;        // "" when the file has none (the evaluator allows that)
   std::int32_t label = 0;  // contiguous index, in order of ascending id
 };
 
-struct CocoBox {
+struct BoxRecord {
   float x = 0, y = 0, w = 0, h = 0;  // top-left corner and size, pixels
   float area = 0;                    // the file's area (of the mask), or w * h when absent
-  std::int32_t label = 0;            // index into CocoDataset::categories
+  std::int32_t label = 0;            // index into Dataset::categories
   std::uint8_t iscrowd = 0;          // 1: an ignore region, not a training target
   std::int64_t id = 0;               // the annotation id
 };
 
-struct CocoImageRecord {
+struct ImageRecord {
   std::int64_t id = 0;
   std::string file_name;
   std::int32_t width = 0, height = 0;
@@ -73,13 +69,13 @@ enum class Warnings {
   Collect,  // report.warnings only
 };
 
-struct CocoLoadOptions {
+struct LoadOptions {
   EmptyImages empty_images = EmptyImages::Keep;
   float min_box_side = 1.0f;  // boxes narrower or shorter than this (pixels) are skipped; >= 0
   Warnings warnings = Warnings::Print;
 };
 
-struct CocoLoadReport {
+struct LoadReport {
   std::int64_t annotations = 0;           // in the file
   std::int64_t skipped_small_boxes = 0;   // width or height < min_box_side or <= 0
   std::int64_t crowd_boxes = 0;           // kept, with iscrowd = 1, in the images kept
@@ -88,21 +84,21 @@ struct CocoLoadReport {
   std::vector<std::string> warnings;      // one line each, "<file>: ..."
 };
 
-struct CocoDataset {
+struct Dataset {
   std::string path;
-  std::vector<CocoCategory> categories;  // ascending id; categories[l].label == l
-  std::vector<CocoImageRecord> images;   // in file order
-  std::vector<CocoBox> boxes;            // grouped by image, see the layout above
-  CocoLoadReport report;
+  std::vector<Category> categories;  // ascending id; categories[l].label == l
+  std::vector<ImageRecord> images;   // in file order
+  std::vector<BoxRecord> boxes;            // grouped by image, see the layout above
+  LoadReport report;
 
   std::int32_t num_classes() const { return static_cast<std::int32_t>(categories.size()); }
   std::int64_t category_id(std::int32_t label) const;  // throws for a label out of range
   std::int32_t label_of(std::int64_t category_id) const;  // -1 when the file has no such category
-  std::span<const CocoBox> boxes_of(const CocoImageRecord& image) const {
-    return std::span<const CocoBox>(boxes).subspan(image.first_box, image.num_boxes);
+  std::span<const BoxRecord> boxes_of(const ImageRecord& image) const {
+    return std::span<const BoxRecord>(boxes).subspan(image.first_box, image.num_boxes);
   }
 };
 
-CocoDataset load_coco_dataset(const std::string& path, const CocoLoadOptions& options = {});
+Dataset load_dataset(const std::string& path, const LoadOptions& options = {});
 
-}  // namespace ghm::io
+}  // namespace ghm::coco

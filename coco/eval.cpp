@@ -1,5 +1,5 @@
 // The COCO bounding-box evaluator: pycocotools' COCOeval (evaluateImg, accumulate, summarize)
-// restated over flat arrays. coco_eval.h lists the semantics; this file keeps pycocotools'
+// restated over flat arrays. eval.h lists the semantics; this file keeps pycocotools'
 // operations and their order wherever a floating-point result depends on them.
 //
 // Letters: I images, K categories, T = 10 IoU thresholds, R = 101 recall thresholds,
@@ -27,17 +27,17 @@
 #include "core/check.h"
 #include "core/cpu/parallel.h"
 
-namespace ghm::detection {
+namespace ghm::coco {
 
 // np.linspace(.5, .95, 10) as numpy computes it (i * step + start): 0.9 comes out one ulp below
 // the double nearest to 0.9.
-const std::array<double, kCocoIouThresholds> kCocoIouThresholdValues = {0.5, 0.55, 0.6,  0.65, 0.7,
+const std::array<double, kNumIouThresholds> kIouThresholdValues = {0.5, 0.55, 0.6,  0.65, 0.7,
                                                                         0.75, 0.8, 0.85, 0.8999999999999999, 0.95};
-const std::array<int, kCocoMaxDets> kCocoMaxDetsValues = {1, 10, 100};
+const std::array<int, kNumMaxDets> kMaxDetsValues = {1, 10, 100};
 
 namespace {
 
-constexpr int T = kCocoIouThresholds, R = kCocoRecallThresholds, A = kCocoAreaRanges, M = kCocoMaxDets;
+constexpr int T = kNumIouThresholds, R = kNumRecallThresholds, A = kNumAreaRanges, M = kNumMaxDets;
 constexpr int kMaxDets = 100;
 // pycocotools' areaRng, [low, high] inclusive: all, small, medium, large. 1e5 ** 2 == 1e10 exactly.
 constexpr double kAreaRange[A][2] = {{0.0, 1e10}, {0.0, 32.0 * 32.0}, {32.0 * 32.0, 96.0 * 96.0}, {96.0 * 96.0, 1e10}};
@@ -73,12 +73,12 @@ struct Group {
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("fp-contract=off")))
 #endif
-void box_iou(const CocoBox* dt, int D, const CocoBox* gt, const std::uint8_t* crowd, int G, double* iou) {
+void box_iou(const Xywh* dt, int D, const Xywh* gt, const std::uint8_t* crowd, int G, double* iou) {
   for (int g = 0; g < G; ++g) {
-    const CocoBox& b = gt[g];
+    const Xywh& b = gt[g];
     const double gt_area = b.w * b.h;
     for (int d = 0; d < D; ++d) {
-      const CocoBox& a = dt[d];
+      const Xywh& a = dt[d];
       const double dt_area = a.w * a.h;
       double& out = iou[d * G + g];
       out = 0.0;
@@ -96,7 +96,7 @@ void box_iou(const CocoBox* dt, int D, const CocoBox* gt, const std::uint8_t* cr
 // Per-thread buffers for pass 1, resized per group (their capacity grows to the largest).
 struct GroupScratch {
   std::vector<std::int32_t> dets, gts;  // the image's detection / annotation indices, sorted
-  std::vector<CocoBox> dt_box, gt_box;  // [D], [G]
+  std::vector<Xywh> dt_box, gt_box;  // [D], [G]
   std::vector<double> dt_area, iou;     // [D], [D, G]
   std::vector<std::uint8_t> crowd;      // [G]
   // Per area range: the ground truth in evaluation order (not ignored first) and its flags.
@@ -105,7 +105,7 @@ struct GroupScratch {
 };
 
 // evaluateImg for one group and every area range: fills out[0, D) and group.counted.
-void evaluate_group(GroupScratch& s, const std::vector<CocoAnnotation>& anns, const std::int32_t* gts, int D, int G,
+void evaluate_group(GroupScratch& s, const std::vector<Annotation>& anns, const std::int32_t* gts, int D, int G,
                     Outcome* out, Group& group) {
   if (D > 0 && G > 0) box_iou(s.dt_box.data(), D, s.gt_box.data(), s.crowd.data(), G, s.iou.data());
   for (int a = 0; a < A; ++a) {
@@ -114,12 +114,12 @@ void evaluate_group(GroupScratch& s, const std::vector<CocoAnnotation>& anns, co
     s.order.clear();
     for (int pass = 0; pass < 2; ++pass)  // np.argsort(ignore, kind='mergesort'): stable
       for (int g = 0; g < G; ++g) {
-        const CocoAnnotation& ann = anns[gts[g]];
+        const Annotation& ann = anns[gts[g]];
         if ((ann.crowd || outside(ann.area)) == (pass == 1)) s.order.push_back(g);
       }
     int counted = 0;
     for (int i = 0; i < G; ++i) {
-      const CocoAnnotation& ann = anns[gts[s.order[i]]];
+      const Annotation& ann = anns[gts[s.order[i]]];
       s.ignored[i] = ann.crowd || outside(ann.area);
       s.crowd_sorted[i] = ann.crowd;
       s.nonzero_id[i] = ann.id != 0;
@@ -132,7 +132,7 @@ void evaluate_group(GroupScratch& s, const std::vector<CocoAnnotation>& anns, co
     }
     for (int t = 0; t < T; ++t) {
       std::fill_n(s.matched.begin(), G, std::uint8_t{0});
-      const double threshold = std::min(kCocoIouThresholdValues[t], 1.0 - 1e-10);
+      const double threshold = std::min(kIouThresholdValues[t], 1.0 - 1e-10);
       const auto bit = static_cast<std::uint16_t>(1u << t);
       for (int d = 0; d < D; ++d) {
         const double* row = s.iou.data() + d * G;
@@ -161,12 +161,12 @@ void evaluate_group(GroupScratch& s, const std::vector<CocoAnnotation>& anns, co
 
 // Pass 1 for one image, whose detection and annotation indices are in s.dets and s.gts: writes
 // its groups to groups[0, n) and returns n; its detections' outcomes go to outcomes[0, ...).
-int evaluate_image(GroupScratch& s, const CocoGroundTruth& gt, const CocoDetections& dt, Outcome* outcomes,
+int evaluate_image(GroupScratch& s, const GroundTruth& gt, const Detections& dt, Outcome* outcomes,
                    std::int64_t first_outcome, Group* groups) {
-  const std::vector<CocoDetection>& dets = dt.detections;
-  const std::vector<CocoAnnotation>& anns = gt.annotations;
+  const std::vector<Detection>& dets = dt.detections;
+  const std::vector<Annotation>& anns = gt.annotations;
   std::stable_sort(s.dets.begin(), s.dets.end(), [&](std::int32_t i, std::int32_t j) {
-    const CocoDetection &a = dets[i], &b = dets[j];
+    const Detection &a = dets[i], &b = dets[j];
     return a.category != b.category ? a.category < b.category : a.score > b.score;
   });
   std::stable_sort(s.gts.begin(), s.gts.end(),
@@ -188,7 +188,7 @@ int evaluate_image(GroupScratch& s, const CocoGroundTruth& gt, const CocoDetecti
     s.dt_area.resize(D);
     s.dt_outside.resize(D);
     for (int d = 0; d < D; ++d) {
-      const CocoDetection& det = dets[s.dets[p + d]];
+      const Detection& det = dets[s.dets[p + d]];
       s.dt_box[d] = det.box;
       s.dt_area[d] = det.box.w * det.box.h;  // loadRes: bb[2] * bb[3]
       out[d].score = det.score;
@@ -226,7 +226,7 @@ void bucket_by_image(const std::vector<Item>& items, std::size_t images, std::ve
   for (std::size_t k = 0; k < items.size(); ++k) order[cursor[items[k].image]++] = static_cast<std::int32_t>(k);
 }
 
-// Flat indices into CocoEvalResult::precision [T, R, K, A, M] and recall [T, K, A, M].
+// Flat indices into EvalResult::precision [T, R, K, A, M] and recall [T, K, A, M].
 std::size_t precision_at(int t, int r, int k, int K, int a, int m) {
   return static_cast<std::size_t>((((t * R + r) * K + k) * A + a) * M + m);
 }
@@ -258,7 +258,7 @@ struct AccumulateScratch {
 // positive is the maximum over the true positives from it on. So we record (rc, pr) at the true
 // positives only, computed with the same operations, and the sampled values are pycocotools'.
 void accumulate_category(AccumulateScratch& s, const std::vector<Outcome>& outcomes, const std::vector<Group>& groups,
-                         const std::int64_t* group_ids, std::int64_t n_group_ids, int k, int K, CocoEvalResult& out) {
+                         const std::int64_t* group_ids, std::int64_t n_group_ids, int k, int K, EvalResult& out) {
   s.dets.clear();
   std::int64_t counted[A] = {};
   for (std::int64_t i = 0; i < n_group_ids; ++i) {
@@ -288,7 +288,7 @@ void accumulate_category(AccumulateScratch& s, const std::vector<Outcome>& outco
     const std::uint16_t* tp_mask = s.tp[a].data();
     const std::uint16_t* fp_mask = s.fp[a].data();
     for (int m = 0; m < M; ++m) {
-      const int max_dets = kCocoMaxDetsValues[m];
+      const int max_dets = kMaxDetsValues[m];
       for (int t = 0; t < T; ++t) {
         double tp = 0, fp = 0;
         s.recall.clear();
@@ -354,7 +354,7 @@ double numpy_mean(const std::vector<double>& v) {
 
 // summarize()'s _summarize: np.mean(s[s > -1]) over the chosen slice, whose entries numpy
 // visits in C order: precision[t, r, k] (t all or one, area a, maxDets m), recall[t, k].
-double summarize_slice(const CocoEvalResult& r, int K, bool precision, int t_only, int a, int m) {
+double summarize_slice(const EvalResult& r, int K, bool precision, int t_only, int a, int m) {
   std::vector<double> defined;
   const auto add = [&](double v) {
     if (v > -1.0) defined.push_back(v);
@@ -371,20 +371,45 @@ double summarize_slice(const CocoEvalResult& r, int K, bool precision, int t_onl
   return numpy_mean(defined);
 }
 
+// summarize(): _summarizeDets' 12 numbers, and the per-class APs.
+void summarize(EvalResult& result, int K) {
+  const int all = 0, last_m = M - 1;
+  const int t50 = 0, t75 = 5;  // np.where(iouThr == p.iouThrs): 0.5 and 0.75 are exact entries
+  std::array<double, 12>& s = result.stats;
+  s[0] = summarize_slice(result, K, true, -1, all, last_m);
+  s[1] = summarize_slice(result, K, true, t50, all, last_m);
+  s[2] = summarize_slice(result, K, true, t75, all, last_m);
+  for (int a = 1; a < A; ++a) s[2 + a] = summarize_slice(result, K, true, -1, a, last_m);
+  for (int m = 0; m < M; ++m) s[6 + m] = summarize_slice(result, K, false, -1, all, m);
+  for (int a = 1; a < A; ++a) s[8 + a] = summarize_slice(result, K, false, -1, a, last_m);
+
+  result.per_class_ap.resize(K);
+  std::vector<double> defined;
+  for (int k = 0; k < K; ++k) {  // np.mean(p[p > -1]) with p = precision[:, :, k, 0, 2]
+    defined.clear();
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < R; ++r) {
+        const double v = result.precision[precision_at(t, r, k, K, all, last_m)];
+        if (v > -1.0) defined.push_back(v);
+      }
+    result.per_class_ap[k] = numpy_mean(defined);
+  }
+}
+
 }  // namespace
 
-CocoEvalResult evaluate_coco_bbox(const CocoGroundTruth& gt, const CocoDetections& dt) {
+EvalResult evaluate_bbox(const GroundTruth& gt, const Detections& dt) {
   const std::size_t I = gt.image_ids.size();
   const int K = static_cast<int>(gt.categories.size());
   GHM_CHECK(dt.detections.size() < INT32_MAX && gt.annotations.size() < INT32_MAX,
-            "evaluate_coco_bbox: more than 2^31 - 1 boxes");
+            "evaluate_bbox: more than 2^31 - 1 boxes");
   const auto belongs = [&](std::int32_t image, std::int32_t category) {
     return image >= 0 && static_cast<std::size_t>(image) < I && category >= 0 && category < K;
   };
-  for (const CocoDetection& d : dt.detections)
-    GHM_CHECK(belongs(d.image, d.category), "evaluate_coco_bbox: ", dt.source, " was not loaded for ", gt.source);
-  for (const CocoAnnotation& a : gt.annotations)
-    GHM_CHECK(belongs(a.image, a.category), "evaluate_coco_bbox: an annotation of ", gt.source,
+  for (const Detection& d : dt.detections)
+    GHM_CHECK(belongs(d.image, d.category), "evaluate_bbox: ", dt.source, " was not loaded for ", gt.source);
+  for (const Annotation& a : gt.annotations)
+    GHM_CHECK(belongs(a.image, a.category), "evaluate_bbox: an annotation of ", gt.source,
               " refers to no image or category");
 
   std::vector<std::int64_t> dt_offset, gt_offset;
@@ -422,7 +447,7 @@ CocoEvalResult evaluate_coco_bbox(const CocoGroundTruth& gt, const CocoDetection
     }
 
   // Pass 2.
-  CocoEvalResult result;
+  EvalResult result;
   result.precision.assign(static_cast<std::size_t>(T) * R * K * A * M, -1.0);
   result.recall.assign(static_cast<std::size_t>(T) * K * A * M, -1.0);
   cpu::parallel_for(K, 1, [&](std::int64_t begin, std::int64_t end) {
@@ -432,32 +457,11 @@ CocoEvalResult evaluate_coco_bbox(const CocoGroundTruth& gt, const CocoDetection
                           K, result);
   });
 
-  // summarize(): _summarizeDets.
-  const int all = 0, last_m = M - 1;
-  const int t50 = 0, t75 = 5;  // np.where(iouThr == p.iouThrs): 0.5 and 0.75 are exact entries
-  std::array<double, 12>& s = result.stats;
-  s[0] = summarize_slice(result, K, true, -1, all, last_m);
-  s[1] = summarize_slice(result, K, true, t50, all, last_m);
-  s[2] = summarize_slice(result, K, true, t75, all, last_m);
-  for (int a = 1; a < A; ++a) s[2 + a] = summarize_slice(result, K, true, -1, a, last_m);
-  for (int m = 0; m < M; ++m) s[6 + m] = summarize_slice(result, K, false, -1, all, m);
-  for (int a = 1; a < A; ++a) s[8 + a] = summarize_slice(result, K, false, -1, a, last_m);
-
-  result.per_class_ap.resize(K);
-  std::vector<double> defined;
-  for (int k = 0; k < K; ++k) {  // np.mean(p[p > -1]) with p = precision[:, :, k, 0, 2]
-    defined.clear();
-    for (int t = 0; t < T; ++t)
-      for (int r = 0; r < R; ++r) {
-        const double v = result.precision[precision_at(t, r, k, K, all, last_m)];
-        if (v > -1.0) defined.push_back(v);
-      }
-    result.per_class_ap[k] = numpy_mean(defined);
-  }
+  summarize(result, K);
   return result;
 }
 
-std::string format_coco_summary(const std::array<double, 12>& stats) {
+std::string format_summary(const std::array<double, 12>& stats) {
   struct Line {
     bool ap;
     const char* iou;
@@ -483,12 +487,12 @@ std::string format_coco_summary(const std::array<double, 12>& stats) {
   return out;
 }
 
-std::string format_coco_per_class(const CocoGroundTruth& gt, const CocoEvalResult& result) {
+std::string format_per_class(const GroundTruth& gt, const EvalResult& result) {
   std::string out = " Per-class Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]\n";
   int name_width = 4;
-  for (const CocoCategory& c : gt.categories) name_width = std::max(name_width, static_cast<int>(c.name.size()));
+  for (const Category& c : gt.categories) name_width = std::max(name_width, static_cast<int>(c.name.size()));
   for (std::size_t k = 0; k < gt.categories.size(); ++k) {
-    const CocoCategory& c = gt.categories[k];
+    const Category& c = gt.categories[k];
     char buf[64];
     std::snprintf(buf, sizeof buf, "  %8lld  ", static_cast<long long>(c.id));
     out += buf;
@@ -500,4 +504,4 @@ std::string format_coco_per_class(const CocoGroundTruth& gt, const CocoEvalResul
   return out;
 }
 
-}  // namespace ghm::detection
+}  // namespace ghm::coco

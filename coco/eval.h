@@ -1,10 +1,10 @@
 // COCO bounding-box evaluation with pycocotools' exact semantics (COCOeval, iouType='bbox').
 //
-//   const CocoGroundTruth gt = load_coco_ground_truth("instances_val2017.json");
-//   const CocoDetections dt = load_coco_detections("results.json", gt);
+//   const GroundTruth gt = load_ground_truth("instances_val2017.json");
+//   const Detections dt = load_detections("results.json", gt);
 //   for (const std::string& w : dt.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-//   const CocoEvalResult r = evaluate_coco_bbox(gt, dt);
-//   std::printf("%s", format_coco_summary(r.stats).c_str());   // pycocotools' 12 lines
+//   const EvalResult r = evaluate_bbox(gt, dt);
+//   std::printf("%s", format_summary(r.stats).c_str());   // pycocotools' 12 lines
 //
 // What "exact" covers (each item is what pycocotools 2.0 does, quirks included):
 //  * Parameters: IoU thresholds np.linspace(.5, .95, 10), recall thresholds np.linspace(0, 1, 101),
@@ -19,7 +19,9 @@
 //    width or height are kept with a warning: their IoU is 0, so they count as false positives
 //    wherever their area w*h is in range, as in pycocotools. Stricter than pycocotools: NaN or
 //    Infinity (not JSON; the error names the detection), repeated image, category or annotation
-//    ids, and a bbox of other than 4 numbers are errors.
+//    ids (over the whole file), a bbox of other than 4 numbers, and a field of the instances
+//    file with the wrong type (instances.h lists them; e.g. a width that is not an integer,
+//    which pycocotools never reads) are errors.
 //  * Per image and category (evaluateImg): a ground-truth box is ignored when crowd (iscrowd != 0)
 //    or its area is outside the range; the `ignore` key of an annotation has no effect, because
 //    COCOeval._prepare overwrites it with iscrowd (we warn when it is set on a non-crowd box).
@@ -41,8 +43,14 @@
 // On the fixtures (tests/data/cocoeval_*) and the 365k-detection benchmark every number agrees
 // with pycocotools 2.0.11 / numpy 1.24 to the last bit; the contract is 1e-6.
 //
-// Speed: detections are read by a dedicated scanner for results files (the usual flat objects);
-// anything else goes through the general JSON parser. Boxes are grouped by image with a counting
+// Reading: ground truth is the evaluation view of the one instances-file parse that training uses
+// too (instances.h: the JSON rules, field types, unique ids and error positions); this view needs
+// `area` and `iscrowd` in every annotation and reads iscrowd as pycocotools tests it (nonzero
+// means crowd). Results files are read by a streaming scanner over the same JSON rules. Errors
+// name the file, the element and line:column.
+//
+// Speed: both files are scanned once, without a JSON tree, so reading the ground truth costs
+// what the training reader costs (docs/performance.md). Boxes are grouped by image with a counting
 // sort, IoU is computed only within an (image, category) group, and images are evaluated in
 // parallel into preallocated slots, so the result does not depend on the thread count.
 #pragma once
@@ -53,76 +61,73 @@
 #include <string_view>
 #include <vector>
 
-namespace ghm::detection {
+#include "coco/dataset.h"  // Category
 
-struct CocoBox {
+namespace ghm::coco {
+
+struct Xywh {
   double x = 0, y = 0, w = 0, h = 0;  // COCO's [x, y, width, height]
 };
 
-struct CocoCategory {
+struct Annotation {
   std::int64_t id = 0;
-  std::string name;  // "" when the category has no name
-};
-
-struct CocoAnnotation {
-  std::int64_t id = 0;
-  std::int32_t image = 0;     // index into CocoGroundTruth::image_ids
-  std::int32_t category = 0;  // index into CocoGroundTruth::categories
-  CocoBox box;
+  std::int32_t image = 0;     // index into GroundTruth::image_ids
+  std::int32_t category = 0;  // index into GroundTruth::categories
+  Xywh box;
   double area = 0;  // the annotation's `area` field (a segment's area), which decides its range
   bool crowd = false;
 };
 
-struct CocoGroundTruth {
+struct GroundTruth {
   std::string source;                      // the file, for messages
   std::vector<std::int64_t> image_ids;     // ascending, unique
-  std::vector<CocoCategory> categories;    // ascending id, unique
-  std::vector<CocoAnnotation> annotations; // in file order, those of known images and categories
+  std::vector<Category> categories;    // ascending id, unique
+  std::vector<Annotation> annotations; // in file order, those of known images and categories
   std::vector<std::string> warnings;       // one line per kind of problem, with its count
 };
 
-struct CocoDetection {
-  std::int32_t image = 0;     // index into CocoGroundTruth::image_ids
-  std::int32_t category = 0;  // index into CocoGroundTruth::categories
-  CocoBox box;
+struct Detection {
+  std::int32_t image = 0;     // index into GroundTruth::image_ids
+  std::int32_t category = 0;  // index into GroundTruth::categories
+  Xywh box;
   double score = 0;
 };
 
-struct CocoDetections {
+struct Detections {
   std::string source;
-  std::vector<CocoDetection> detections;  // in file order, dropped ones removed
+  std::vector<Detection> detections;  // in file order, dropped ones removed
   std::vector<std::string> warnings;      // one line per kind of problem, with its count
 };
 
 // Read a COCO instances file (`images`, `annotations` with id, image_id, category_id, bbox, area,
 // iscrowd; `categories` with id and optional name). Errors name the file and the value's path.
-CocoGroundTruth load_coco_ground_truth(const std::string& path);
-CocoGroundTruth parse_coco_ground_truth(std::string_view text, const std::string& source);
+GroundTruth load_ground_truth(const std::string& path);
+GroundTruth parse_ground_truth(std::string_view text, const std::string& source);
 
 // Read a COCO results file: a non-empty array of {image_id, category_id, bbox, score}.
-CocoDetections load_coco_detections(const std::string& path, const CocoGroundTruth& gt);
-CocoDetections parse_coco_detections(std::string_view text, const std::string& source, const CocoGroundTruth& gt);
+Detections load_detections(const std::string& path, const GroundTruth& gt);
+Detections parse_detections(std::string_view text, const std::string& source, const GroundTruth& gt);
 
 // pycocotools' parameters (T, R, A, M) and their values.
-constexpr int kCocoIouThresholds = 10;
-constexpr int kCocoRecallThresholds = 101;
-constexpr int kCocoAreaRanges = 4;  // all, small, medium, large
-constexpr int kCocoMaxDets = 3;     // 1, 10, 100
-extern const std::array<double, kCocoIouThresholds> kCocoIouThresholdValues;
-extern const std::array<int, kCocoMaxDets> kCocoMaxDetsValues;
+constexpr int kNumIouThresholds = 10;
+constexpr int kNumRecallThresholds = 101;
+constexpr int kNumAreaRanges = 4;  // all, small, medium, large
+constexpr int kNumMaxDets = 3;     // 1, 10, 100
+extern const std::array<double, kNumIouThresholds> kIouThresholdValues;
+extern const std::array<int, kNumMaxDets> kMaxDetsValues;
 
-struct CocoEvalResult {
+struct EvalResult {
   std::array<double, 12> stats{};  // COCOeval.stats: AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl
-  std::vector<double> per_class_ap;  // [K] in CocoGroundTruth::categories order: AP@[.50:.95], all, 100; -1: no gt
+  std::vector<double> per_class_ap;  // [K] in GroundTruth::categories order: AP@[.50:.95], all, 100; -1: no gt
   std::vector<double> precision;     // [T, R, K, A, M], as COCOeval.eval['precision']
   std::vector<double> recall;        // [T, K, A, M], as COCOeval.eval['recall']
 };
 
-CocoEvalResult evaluate_coco_bbox(const CocoGroundTruth& gt, const CocoDetections& dt);
+EvalResult evaluate_bbox(const GroundTruth& gt, const Detections& dt);
 
 // The 12 lines COCOeval.summarize() prints, each ending in '\n'.
-std::string format_coco_summary(const std::array<double, 12>& stats);
+std::string format_summary(const std::array<double, 12>& stats);
 // One line per category: id, name and AP@[.50:.95] (area all, maxDets 100), after a title line.
-std::string format_coco_per_class(const CocoGroundTruth& gt, const CocoEvalResult& result);
+std::string format_per_class(const GroundTruth& gt, const EvalResult& result);
 
-}  // namespace ghm::detection
+}  // namespace ghm::coco

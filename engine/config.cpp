@@ -1,8 +1,12 @@
 #include "engine/config.h"
 
+#include <algorithm>
+#include <limits>
+#include <thread>
+
 #include "core/runtime_info.h"
 #include "io/yaml.h"
-#include "losses/ghm_math.h"
+#include "losses/ghm_settings.h"
 
 namespace ghm::engine {
 namespace {
@@ -246,6 +250,8 @@ DataConfig data_config(const io::Json& config) {
   c.filter_empty = d.at("filter_empty").as_bool();
   c.skip_bad_images = d.at("skip_bad_images").as_bool();
   c.workers = non_negative_int(d.at("workers"));
+  GHM_CHECK(c.workers <= max_thread_count(), d.at("workers").location(), ": ", c.workers,
+            " loader threads is more than 4 x the cores (", max_thread_count(), ")");
   c.prefetch = positive_int(d.at("prefetch"), "prefetch");
   c.group_by_aspect = d.at("group_by_aspect").as_bool();
   return c;
@@ -268,7 +274,9 @@ TrainConfig train_config(const io::Json& config) {
   const std::int64_t seed = t.at("seed").as_int();
   GHM_CHECK(seed >= 0, t.at("seed").location(), ": seed must be non-negative, got ", seed);
   c.seed = static_cast<std::uint64_t>(seed);
-  c.threads = non_negative_int(t.at("threads"));
+  c.threads = non_negative_int(t.at("threads"));  // 0: all cores
+  GHM_CHECK(c.threads <= max_thread_count(), t.at("threads").location(), ": ", c.threads,
+            " compute threads is more than 4 x the cores (", max_thread_count(), ")");
   c.log_interval = positive_int(t.at("log_interval"), "log_interval");
   c.checkpoint_interval = non_negative_int(t.at("checkpoint_interval"));
   c.keep_checkpoints = positive_int(t.at("keep_checkpoints"), "keep_checkpoints");
@@ -283,6 +291,33 @@ TrainConfig train_config(const io::Json& config) {
   return c;
 }
 
+namespace {
+
+// An integer key whose range a later check decides; here only that it fits an int.
+int int_value(const io::Json& v) {
+  const std::int64_t x = v.as_int();
+  GHM_CHECK(x >= std::numeric_limits<int>::min() && x <= std::numeric_limits<int>::max(), v.location(), ": ", x,
+            " does not fit a 32-bit integer");
+  return static_cast<int>(x);
+}
+
+// A number read as float32, as number_in reads every number of the config (momentum 0.7 becomes
+// 0.699999988, the value runs have always used); its range is checked by whoever uses it.
+float float_value(const io::Json& v) { return static_cast<float>(v.as_double()); }
+
+// The keys of a loss section's GHM settings, so that losses::GhmSettings, which checks them, names
+// the key and its place in the config file.
+losses::GhmSettingNames ghm_keys(const io::Json& section) {
+  losses::GhmSettingNames names{section.at("bins").location(), section.at("momentum").location(),
+                                section.at("loss_weight").location(), ""};
+  if (section.contains("mu")) names.mu = section.at("mu").location();
+  return names;
+}
+
+}  // namespace
+
+// The GHM settings of both sections are made (and so checked) whatever the types: GHM-C's bins also
+// set ghmc_exact's window, and loss_weight (and GHM-R's mu) serve the other losses of the section.
 detection::DetectionLossConfig loss_config(const io::Json& config) {
   const io::Json& cls = config.at("loss").at("cls");
   const io::Json& reg = config.at("loss").at("reg");
@@ -292,27 +327,23 @@ detection::DetectionLossConfig loss_config(const io::Json& config) {
                : ct == "ghmc_exact" ? detection::ClsLossKind::GhmCExact
                : ct == "focal"      ? detection::ClsLossKind::Focal
                                     : detection::ClsLossKind::CrossEntropy;
-  c.cls.ghmc.bins = positive_int(cls.at("bins"), "bins");
-  GHM_CHECK(c.cls.ghmc.bins <= losses::kMaxGhmBins, cls.at("bins").location(), ": at most ", losses::kMaxGhmBins, " bins");
-  c.cls.ghmc.momentum = number_in(cls.at("momentum"), 0.0, 0.999999);
+  c.cls.ghmc = losses::GhmSettings::classification(int_value(cls.at("bins")), float_value(cls.at("momentum")),
+                                                   float_value(cls.at("loss_weight")), ghm_keys(cls));
   c.cls.scope = scope_of(cls.at("scope"));
   c.cls.alpha = number_in(cls.at("alpha"), 0.0, 1.0);
   c.cls.gamma = number_in(cls.at("gamma"), 0.0, 100.0);
-  c.cls.loss_weight = number_in(cls.at("loss_weight"), 0.0, 1e6);
-  c.cls.ghmc.loss_weight = c.cls.loss_weight;
+  c.cls.loss_weight = c.cls.ghmc.loss_weight();
   const std::string rt = one_of(reg.at("type"), {"ghmr", "sl1", "asl1"});
   c.reg.kind = rt == "ghmr" ? detection::RegLossKind::GhmR
                : rt == "sl1" ? detection::RegLossKind::SmoothL1
                              : detection::RegLossKind::Asl1;
-  c.reg.mu = number_in(reg.at("mu"), 1e-9, 1e6);
-  c.reg.ghmr.mu = c.reg.mu;
-  c.reg.ghmr.bins = positive_int(reg.at("bins"), "bins");
-  GHM_CHECK(c.reg.ghmr.bins <= losses::kMaxGhmBins, reg.at("bins").location(), ": at most ", losses::kMaxGhmBins, " bins");
-  c.reg.ghmr.momentum = number_in(reg.at("momentum"), 0.0, 0.999999);
+  c.reg.ghmr = losses::GhmSettings::regression(float_value(reg.at("mu")), int_value(reg.at("bins")),
+                                               float_value(reg.at("momentum")), float_value(reg.at("loss_weight")),
+                                               ghm_keys(reg));
+  c.reg.mu = c.reg.ghmr.mu();
   c.reg.scope = scope_of(reg.at("scope"));
   c.reg.beta = number_in(reg.at("beta"), 1e-9, 1e6);
-  c.reg.loss_weight = number_in(reg.at("loss_weight"), 0.0, 1e6);
-  c.reg.ghmr.loss_weight = c.reg.loss_weight;
+  c.reg.loss_weight = c.reg.ghmr.loss_weight();
   return c;
 }
 
@@ -326,6 +357,8 @@ TestConfig test_config(const io::Json& config) {
   c.post.max_detections = positive_int(t.at("max_detections"), "max_detections");
   return c;
 }
+
+int max_thread_count() { return 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 Device parse_device(const std::string& text, const std::string& where) {
   if (text == "cpu") return Device::cpu();

@@ -78,6 +78,10 @@ struct TestConfig {
 };
 TestConfig test_config(const io::Json& config);
 
+// The most threads a config key or an option may ask for (train.threads, data.workers, --threads):
+// 4 x the cores; more only thrashes, and a typo such as 100000 would exhaust the machine.
+int max_thread_count();
+
 // A device named on the command line or in a config: "cpu", "cuda" (= cuda:0) or "cuda:I". A CUDA
 // device that this build or this machine cannot use is an error naming `where` and the reason.
 Device parse_device(const std::string& text, const std::string& where);

@@ -9,7 +9,7 @@
 
 namespace ghm::engine {
 
-DetectionSource::DetectionSource(io::CocoDataset dataset, std::string image_root, const DataConfig& config,
+DetectionSource::DetectionSource(coco::Dataset dataset, std::string image_root, const DataConfig& config,
                                  Split split)
     : dataset_(std::move(dataset)),
       image_root_(std::move(image_root)),
@@ -20,7 +20,7 @@ DetectionSource::DetectionSource(io::CocoDataset dataset, std::string image_root
 std::vector<float> DetectionSource::aspects() const {
   std::vector<float> out;
   out.reserve(dataset_.images.size());
-  for (const io::CocoImageRecord& im : dataset_.images)
+  for (const coco::ImageRecord& im : dataset_.images)
     out.push_back(static_cast<float>(im.width) / static_cast<float>(im.height));
   return out;
 }
@@ -52,7 +52,7 @@ io::Sample DetectionSource::load(std::int64_t index, Generator& rng) const {
 }
 
 io::Sample DetectionSource::load_one(std::int64_t index, Generator& rng) const {
-  const io::CocoImageRecord& record = dataset_.images[static_cast<std::size_t>(index)];
+  const coco::ImageRecord& record = dataset_.images[static_cast<std::size_t>(index)];
   const std::string path = image_path(index);
   io::Image image = io::read_image(path);
   GHM_CHECK(image.height == record.height && image.width == record.width, path, ": the image is ", image.width, "x",
@@ -68,7 +68,7 @@ io::Sample DetectionSource::load_one(std::int64_t index, Generator& rng) const {
 
   std::vector<io::Box> boxes, crowd;
   std::vector<std::int64_t> labels;
-  for (const io::CocoBox& b : dataset_.boxes_of(record)) {
+  for (const coco::BoxRecord& b : dataset_.boxes_of(record)) {
     const io::Box box{b.x, b.y, b.x + b.w, b.y + b.h};
     if (b.iscrowd) {
       crowd.push_back(box);
@@ -121,12 +121,12 @@ detection::TargetConfig target_config(const DataConfig& data, const TrainConfig&
   return t;
 }
 
-io::CocoDataset load_split(const std::string& json_path, const DataConfig& config, Split split) {
+coco::Dataset load_split(const std::string& json_path, const DataConfig& config, Split split) {
   GHM_CHECK(!json_path.empty(), "data: no ", split == Split::Train ? "train_json" : "val_json",
             " is configured (set data.root and data.", split == Split::Train ? "train_json" : "val_json", ")");
-  io::CocoLoadOptions options;
-  options.empty_images = split == Split::Train && config.filter_empty ? io::EmptyImages::Drop : io::EmptyImages::Keep;
-  io::CocoDataset d = io::load_coco_dataset(json_path, options);
+  coco::LoadOptions options;
+  options.empty_images = split == Split::Train && config.filter_empty ? coco::EmptyImages::Drop : coco::EmptyImages::Keep;
+  coco::Dataset d = coco::load_dataset(json_path, options);
   GHM_CHECK(!d.images.empty(), json_path, ": no images", split == Split::Train && config.filter_empty ? " with boxes" : "");
   return d;
 }

@@ -32,10 +32,10 @@ enum class Split { Train, Test };
 
 class DetectionSource {
  public:
-  DetectionSource(io::CocoDataset dataset, std::string image_root, const DataConfig& config, Split split);
+  DetectionSource(coco::Dataset dataset, std::string image_root, const DataConfig& config, Split split);
 
   std::int64_t size() const { return static_cast<std::int64_t>(dataset_.images.size()); }
-  const io::CocoDataset& dataset() const { return dataset_; }
+  const coco::Dataset& dataset() const { return dataset_; }
   std::vector<float> aspects() const;  // width / height per index
   std::string image_path(std::int64_t index) const;
 
@@ -46,7 +46,7 @@ class DetectionSource {
  private:
   io::Sample load_one(std::int64_t index, Generator& rng) const;
 
-  io::CocoDataset dataset_;
+  coco::Dataset dataset_;
   std::string image_root_;
   DataConfig config_;
   Split split_;
@@ -63,6 +63,6 @@ io::LoaderConfig train_loader_config(const DataConfig& data, const TrainConfig& 
 detection::TargetConfig target_config(const DataConfig& data, const TrainConfig& train);
 
 // Loads a split's JSON (filtering images without boxes when asked, for training only).
-io::CocoDataset load_split(const std::string& json_path, const DataConfig& config, Split split);
+coco::Dataset load_split(const std::string& json_path, const DataConfig& config, Split split);
 
 }  // namespace ghm::engine

@@ -34,7 +34,7 @@ std::vector<detection::ImageDetections> detect_batch(detection::RetinaNet& model
 }
 
 void append_results(const io::Batch& batch, const std::vector<detection::ImageDetections>& detections,
-                    const io::CocoDataset& dataset, std::vector<CocoResult>& out) {
+                    const coco::Dataset& dataset, std::vector<CocoResult>& out) {
   for (std::size_t i = 0; i < detections.size(); ++i) {
     const detection::ImageDetections& d = detections[i];
     const float* box = d.boxes.data<float>();
@@ -70,20 +70,19 @@ void write_results_json(const std::string& path, const std::vector<CocoResult>& 
 namespace {
 
 // Our results as the evaluator's detections (indices into the ground truth's images and categories).
-detection::CocoDetections to_coco_detections(const std::vector<CocoResult>& results,
-                                             const detection::CocoGroundTruth& gt) {
-  detection::CocoDetections dt;
+coco::Detections to_coco_detections(const std::vector<CocoResult>& results, const coco::GroundTruth& gt) {
+  coco::Detections dt;
   dt.source = "model output";
   dt.detections.reserve(results.size());
   for (const CocoResult& r : results) {
     const auto img = std::lower_bound(gt.image_ids.begin(), gt.image_ids.end(), r.image_id);
     const auto cat = std::lower_bound(gt.categories.begin(), gt.categories.end(), r.category_id,
-                                      [](const detection::CocoCategory& c, std::int64_t id) { return c.id < id; });
+                                      [](const coco::Category& c, std::int64_t id) { return c.id < id; });
     GHM_CHECK(img != gt.image_ids.end() && *img == r.image_id && cat != gt.categories.end() &&
                   cat->id == r.category_id,
               gt.source, ": has no image ", r.image_id, " or no category ", r.category_id,
               " (the model's classes must be the split's categories)");
-    detection::CocoDetection d;
+    coco::Detection d;
     d.image = static_cast<std::int32_t>(img - gt.image_ids.begin());
     d.category = static_cast<std::int32_t>(cat - gt.categories.begin());
     d.box = {r.x, r.y, r.w, r.h};
@@ -114,16 +113,16 @@ EvalReport evaluate_split(detection::RetinaNet& model, const detection::AnchorGe
   model.train(was_training);
   const double infer_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  const detection::CocoGroundTruth gt = detection::load_coco_ground_truth(gt_json);
-  report.coco = detection::evaluate_coco_bbox(gt, to_coco_detections(report.results, gt));
-  report.summary = detection::format_coco_summary(report.coco.stats);
-  report.per_class = detection::format_coco_per_class(gt, report.coco);
+  const coco::GroundTruth gt = coco::load_ground_truth(gt_json);
+  report.coco = coco::evaluate_bbox(gt, to_coco_detections(report.results, gt));
+  report.summary = coco::format_summary(report.coco.stats);
+  report.per_class = coco::format_per_class(gt, report.coco);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   report.images_per_second = static_cast<double>(split.size()) / std::max(infer_seconds, 1e-9);
   return report;
 }
 
-void write_eval_json(const std::string& path, const EvalReport& report, const io::CocoDataset& dataset) {
+void write_eval_json(const std::string& path, const EvalReport& report, const coco::Dataset& dataset) {
   io::Json stats = io::Json::array();
   for (double v : report.coco.stats) stats.push_back(io::Json(v));
   io::Json per_class = io::Json::object();

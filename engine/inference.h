@@ -33,14 +33,14 @@ struct CocoResult {
 
 // Appends a batch's detections, labels mapped back to the dataset's category ids.
 void append_results(const io::Batch& batch, const std::vector<detection::ImageDetections>& detections,
-                    const io::CocoDataset& dataset, std::vector<CocoResult>& out);
+                    const coco::Dataset& dataset, std::vector<CocoResult>& out);
 
 // The COCO results file ([{"image_id", "category_id", "bbox": [x, y, w, h], "score"}, ...]),
 // written to a temporary file and renamed.
 void write_results_json(const std::string& path, const std::vector<CocoResult>& results);
 
 struct EvalReport {
-  detection::CocoEvalResult coco;
+  ghm::coco::EvalResult coco;  // "ghm::" because inside EvalReport a plain "coco" names this member
   std::string summary;    // pycocotools' twelve lines
   std::string per_class;  // per-class AP table
   std::vector<CocoResult> results;
@@ -55,6 +55,6 @@ EvalReport evaluate_split(detection::RetinaNet& model, const detection::AnchorGe
 
 // {"stats": [twelve numbers, pycocotools' order], "per_class": {"<category name>": AP, ...}}
 // (AP -1 for a category without ground truth), written atomically.
-void write_eval_json(const std::string& path, const EvalReport& report, const io::CocoDataset& dataset);
+void write_eval_json(const std::string& path, const EvalReport& report, const coco::Dataset& dataset);
 
 }  // namespace ghm::engine

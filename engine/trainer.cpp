@@ -133,60 +133,35 @@ void append_line(const std::string& path, const std::string& line) {
   GHM_CHECK(out.good(), "cannot append to '", path, "'");
 }
 
-}  // namespace
-
-TrainOutcome train_detector(const io::Json& config, const TrainOptions& options) {
-  GHM_CHECK(!options.work_dir.empty(), "train: a work directory is required");
-  const DataConfig data = data_config(config);
-  const TrainConfig train = train_config(config);
-  const detection::DetectionLossConfig loss_cfg = loss_config(config);
-  const TestConfig test = test_config(config);
-  detection::RetinaNetConfig model_cfg = retinanet_config(config);
-  if (train.threads > 0) omp_set_num_threads(train.threads);
-
-  std::filesystem::create_directories(options.work_dir);
-  const std::string log_path = options.work_dir + "/log.jsonl";
-  const std::string config_text = config.dump();
-
-  io::CocoDataset train_set = load_split(data.train_json, data, Split::Train);
-  GHM_CHECK(train_set.num_classes() == model_cfg.num_classes, data.train_json, " has ", train_set.num_classes(),
-            " categories but model.head.num_classes is ", model_cfg.num_classes);
-  const DetectionSource source(std::move(train_set), data.train_images, data, Split::Train);
-  std::unique_ptr<DetectionSource> val;
-  if (train.eval_interval > 0)
-    val = std::make_unique<DetectionSource>(load_split(data.val_json, data, Split::Test), data.val_images, data,
-                                            Split::Test);
-
-  Generator init_gen(train.seed);
-  detection::RetinaNet model(model_cfg, init_gen);
-  if (!train.init_weights.empty()) {
-    const nn::LoadReport r = load_model_weights(train.init_weights, model, nn::Strict::No);
-    GHM_CHECK(r.mismatched.empty(), train.init_weights, ": ", r.mismatched.front(), " does not match the model");
-    if (!options.quiet)
-      std::printf("init_weights: %s (%zu model tensors not in the file)\n", train.init_weights.c_str(), r.missing.size());
-  }
-  const Device device = parse_device(train.device, "train.device");
-  model.to(device);  // before the optimizer, whose momentum buffers follow the parameters
-  model.train();
-  nn::Sgd sgd(model.named_parameters(), train.sgd);
-  const std::vector<Tensor> params = model.parameters();
-  detection::DetectionLossState loss_state(loss_cfg);
-  const detection::AnchorGenerator anchors(anchor_config(config));
-  const detection::TargetConfig target_cfg = target_config(data, train);
-
-  io::DataLoader loader(source.size(), source.sample_fn(), train_loader_config(data, train), source.aspects());
-  const std::int64_t per_epoch = loader.batches_per_epoch();
-  const std::int64_t total = per_epoch * train.epochs;
-
+// The learning rate per iteration: linear warmup, then steps at the given epochs.
+nn::LrSchedule lr_schedule(const TrainConfig& train, std::int64_t per_epoch) {
   nn::LrSchedule schedule;
   schedule.base_lr = train.sgd.lr;
   schedule.warmup_iters = train.warmup_iters;
   schedule.warmup_ratio = train.warmup_ratio;
   schedule.gamma = train.gamma;
   for (int e : train.step_epochs) schedule.steps.push_back(static_cast<int>(e * per_epoch));
+  return schedule;
+}
 
-  TrainProgress progress;
-  TrainOutcome outcome;
+// The config's initial weights (when given) loaded into the freshly initialised model, which then
+// moves to its device and into training mode.
+void prepare_model(detection::RetinaNet& model, const TrainConfig& train, const Device& device, bool quiet) {
+  if (!train.init_weights.empty()) {
+    const nn::LoadReport r = load_model_weights(train.init_weights, model, nn::Strict::No);
+    GHM_CHECK(r.mismatched.empty(), train.init_weights, ": ", r.mismatched.front(), " does not match the model");
+    if (!quiet)
+      std::printf("init_weights: %s (%zu model tensors not in the file)\n", train.init_weights.c_str(), r.missing.size());
+  }
+  model.to(device);  // before the optimizer, whose momentum buffers follow the parameters
+  model.train();
+}
+
+// With --resume: the newest checkpoint's model, optimizer and loss state, and the log cut back to
+// it. Otherwise a fresh log. Either way the work directory gets the resolved config.
+void start_or_resume(const TrainOptions& options, const std::string& log_path, const std::string& config_text,
+                     detection::RetinaNet& model, nn::Sgd& sgd, detection::DetectionLossState& loss_state,
+                     TrainProgress& progress, TrainOutcome& outcome) {
   if (options.resume) {
     const std::vector<std::string> found = list_checkpoints(options.work_dir);
     GHM_CHECK(!found.empty(), "train --resume: no checkpoint (iter_<N>.safetensors) in '", options.work_dir, "'");
@@ -204,6 +179,132 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     std::filesystem::remove(log_path);
   }
   io::write_file_atomic(options.work_dir + "/config.json", config_text + "\n");
+}
+
+struct StepResult {
+  double cls = 0, reg = 0, grad_norm = 0;
+};
+
+// One iteration: forward, targets, loss, backward, gradient clipping and the SGD step.
+StepResult train_step(detection::RetinaNet& model, const io::Batch& batch, const Device& device, float lr,
+                      const detection::AnchorGenerator& anchors, const detection::TargetConfig& target_cfg,
+                      const detection::DetectionLossConfig& loss_cfg, detection::DetectionLossState& loss_state,
+                      nn::Sgd& sgd, const std::vector<Tensor>& params, const TrainConfig& train,
+                      std::int64_t iteration, const std::string& last_checkpoint) {
+  const int num_classes = model.config().num_classes;
+  const detection::RetinaNetOutput out = model.forward(batch.images.to(device));
+  std::vector<detection::FeatureSize> sizes;
+  for (const Tensor& c : out.cls_logits) sizes.push_back({c.size(2), c.size(3)});
+  const detection::BatchTargets targets = detection::to_device(
+      detection::batch_targets(anchors, sizes, ground_truth(batch), num_classes, target_cfg), device);
+  const detection::DetectionLoss loss =
+      detection::detection_loss(detection::head_rows(out.cls_logits, num_classes),
+                                detection::head_rows(out.box_deltas, 4), targets, loss_cfg, loss_state);
+  StepResult r;
+  r.cls = loss.cls.item();
+  r.reg = loss.reg.item();
+  check_finite(r.cls, "loss_cls", iteration, last_checkpoint);
+  check_finite(r.reg, "loss_reg", iteration, last_checkpoint);
+  sgd.zero_grad();
+  loss.total.backward();
+  const double max_norm = train.clip_grad > 0 ? train.clip_grad : std::numeric_limits<double>::infinity();
+  r.grad_norm = nn::clip_grad_norm(params, max_norm);
+  check_finite(r.grad_norm, "the gradient norm", iteration, last_checkpoint);
+  sgd.step(lr);
+  return r;
+}
+
+// Where the run stands, for the log line and the console's progress line.
+struct LogContext {
+  std::int64_t total = 0, first_iteration = 0;
+  int epochs = 0;
+  Clock::time_point run_start;
+};
+
+// The interval's means as one log.jsonl line and, unless quiet, a console line with the ETA.
+void log_interval(const std::string& log_path, const TrainProgress& progress, float lr, const IntervalStats& interval,
+                  const LogContext& context, Clock::time_point now, bool quiet) {
+  const double k = interval.iterations;
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "{\"iteration\": %lld, \"epoch\": %lld, \"lr\": %.6g, \"loss\": %.6f, \"loss_cls\": %.6f, "
+                "\"loss_reg\": %.6f, \"grad_norm\": %.4f, \"time\": %.4f, \"data_time\": %.4f, \"memory_mb\": %.1f}",
+                static_cast<long long>(progress.iteration), static_cast<long long>(progress.epoch + 1), lr,
+                interval.loss / k, interval.cls / k, interval.reg / k, interval.grad_norm / k, interval.seconds / k,
+                interval.data_seconds / k, resident_mb());
+  append_line(log_path, line);
+  if (quiet) return;
+  const double elapsed = std::chrono::duration<double>(now - context.run_start).count();
+  const double per_iter = elapsed / static_cast<double>(progress.iteration - context.first_iteration);
+  std::printf("epoch %lld/%d iter %lld/%lld | loss %.4f (cls %.4f reg %.4f) | lr %.2e | %.1f img/s, data %.0f%% | "
+              "ETA %s\n",
+              static_cast<long long>(progress.epoch + 1), context.epochs, static_cast<long long>(progress.iteration),
+              static_cast<long long>(context.total), interval.loss / k, interval.cls / k, interval.reg / k, lr,
+              interval.images / interval.seconds, 100.0 * interval.data_seconds / interval.seconds,
+              format_duration(per_iter * static_cast<double>(context.total - progress.iteration)).c_str());
+  std::fflush(stdout);
+}
+
+// The COCO numbers of the validation split after an epoch: console and eval.jsonl.
+void evaluate_after_epoch(detection::RetinaNet& model, const detection::AnchorGenerator& anchors,
+                          const DetectionSource& val, const DataConfig& data, const TestConfig& test,
+                          const TrainProgress& progress, const TrainOptions& options) {
+  const EvalReport r = evaluate_split(model, anchors, val, data.val_json, test, data);
+  if (!options.quiet)
+    std::printf("evaluation after epoch %lld:\n%s", static_cast<long long>(progress.epoch), r.summary.c_str());
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "{\"epoch\": %lld, \"iteration\": %lld, \"AP\": %.4f, \"AP50\": %.4f, \"AP75\": %.4f, \"APs\": %.4f, "
+                "\"APm\": %.4f, \"APl\": %.4f}",
+                static_cast<long long>(progress.epoch), static_cast<long long>(progress.iteration), r.coco.stats[0],
+                r.coco.stats[1], r.coco.stats[2], r.coco.stats[3], r.coco.stats[4], r.coco.stats[5]);
+  append_line(options.work_dir + "/eval.jsonl", line);
+}
+
+}  // namespace
+
+// Long because it is the run itself: each step is a named function above, and what is left here is
+// their order, which fixes the random streams (the model's initialisation, then the loader's), the
+// checkpoint points and what a resumed run repeats.
+TrainOutcome train_detector(const io::Json& config, const TrainOptions& options) {
+  GHM_CHECK(!options.work_dir.empty(), "train: a work directory is required");
+  const DataConfig data = data_config(config);
+  const TrainConfig train = train_config(config);
+  const detection::DetectionLossConfig loss_cfg = loss_config(config);
+  const TestConfig test = test_config(config);
+  const detection::RetinaNetConfig model_cfg = retinanet_config(config);
+  if (train.threads > 0) omp_set_num_threads(train.threads);
+
+  std::filesystem::create_directories(options.work_dir);
+  const std::string log_path = options.work_dir + "/log.jsonl";
+  const std::string config_text = config.dump();
+
+  auto train_set = load_split(data.train_json, data, Split::Train);
+  GHM_CHECK(train_set.num_classes() == model_cfg.num_classes, data.train_json, " has ", train_set.num_classes(),
+            " categories but model.head.num_classes is ", model_cfg.num_classes);
+  const DetectionSource source(std::move(train_set), data.train_images, data, Split::Train);
+  std::unique_ptr<DetectionSource> val;
+  if (train.eval_interval > 0)
+    val = std::make_unique<DetectionSource>(load_split(data.val_json, data, Split::Test), data.val_images, data,
+                                            Split::Test);
+
+  const Device device = parse_device(train.device, "train.device");
+  Generator init_gen(train.seed);  // the model's initialisation is the seed's first use
+  detection::RetinaNet model(model_cfg, init_gen);
+  prepare_model(model, train, device, options.quiet);
+  nn::Sgd sgd(model.named_parameters(), train.sgd);
+  const std::vector<Tensor> params = model.parameters();
+  detection::DetectionLossState loss_state(loss_cfg);
+  const detection::AnchorGenerator anchors(anchor_config(config));
+  const detection::TargetConfig target_cfg = target_config(data, train);
+
+  io::DataLoader loader(source.size(), source.sample_fn(), train_loader_config(data, train), source.aspects());
+  const std::int64_t per_epoch = loader.batches_per_epoch();
+  const nn::LrSchedule schedule = lr_schedule(train, per_epoch);
+
+  TrainProgress progress;
+  TrainOutcome outcome;
+  start_or_resume(options, log_path, config_text, model, sgd, loss_state, progress, outcome);
 
   auto save = [&]() {
     GHM_CHECK(all_finite(params), "training diverged: the parameters are not finite after iteration ",
@@ -218,61 +319,26 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
 
   StopSignals signals;
   IntervalStats interval;
-  const auto run_start = Clock::now();
-  const std::int64_t first_iteration = progress.iteration;
+  const LogContext context{per_epoch * train.epochs, progress.iteration, train.epochs, Clock::now()};
   while (progress.epoch < train.epochs) {
     loader.start_epoch(progress.epoch, progress.epoch_batch);
     auto iteration_start = Clock::now();
     while (std::optional<io::Batch> batch = loader.next()) {
       const float lr = schedule.at(static_cast<int>(progress.iteration));
-      const detection::RetinaNetOutput out = model.forward(batch->images.to(device));
-      std::vector<detection::FeatureSize> sizes;
-      for (const Tensor& c : out.cls_logits) sizes.push_back({c.size(2), c.size(3)});
-      const detection::BatchTargets targets = detection::to_device(
-          detection::batch_targets(anchors, sizes, ground_truth(*batch), model_cfg.num_classes, target_cfg), device);
-      const detection::DetectionLoss loss =
-          detection::detection_loss(detection::head_rows(out.cls_logits, model_cfg.num_classes),
-                                    detection::head_rows(out.box_deltas, 4), targets, loss_cfg, loss_state);
-      const double cls = loss.cls.item(), reg = loss.reg.item();
-      check_finite(cls, "loss_cls", progress.iteration, outcome.last_checkpoint);
-      check_finite(reg, "loss_reg", progress.iteration, outcome.last_checkpoint);
-      sgd.zero_grad();
-      loss.total.backward();
-      const double max_norm = train.clip_grad > 0 ? train.clip_grad : std::numeric_limits<double>::infinity();
-      const double grad_norm = nn::clip_grad_norm(params, max_norm);
-      check_finite(grad_norm, "the gradient norm", progress.iteration, outcome.last_checkpoint);
-      sgd.step(lr);
+      const StepResult step = train_step(model, *batch, device, lr, anchors, target_cfg, loss_cfg, loss_state, sgd,
+                                         params, train, progress.iteration, outcome.last_checkpoint);
       ++progress.iteration;
       ++progress.epoch_batch;
 
       const auto now = Clock::now();
-      const double seconds = std::chrono::duration<double>(now - iteration_start).count();
-      iteration_start = now;
-      interval.add(cls + reg, cls, reg, grad_norm, seconds, batch->wait_seconds,
+      interval.add(step.cls + step.reg, step.cls, step.reg, step.grad_norm,
+                   std::chrono::duration<double>(now - iteration_start).count(), batch->wait_seconds,
                    static_cast<int>(batch->samples.size()));
+      iteration_start = now;
       outcome.iterations = progress.iteration;
-      if (progress.iteration % train.log_interval == 0 || progress.iteration == total) {
-        const double k = interval.iterations;
-        char line[512];
-        std::snprintf(line, sizeof line,
-                      "{\"iteration\": %lld, \"epoch\": %lld, \"lr\": %.6g, \"loss\": %.6f, \"loss_cls\": %.6f, "
-                      "\"loss_reg\": %.6f, \"grad_norm\": %.4f, \"time\": %.4f, \"data_time\": %.4f, \"memory_mb\": %.1f}",
-                      static_cast<long long>(progress.iteration), static_cast<long long>(progress.epoch + 1), lr,
-                      interval.loss / k, interval.cls / k, interval.reg / k, interval.grad_norm / k,
-                      interval.seconds / k, interval.data_seconds / k, resident_mb());
-        append_line(log_path, line);
-        outcome.final_loss = interval.loss / k;
-        if (!options.quiet) {
-          const double elapsed = std::chrono::duration<double>(now - run_start).count();
-          const double per_iter = elapsed / static_cast<double>(progress.iteration - first_iteration);
-          std::printf("epoch %lld/%d iter %lld/%lld | loss %.4f (cls %.4f reg %.4f) | lr %.2e | %.1f img/s, data %.0f%% | "
-                      "ETA %s\n",
-                      static_cast<long long>(progress.epoch + 1), train.epochs, static_cast<long long>(progress.iteration),
-                      static_cast<long long>(total), interval.loss / k, interval.cls / k, interval.reg / k, lr,
-                      interval.images / interval.seconds, 100.0 * interval.data_seconds / interval.seconds,
-                      format_duration(per_iter * static_cast<double>(total - progress.iteration)).c_str());
-          std::fflush(stdout);
-        }
+      if (progress.iteration % train.log_interval == 0 || progress.iteration == context.total) {
+        log_interval(log_path, progress, lr, interval, context, now, options.quiet);
+        outcome.final_loss = interval.loss / interval.iterations;
         interval = IntervalStats{};
       }
       if (train.checkpoint_interval > 0 && progress.iteration % train.checkpoint_interval == 0) save();
@@ -287,19 +353,8 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     ++progress.epoch;
     progress.epoch_batch = 0;
     save();
-    if (val && progress.epoch % train.eval_interval == 0) {
-      const EvalReport r = evaluate_split(model, anchors, *val, data.val_json, test, data);
-      if (!options.quiet)
-        std::printf("evaluation after epoch %lld:\n%s", static_cast<long long>(progress.epoch), r.summary.c_str());
-      char line[512];
-      std::snprintf(line, sizeof line,
-                    "{\"epoch\": %lld, \"iteration\": %lld, \"AP\": %.4f, \"AP50\": %.4f, \"AP75\": %.4f, \"APs\": %.4f, "
-                    "\"APm\": %.4f, \"APl\": %.4f}",
-                    static_cast<long long>(progress.epoch), static_cast<long long>(progress.iteration),
-                    r.coco.stats[0], r.coco.stats[1], r.coco.stats[2], r.coco.stats[3], r.coco.stats[4],
-                    r.coco.stats[5]);
-      append_line(options.work_dir + "/eval.jsonl", line);
-    }
+    if (val && progress.epoch % train.eval_interval == 0)
+      evaluate_after_epoch(model, anchors, *val, data, test, progress, options);
   }
   return outcome;
 }

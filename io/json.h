@@ -9,7 +9,9 @@
 // number"). Keys that are not identifiers appear quoted: $["layer1.0.weight"].shape.
 //
 // Strict means: no comments, trailing commas, leading zeros, NaN/Infinity, control characters or
-// lone surrogates in strings, invalid UTF-8, duplicate object keys, or text after the value.
+// lone surrogates in strings, invalid UTF-8, duplicate object keys, or text after the value. These
+// rules and the syntax errors are JsonScanner's (json_scan.h), which the streaming readers of
+// large files (coco/) share.
 //
 // Numbers keep their double value and, when the literal is an integer that fits, the exact int64
 // (so 9007199254740993 survives, which a double alone would round). A literal whose magnitude a
@@ -29,6 +31,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include "io/json_scan.h"  // utf8_sequence_length, for the other text formats
 
 namespace ghm::io {
 
@@ -117,9 +121,5 @@ Json::Number Json::integer_number(T i) {
   }
   return integer_from(static_cast<std::int64_t>(i));
 }
-
-// Length (1-4) of the well-formed UTF-8 sequence at the start of `s` (non-empty), or 0 when there is
-// none: bad lead or continuation bytes, truncation, overlong forms, surrogates, > U+10FFFF.
-std::size_t utf8_sequence_length(std::string_view s);
 
 }  // namespace ghm::io

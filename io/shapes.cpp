@@ -1,197 +1,55 @@
-// The shapes generator (what an image contains is described in shapes.h).
-//
-// Geometry. Every shape is a Region: a union of primitives (polygons, ellipses, capsules) minus
-// another union, with the signed distance
-//     d(p) = max(min_i d_add_i(p), -min_j d_cut_j(p))         (negative inside, in pixels)
-// Polygons use the exact distance to their edges with an even-odd inside test, so non-convex ones
-// (stars, crosses) have no seams; ellipses use the first-order estimate d = k0 (k0 - 1) / k1,
-// k0 = |q / r|, k1 = |q / r^2|, exact for circles and accurate within a pixel of the outline,
-// which is all that coverage needs. A shape is built in its own unit frame, then rotated, scaled
-// so that its bounding box's longest side is the sampled size, and moved.
-//
-// Rasterising evaluates d at the pixel centres (x + 0.5, y + 0.5) of a window around the shape,
-// once per shape and sub-pixel offset; trying placements then only shifts that window by whole
-// pixels, so rejected placements cost no geometry.
-//
-// Painting works on a float canvas [H, W, 3] in 0..255: colour = c + (paint - c) * coverage,
-// coverage = clamp(0.5 - d, 0, 1). Pixel noise and rounding to bytes come last.
+// The shapes generator (what an image contains is described in shapes.h): the class shapes, object
+// sizes and placement with the visibility rule, the annotations from the pixels, and
+// generate_shapes_image, which puts a scene together:
+//   background and distractors (shapes_background.cpp), then the objects, largest first, each
+//   rasterised once (shapes_geometry.cpp) and tried at a few positions, then painted bottom to top
+//   (shapes_paint.cpp), then pixel noise and rounding to bytes.
 //
 // Randomness: one ghm::Generator per image, seeded from (seed, split, index) by SplitMix64 steps;
 // nothing is shared between images, so any number of threads gives the same bytes.
 #include "io/shapes.h"
 
-#include <stb/stb_perlin.h>
-
 #include <algorithm>
-#include <array>
 #include <cmath>
-#include <limits>
 #include <numeric>
-#include <variant>
+#include <vector>
 
 #include "core/check.h"
 #include "core/random.h"
-#include "io/draw.h"
+#include "io/shapes_background.h"
+#include "io/shapes_geometry.h"
+#include "io/shapes_paint.h"
 
 namespace ghm::io {
 namespace {
 
-constexpr float kPi = 3.14159265358979f;
+using shapes::Canvas;
+using shapes::Color;
+using shapes::contrasting_color;
+using shapes::Ellipse;
+using shapes::Field;
+using shapes::kPi;
+using shapes::mean_under;
+using shapes::Paint;
+using shapes::paint;
+using shapes::paint_background;
+using shapes::paint_distractors;
+using shapes::place;
+using shapes::Point;
+using shapes::Polygon;
+using shapes::random_paint;
+using shapes::rasterize;
+using shapes::Region;
+using shapes::star_polygon;
+
 constexpr int kMaxObjectSize = 128;
 constexpr float kMaxObjectFraction = 0.8f;  // of the image side
 constexpr float kLargeObjectShare = 0.3f;   // of objects with a size near the largest
 constexpr int kShrinkSteps = 3;             // placement: sizes tried per object (each 0.75x the last)
 constexpr int kPositionsPerSize = 12;       // placement: positions tried per size
 constexpr float kBorderOverhang = 0.15f;    // of an object's size, how far its box may leave the image
-constexpr int kMaxDistractors = 7;
 
-using Color = std::array<float, 3>;  // R, G, B in 0..255
-
-// ---- geometry ------------------------------------------------------------------------------------
-
-struct Point {
-  float x = 0, y = 0;
-};
-
-struct Polygon {
-  std::vector<Point> vertices;  // a closed outline, no repeated vertex
-};
-
-struct Ellipse {
-  Point centre;
-  float rx = 1, ry = 1;
-  Point axis{1, 0};  // unit direction of the rx semi-axis
-};
-
-struct Capsule {  // all points within `radius` of the segment a-b
-  Point a, b;
-  float radius = 1;
-};
-
-using Primitive = std::variant<Polygon, Ellipse, Capsule>;
-
-struct Region {
-  std::vector<Primitive> add, cut;
-};
-
-struct Box {
-  float x0 = std::numeric_limits<float>::max(), y0 = std::numeric_limits<float>::max();
-  float x1 = std::numeric_limits<float>::lowest(), y1 = std::numeric_limits<float>::lowest();
-  void include(float x, float y, float margin = 0) {
-    x0 = std::min(x0, x - margin), y0 = std::min(y0, y - margin);
-    x1 = std::max(x1, x + margin), y1 = std::max(y1, y + margin);
-  }
-  float longest_side() const { return std::max(x1 - x0, y1 - y0); }
-};
-
-float signed_distance(const Polygon& polygon, Point q) {
-  const std::vector<Point>& v = polygon.vertices;
-  float nearest_sq = std::numeric_limits<float>::max();
-  bool inside = false;
-  for (std::size_t i = 0, j = v.size() - 1; i < v.size(); j = i++) {
-    const float ex = v[i].x - v[j].x, ey = v[i].y - v[j].y;
-    const float wx = q.x - v[j].x, wy = q.y - v[j].y;
-    const float t = std::clamp((wx * ex + wy * ey) / (ex * ex + ey * ey), 0.0f, 1.0f);
-    const float dx = wx - ex * t, dy = wy - ey * t;
-    nearest_sq = std::min(nearest_sq, dx * dx + dy * dy);
-    if ((v[j].y > q.y) != (v[i].y > q.y) && q.x < v[j].x + wy * ex / ey) inside = !inside;
-  }
-  return inside ? -std::sqrt(nearest_sq) : std::sqrt(nearest_sq);
-}
-
-float signed_distance(const Ellipse& e, Point q) {
-  const float dx = q.x - e.centre.x, dy = q.y - e.centre.y;
-  const float u = e.axis.x * dx + e.axis.y * dy, v = -e.axis.y * dx + e.axis.x * dy;
-  const float k0 = std::hypot(u / e.rx, v / e.ry), k1 = std::hypot(u / (e.rx * e.rx), v / (e.ry * e.ry));
-  return k1 > 0 ? k0 * (k0 - 1) / k1 : -std::min(e.rx, e.ry);
-}
-
-float signed_distance(const Capsule& c, Point q) {
-  const float ex = c.b.x - c.a.x, ey = c.b.y - c.a.y, wx = q.x - c.a.x, wy = q.y - c.a.y;
-  const float length_sq = ex * ex + ey * ey;
-  const float t = length_sq > 0 ? std::clamp((wx * ex + wy * ey) / length_sq, 0.0f, 1.0f) : 0.0f;
-  return std::hypot(wx - ex * t, wy - ey * t) - c.radius;
-}
-
-float union_distance(const std::vector<Primitive>& primitives, Point q) {
-  float d = std::numeric_limits<float>::max();
-  for (const Primitive& p : primitives)
-    d = std::min(d, std::visit([&](const auto& s) { return signed_distance(s, q); }, p));
-  return d;
-}
-
-float signed_distance(const Region& region, Point q) {
-  const float d = union_distance(region.add, q);
-  return region.cut.empty() ? d : std::max(d, -union_distance(region.cut, q));
-}
-
-void include_in(Box& box, const Polygon& p) {
-  for (const Point& v : p.vertices) box.include(v.x, v.y);
-}
-void include_in(Box& box, const Ellipse& e) {
-  const float hx = std::hypot(e.rx * e.axis.x, e.ry * e.axis.y), hy = std::hypot(e.rx * e.axis.y, e.ry * e.axis.x);
-  box.include(e.centre.x - hx, e.centre.y - hy);
-  box.include(e.centre.x + hx, e.centre.y + hy);
-}
-void include_in(Box& box, const Capsule& c) {
-  box.include(c.a.x, c.a.y, c.radius);
-  box.include(c.b.x, c.b.y, c.radius);
-}
-
-// The bounding box of the added primitives (cuts can only make the region smaller).
-Box bounds(const Region& region) {
-  Box box;
-  for (const Primitive& p : region.add) std::visit([&](const auto& s) { include_in(box, s); }, p);
-  return box;
-}
-
-// p -> scale * R(angle) * p + offset, applied to every primitive of a region.
-struct Similarity {
-  float scale = 1, cos_a = 1, sin_a = 0;
-  Point offset;
-
-  Point apply(Point p) const {
-    return {scale * (cos_a * p.x - sin_a * p.y) + offset.x, scale * (sin_a * p.x + cos_a * p.y) + offset.y};
-  }
-  void transform(Polygon& p) const {
-    for (Point& v : p.vertices) v = apply(v);
-  }
-  void transform(Ellipse& e) const {
-    e.centre = apply(e.centre), e.rx *= scale, e.ry *= scale;
-    e.axis = {cos_a * e.axis.x - sin_a * e.axis.y, sin_a * e.axis.x + cos_a * e.axis.y};
-  }
-  void transform(Capsule& c) const { c.a = apply(c.a), c.b = apply(c.b), c.radius *= scale; }
-  void transform(Region& region) const {
-    for (auto* list : {&region.add, &region.cut})
-      for (Primitive& p : *list) std::visit([&](auto& s) { transform(s); }, p);
-  }
-};
-
-// Rotates `region` by `angle`, scales it so that its bounding box's longest side is `size` pixels,
-// and centres that box on `centre`.
-Region place(Region region, float angle, float size, Point centre) {
-  Similarity rotate{1, std::cos(angle), std::sin(angle), {}};
-  rotate.transform(region);
-  const Box box = bounds(region);
-  const float scale = size / box.longest_side();
-  Similarity fit{
-      scale, 1, 0, {centre.x - scale * 0.5f * (box.x0 + box.x1), centre.y - scale * 0.5f * (box.y0 + box.y1)}};
-  fit.transform(region);
-  return region;
-}
-
-// ---- the shapes ----------------------------------------------------------------------------------
-
-// n vertices at angles start + 2 pi k / n, radius(k) from the centre, y squeezed by `aspect`.
-template <class RadiusOf>
-Polygon star_polygon(int n, float start, float aspect, RadiusOf radius) {
-  Polygon p;
-  for (int k = 0; k < n; ++k) {
-    const float a = start + 2 * kPi * static_cast<float>(k) / static_cast<float>(n);
-    p.vertices.push_back({radius(k) * std::cos(a), aspect * radius(k) * std::sin(a)});
-  }
-  return p;
-}
+// ---- the class shapes ----------------------------------------------------------------------------
 
 Polygon plus_polygon(float half_width, float aspect) {
   const float a = half_width;
@@ -228,302 +86,6 @@ Region class_shape(int class_index, Generator& rng) {
       return {{Ellipse{{}, 1, aspect}}, {Ellipse{{}, inner, inner * aspect}}};
     }
     default: return {{plus_polygon(rng.uniform(0.22f, 0.38f), aspect)}, {}};        // cross
-  }
-}
-
-// Things that belong to no class, in their unit frame: crescents, open arcs, bars, long ellipses, blobs.
-Region distractor_shape(Generator& rng) {
-  switch (rng.next_u64() % 5) {
-    case 0:
-      return {{Ellipse{}},
-              {Ellipse{{rng.uniform(0.35f, 0.7f), 0}, rng.uniform(0.75f, 1.0f), rng.uniform(0.75f, 1.0f)}}};
-    case 1: {
-      const float cut_x = rng.uniform(-0.3f, 0.4f), inner = rng.uniform(0.5f, 0.8f);
-      return {{Ellipse{}}, {Ellipse{{}, inner, inner}, Polygon{{{cut_x, -2}, {2, -2}, {2, 2}, {cut_x, 2}}}}};
-    }
-    case 2: {
-      const float h = rng.uniform(0.08f, 0.3f);
-      return {{Polygon{{{-1, -h}, {1, -h}, {1, h}, {-1, h}}}}, {}};
-    }
-    case 3: return {{Ellipse{{}, 1, rng.uniform(0.2f, 0.5f)}}, {}};
-    default: {
-      const float a2 = rng.uniform(0.12f, 0.3f), a3 = rng.uniform(0.08f, 0.25f), a5 = rng.uniform(0.0f, 0.12f);
-      const float p2 = rng.uniform(0, 2 * kPi), p3 = rng.uniform(0, 2 * kPi), p5 = rng.uniform(0, 2 * kPi);
-      return {{star_polygon(24, 0, 1, [&](int k) {
-                 const float a = 2 * kPi * static_cast<float>(k) / 24;
-                 return 1 + a2 * std::sin(2 * a + p2) + a3 * std::sin(3 * a + p3) + a5 * std::sin(5 * a + p5);
-               })},
-              {}};
-    }
-  }
-}
-
-// A pen stroke: a polyline of 2 to 4 segments, 0.6 to 2 pixels in radius, in image coordinates.
-Region stroke_shape(Generator& rng, int image_size) {
-  const float radius = rng.uniform(0.6f, 2.0f), step = rng.uniform(8.0f, 0.3f * static_cast<float>(image_size));
-  Point p{rng.uniform(0, static_cast<float>(image_size)), rng.uniform(0, static_cast<float>(image_size))};
-  float heading = rng.uniform(0, 2 * kPi);
-  Region stroke;
-  for (int segments = 2 + static_cast<int>(rng.next_u64() % 3); segments > 0; --segments) {
-    const Point next{p.x + step * std::cos(heading), p.y + step * std::sin(heading)};
-    stroke.add.push_back(Capsule{p, next, radius});
-    p = next;
-    heading += rng.uniform(-1.5f, 1.5f);
-  }
-  return stroke;
-}
-
-// ---- rasterising ---------------------------------------------------------------------------------
-
-// Signed distances at the pixel centres of a window: pixel (x0 + i, y0 + j) is distance[j * width + i].
-struct Field {
-  int x0 = 0, y0 = 0, width = 0, height = 0;
-  std::vector<float> distance;  // [height, width]
-
-  float at(int x, int y) const {
-    const int i = x - x0, j = y - y0;
-    if (i < 0 || j < 0 || i >= width || j >= height) return std::numeric_limits<float>::max();
-    return distance[static_cast<std::size_t>(j) * width + i];
-  }
-};
-
-float coverage(float distance) { return std::clamp(0.5f - distance, 0.0f, 1.0f); }
-
-Field rasterize(const Region& region) {
-  const Box box = bounds(region);
-  Field f;
-  f.x0 = static_cast<int>(std::floor(box.x0)) - 1, f.y0 = static_cast<int>(std::floor(box.y0)) - 1;
-  f.width = static_cast<int>(std::ceil(box.x1)) + 1 - f.x0, f.height = static_cast<int>(std::ceil(box.y1)) + 1 - f.y0;
-  f.distance.resize(static_cast<std::size_t>(f.width) * f.height);
-  for (int j = 0; j < f.height; ++j)
-    for (int i = 0; i < f.width; ++i)
-      f.distance[static_cast<std::size_t>(j) * f.width + i] =
-          signed_distance(region, {static_cast<float>(f.x0 + i) + 0.5f, static_cast<float>(f.y0 + j) + 0.5f});
-  return f;
-}
-
-// ---- painting ------------------------------------------------------------------------------------
-
-struct Canvas {
-  int size = 0;
-  std::vector<float> rgb;  // [size, size, 3]
-  float* at(int x, int y) { return rgb.data() + (static_cast<std::size_t>(y) * size + x) * 3; }
-  const float* at(int x, int y) const { return rgb.data() + (static_cast<std::size_t>(y) * size + x) * 3; }
-};
-
-Color random_color(Generator& rng) { return {rng.uniform(0, 255), rng.uniform(0, 255), rng.uniform(0, 255)}; }
-
-float color_distance(const Color& a, const Color& b) { return std::hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]); }
-
-Color mix(const Color& a, const Color& b, float t) {
-  return {a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t};
-}
-
-// How a shape is coloured: a fill shaded linearly across the shape, optionally striped, optionally
-// with an outline band `outline_width` pixels wide inside the edge.
-struct Paint {
-  Color fill{}, second{}, outline{};
-  float shade = 0;           // relative brightness change across one shape size
-  Point shade_direction{1, 0};
-  float stripe_amount = 0, stripe_period = 1;
-  Point stripe_direction{1, 0};
-  float outline_width = 0;
-  Point origin;              // the shape's centre
-  float size = 1;            // the shape's longest side
-
-  Color at(Point p, float distance) const {
-    const float dx = p.x - origin.x, dy = p.y - origin.y;
-    const float brightness = 1 + shade * (dx * shade_direction.x + dy * shade_direction.y) / size;
-    Color c{fill[0] * brightness, fill[1] * brightness, fill[2] * brightness};
-    if (stripe_amount > 0) {
-      const float phase = 2 * kPi * (dx * stripe_direction.x + dy * stripe_direction.y) / stripe_period;
-      c = mix(c, second, stripe_amount * (0.5f + 0.5f * std::sin(phase)));
-    }
-    return outline_width > 0 ? mix(outline, c, coverage(distance + outline_width)) : c;
-  }
-};
-
-void paint(Canvas& canvas, const Field& field, const Paint& style) {
-  const int x_begin = std::max(field.x0, 0), x_end = std::min(field.x0 + field.width, canvas.size);
-  const int y_begin = std::max(field.y0, 0), y_end = std::min(field.y0 + field.height, canvas.size);
-  for (int y = y_begin; y < y_end; ++y)
-    for (int x = x_begin; x < x_end; ++x) {
-      const float d = field.at(x, y), alpha = coverage(d);
-      if (alpha <= 0) continue;
-      const Color c = style.at({static_cast<float>(x) + 0.5f, static_cast<float>(y) + 0.5f}, d);
-      float* px = canvas.at(x, y);
-      for (int k = 0; k < 3; ++k) px[k] += (std::clamp(c[k], 0.0f, 255.0f) - px[k]) * alpha;
-    }
-}
-
-// The mean canvas colour over the pixels a field covers (grey when it covers none in the image).
-Color mean_under(const Canvas& canvas, const Field& field) {
-  Color sum{0, 0, 0};
-  int count = 0;
-  for (int y = std::max(field.y0, 0); y < std::min(field.y0 + field.height, canvas.size); ++y)
-    for (int x = std::max(field.x0, 0); x < std::min(field.x0 + field.width, canvas.size); ++x)
-      if (field.at(x, y) <= 0) {
-        const float* px = canvas.at(x, y);
-        for (int k = 0; k < 3; ++k) sum[k] += px[k];
-        ++count;
-      }
-  if (count == 0) return {128, 128, 128};
-  return {sum[0] / static_cast<float>(count), sum[1] / static_cast<float>(count), sum[2] / static_cast<float>(count)};
-}
-
-// A random colour at least `min_distance` from `under` (the farthest of 24 tries if none is).
-Color contrasting_color(Generator& rng, const Color& under, float min_distance) {
-  Color best{};
-  float best_distance = -1;
-  for (int attempt = 0; attempt < 24 && best_distance < min_distance; ++attempt) {
-    const Color c = random_color(rng);
-    if (const float d = color_distance(c, under); d > best_distance) best = c, best_distance = d;
-  }
-  return best;
-}
-
-Point random_direction(Generator& rng) {
-  const float a = rng.uniform(0, 2 * kPi);
-  return {std::cos(a), std::sin(a)};
-}
-
-Paint random_paint(Generator& rng, const Color& fill, Point origin, float size) {
-  Paint p;
-  p.fill = fill, p.origin = origin, p.size = size;
-  p.shade = rng.uniform(-0.35f, 0.35f), p.shade_direction = random_direction(rng);
-  if (rng.uniform() < 0.2f) {
-    p.second = random_color(rng), p.stripe_amount = rng.uniform(0.2f, 0.6f);
-    p.stripe_period = rng.uniform(3.0f, std::max(4.0f, 0.4f * size)), p.stripe_direction = random_direction(rng);
-  }
-  if (rng.uniform() < 0.3f) {
-    p.outline = rng.uniform() < 0.5f ? mix(fill, Color{0, 0, 0}, 0.6f) : mix(fill, Color{255, 255, 255}, 0.6f);
-    p.outline_width = std::max(1.0f, size * rng.uniform(0.03f, 0.08f));
-  }
-  return p;
-}
-
-// ---- background and clutter ----------------------------------------------------------------------
-
-enum class TextureKind { None, Stripes, Checker, Perlin, Marble };
-constexpr int kTextureKinds = 5;
-
-// A texture value in [0, 1] at pixel (x, y); which texture and its parameters are drawn per image.
-struct Texture {
-  TextureKind kind = TextureKind::None;
-  float period = 8, z = 0;  // feature size in pixels; z picks a slice of the 3-d Perlin noise
-  Point direction{1, 0};
-
-  float at(float x, float y) const {
-    const float u = x * direction.x + y * direction.y, v = -x * direction.y + y * direction.x;
-    switch (kind) {
-      case TextureKind::None: return 0;
-      case TextureKind::Stripes: return 0.5f + 0.5f * std::sin(2 * kPi * u / period);
-      case TextureKind::Checker:
-        return 0.5f + 0.5f * std::tanh(4 * std::sin(kPi * u / period) * std::sin(kPi * v / period));
-      case TextureKind::Perlin:
-        return std::clamp(0.5f + 0.7f * stb_perlin_fbm_noise3(x / period, y / period, z, 2.0f, 0.5f, 4), 0.0f, 1.0f);
-      case TextureKind::Marble:
-        return 0.5f +
-               0.5f * std::sin(2 * u / period + 5 * stb_perlin_turbulence_noise3(x / 32, y / 32, z, 2.0f, 0.5f, 3));
-    }
-    return 0;
-  }
-};
-
-// A slow brightness variation, 1 + amount * Perlin noise of 48-pixel features, [size, size]. The
-// noise is sampled every kStep pixels and interpolated bilinearly: it changes too slowly for the
-// difference to show, and the full-resolution noise would cost more than the rest of the image.
-std::vector<float> light_map(int size, float z, float amount) {
-  constexpr int kStep = 8;
-  constexpr float kFeature = 48;
-  const int grid = size / kStep + 2;
-  std::vector<float> coarse(static_cast<std::size_t>(grid) * grid);
-  for (int j = 0; j < grid; ++j)
-    for (int i = 0; i < grid; ++i)
-      coarse[static_cast<std::size_t>(j) * grid + i] = stb_perlin_noise3(
-          static_cast<float>(i * kStep) / kFeature, static_cast<float>(j * kStep) / kFeature, z, 0, 0, 0);
-  std::vector<float> light(static_cast<std::size_t>(size) * size);
-  for (int y = 0; y < size; ++y)
-    for (int x = 0; x < size; ++x) {
-      const int i = x / kStep, j = y / kStep;
-      const float fx = static_cast<float>(x % kStep) / kStep, fy = static_cast<float>(y % kStep) / kStep;
-      const float* c = &coarse[static_cast<std::size_t>(j) * grid + i];
-      const float top = c[0] + (c[1] - c[0]) * fx, bottom = c[grid] + (c[grid + 1] - c[grid]) * fx;
-      light[static_cast<std::size_t>(y) * size + x] = 1 + amount * (top + (bottom - top) * fy);
-    }
-  return light;
-}
-
-void paint_background(Canvas& canvas, Generator& rng) {
-  const Color from = random_color(rng), to = random_color(rng), detail = random_color(rng);
-  const Point gradient = random_direction(rng);
-  const Texture texture{static_cast<TextureKind>(rng.next_u64() % kTextureKinds), rng.uniform(3.0f, 20.0f),
-                        rng.uniform(0, 255), random_direction(rng)};
-  const float detail_amount = rng.uniform(0.15f, 0.7f), light_amount = rng.uniform(0.0f, 0.25f);
-  const std::vector<float> light = light_map(canvas.size, rng.uniform(0, 255), light_amount);
-  const float n = static_cast<float>(canvas.size);
-  for (int y = 0; y < canvas.size; ++y)
-    for (int x = 0; x < canvas.size; ++x) {
-      const float fx = static_cast<float>(x), fy = static_cast<float>(y);
-      const float t = std::clamp(0.5f + ((fx - n / 2) * gradient.x + (fy - n / 2) * gradient.y) / n, 0.0f, 1.0f);
-      const Color base = mix(mix(from, to, t), detail, detail_amount * texture.at(fx, fy));
-      const float l = light[static_cast<std::size_t>(y) * canvas.size + x];
-      float* px = canvas.at(x, y);
-      for (int k = 0; k < 3; ++k) px[k] = std::clamp(base[k] * l, 0.0f, 255.0f);
-    }
-}
-
-// A few characters of stb_easy_font text, hard-edged, partly transparent.
-void paint_scribble(Canvas& canvas, Generator& rng) {
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789=+-/";
-  std::string text(2 + rng.next_u64() % 7, ' ');
-  for (char& c : text) c = kAlphabet[rng.next_u64() % (sizeof(kAlphabet) - 1)];
-  Image stencil(canvas.size, canvas.size);
-  const int x = static_cast<int>(rng.uniform(-10, static_cast<float>(canvas.size)));
-  const int y = static_cast<int>(rng.uniform(-5, static_cast<float>(canvas.size)));
-  draw_text(stencil, x, y, text, Rgb{255, 255, 255}, 1 + static_cast<int>(rng.next_u64() % 2));
-  const Color ink = random_color(rng);
-  const float alpha = rng.uniform(0.5f, 1.0f);
-  for (int py = 0; py < canvas.size; ++py)
-    for (int px = 0; px < canvas.size; ++px)
-      if (stencil.pixel(py, px)[0] != 0) {
-        float* c = canvas.at(px, py);
-        for (int k = 0; k < 3; ++k) c[k] += (ink[k] - c[k]) * alpha;
-      }
-}
-
-// A rectangle of per-pixel random colours blended over the canvas.
-void paint_noise_patch(Canvas& canvas, Generator& rng) {
-  const int w = 6 + static_cast<int>(rng.next_u64() % 40), h = 6 + static_cast<int>(rng.next_u64() % 40);
-  const int x0 = static_cast<int>(rng.uniform(static_cast<float>(-w / 2), static_cast<float>(canvas.size)));
-  const int y0 = static_cast<int>(rng.uniform(static_cast<float>(-h / 2), static_cast<float>(canvas.size)));
-  const Color tint = random_color(rng);
-  const float alpha = rng.uniform(0.3f, 0.8f);
-  for (int y = std::max(y0, 0); y < std::min(y0 + h, canvas.size); ++y)
-    for (int x = std::max(x0, 0); x < std::min(x0 + w, canvas.size); ++x) {
-      const Color c = mix(tint, random_color(rng), 0.6f);
-      float* px = canvas.at(x, y);
-      for (int k = 0; k < 3; ++k) px[k] += (c[k] - px[k]) * alpha;
-    }
-}
-
-void paint_distractors(Canvas& canvas, Generator& rng) {
-  const float n = static_cast<float>(canvas.size);
-  for (int count = 1 + static_cast<int>(rng.next_u64() % kMaxDistractors); count > 0; --count) {
-    const std::uint64_t kind = rng.next_u64() % 8;
-    if (kind == 0) {
-      paint_scribble(canvas, rng);
-    } else if (kind == 1) {
-      paint_noise_patch(canvas, rng);
-    } else {
-      const float size = std::exp(rng.uniform(std::log(6.0f), std::log(0.7f * n)));
-      const Point centre{rng.uniform(0, n), rng.uniform(0, n)};
-      const Region region = kind == 2 ? stroke_shape(rng, canvas.size)
-                                      : place(distractor_shape(rng), rng.uniform(0, 2 * kPi), size, centre);
-      const Field field = rasterize(region);
-      const Color fill = contrasting_color(rng, mean_under(canvas, field), rng.uniform(20, 110));
-      paint(canvas, field, random_paint(rng, fill, centre, size));
-    }
   }
 }
 

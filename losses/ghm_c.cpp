@@ -23,32 +23,35 @@
 namespace ghm::losses {
 namespace {
 
+constexpr const char* kOp = "ghm_c_loss";
+
 #if GHM_WITH_CUDA
 // The same op on pred's CUDA device (losses/cuda/ghm_cuda.h): every call in one set of launches,
 // the results left on the device.
-cuda::GhmRun ghm_c_cuda(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmcParams& params,
-                        GhmEmaState& state, std::span<const std::int64_t> level_rows, ElementWeights keep) {
-  const DeviceClassTargets t = make_device_class_targets(pred, target, label_weight, "ghm_c_loss");
-  const std::vector<std::int64_t> rows = call_rows(level_rows, t.n, "ghm_c_loss");
-  if (params.momentum > 0.0 && state.acc_sum.empty()) state.acc_sum.assign(static_cast<std::size_t>(params.bins), 0.0f);
+cuda::GhmRun ghm_c_cuda(const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                        const GhmSettings& settings, GhmEmaState& state, std::span<const std::int64_t> level_rows,
+                        ElementWeights keep) {
+  const DeviceClassTargets t = make_device_class_targets(pred, target, label_weight, kOp);
+  const std::vector<std::int64_t> rows = call_rows(level_rows, t.n, kOp);
+  check_ghm_call(settings, GhmKind::Classification, state, kOp);
   const ghm::cuda::DeviceGuard guard(pred.device().index);
-  return cuda::ghm_c_calls({params.bins, params.momentum, params.loss_weight}, pred, t, rows, state, keep);
+  return cuda::ghm_c_calls(settings, pred, t, rows, state, keep);
 }
 #endif
 
 }  // namespace
 
-GhmcResult ghm_c_forward(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmcParams& params,
-                         GhmEmaState& state, std::span<const std::int64_t> level_rows, ElementWeights keep) {
+GhmcResult ghm_c_forward(const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                         const GhmSettings& settings, GhmEmaState& state, std::span<const std::int64_t> level_rows,
+                         ElementWeights keep) {
 #if GHM_WITH_CUDA
   if (pred.defined() && pred.device().is_cuda())
-    return cuda::read_result(ghm_c_cuda(pred, target, label_weight, params, state, level_rows, keep));
+    return cuda::read_result(ghm_c_cuda(pred, target, label_weight, settings, state, level_rows, keep));
 #endif
-  const ClassTargets t = make_class_targets(pred, target, label_weight, "ghm_c_loss");
-  const std::vector<std::int64_t> rows = call_rows(level_rows, t.n, "ghm_c_loss");
+  const ClassTargets t = make_class_targets(pred, target, label_weight, kOp);
+  const std::vector<std::int64_t> rows = call_rows(level_rows, t.n, kOp);
   state.sync_to_host();  // after CUDA calls, S is current on the device
-  if (params.momentum > 0.0 && state.acc_sum.empty()) state.acc_sum.assign(static_cast<std::size_t>(params.bins), 0.0f);
-  const cpu::GhmCallConfig cfg{params.bins, params.momentum, params.loss_weight, kGhmcLastEdge, cpu::GhmTot::CountValid};
+  check_ghm_call(settings, GhmKind::Classification, state, kOp);
 
   GhmcResult r;
   r.grad = Tensor::empty(pred.shape());
@@ -97,7 +100,8 @@ GhmcResult ghm_c_forward(const Tensor& pred, const Tensor& target, const Tensor&
       const double p = 1.0 / (1.0 + std::exp(-static_cast<double>(x[row * t.k + col])));
       return static_cast<float>(std::abs(static_cast<double>(static_cast<float>(p)) - t.y(row, col)));
     };
-    r.calls.push_back(cpu::ghm_call(cfg, rows[c + 1] - r0, t.k, eval, precise_g, state.acc_sum, r.grad.data<float>() + base,
+    r.calls.push_back(cpu::ghm_call(settings, rows[c + 1] - r0, t.k, eval, precise_g, state.acc_sum,
+                                    r.grad.data<float>() + base,
                                     r.element_weight.defined() ? r.element_weight.data<float>() + base : nullptr));
     r.total += r.calls.back().loss;
   }
@@ -105,18 +109,18 @@ GhmcResult ghm_c_forward(const Tensor& pred, const Tensor& target, const Tensor&
   return r;
 }
 
-Tensor ghm_c_loss(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmcParams& params,
+Tensor ghm_c_loss(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmSettings& settings,
                   GhmEmaState& state, std::span<const std::int64_t> level_rows, std::vector<GhmCallStats>* stats) {
 #if GHM_WITH_CUDA
   if (pred.defined() && pred.device().is_cuda()) {  // no host synchronisation unless the statistics are asked for
-    const cuda::GhmRun run = ghm_c_cuda(pred, target, label_weight, params, state, level_rows, ElementWeights::Skip);
+    const cuda::GhmRun run = ghm_c_cuda(pred, target, label_weight, settings, state, level_rows, ElementWeights::Skip);
     if (stats) *stats = cuda::read_call_stats(run);
-    return fused_loss_output(run.loss, pred, run.grad, "ghm_c_loss");
+    return fused_loss_output(run.loss, pred, run.grad, kOp);
   }
 #endif
-  GhmcResult r = ghm_c_forward(pred, target, label_weight, params, state, level_rows);
+  GhmcResult r = ghm_c_forward(pred, target, label_weight, settings, state, level_rows);
   if (stats) *stats = std::move(r.calls);
-  return fused_loss_output(r.total, pred, r.grad, "ghm_c_loss");
+  return fused_loss_output(r.total, pred, r.grad, kOp);
 }
 
 }  // namespace ghm::losses

@@ -17,29 +17,25 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "losses/ghm_settings.h"
 #include "losses/ghm_state.h"
 
 namespace ghm::losses {
 
-struct GhmcParams {
-  int bins = 10;
-  double momentum = 0.0;    // in [0, 1); 0 turns the EMA off
-  float loss_weight = 1.0f;
-};
-
-// pred: [N, K] f32 logits. target: [N, K] f32 binary, or [N] i32/i64 labels in [0, K] with K
-// (or any negative value) meaning background. label_weight: [N, K] or [N] f32 (only > 0 matters).
+// settings: made by GhmSettings::classification. pred: [N, K] f32 logits. target: [N, K] f32
+// binary, or [N] i32/i64 labels in [0, K] with K (or any negative value) meaning background.
+// label_weight: [N, K] or [N] f32 (only > 0 matters).
 // level_rows: row offsets [L + 1] splitting the N rows into per-level calls (PerLevel scope), run in
 // order through `state`; empty means one call over all rows. Returns the sum of the per-call
 // losses as a [] tensor; `stats`, when given, receives one entry per call.
-Tensor ghm_c_loss(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmcParams& params,
-                  GhmEmaState& state, std::span<const std::int64_t> level_rows = {},
+Tensor ghm_c_loss(const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                  const GhmSettings& settings, GhmEmaState& state, std::span<const std::int64_t> level_rows = {},
                   std::vector<GhmCallStats>* stats = nullptr);
 
 // The same computation without autograd, for tools and cross-checks: the loss, dL/dpred (for an
 // upstream gradient of 1), optionally each element's weight, and the statistics of every call.
-GhmcResult ghm_c_forward(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmcParams& params,
-                         GhmEmaState& state, std::span<const std::int64_t> level_rows = {},
-                         ElementWeights keep = ElementWeights::Skip);
+GhmcResult ghm_c_forward(const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                         const GhmSettings& settings, GhmEmaState& state,
+                         std::span<const std::int64_t> level_rows = {}, ElementWeights keep = ElementWeights::Skip);
 
 }  // namespace ghm::losses

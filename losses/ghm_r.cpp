@@ -21,7 +21,7 @@ namespace {
 
 constexpr const char* kOp = "ghm_r_loss";
 
-void check_inputs(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmrParams& params) {
+void check_inputs(const Tensor& pred, const Tensor& target, const Tensor& label_weight) {
   check_dtype(pred, DType::F32, kOp, "pred");
   check_dtype(target, DType::F32, kOp, "target");
   check_dtype(label_weight, DType::F32, kOp, "label_weight");
@@ -31,39 +31,37 @@ void check_inputs(const Tensor& pred, const Tensor& target, const Tensor& label_
   GHM_CHECK(target.device() == pred.device() && label_weight.device() == pred.device(), kOp, ": pred on ",
             pred.device(), ", target on ", target.device(), " and label_weight on ", label_weight.device(),
             " must be on one device");
-  GHM_CHECK(params.mu > 0.0f, kOp, ": mu must be positive, got ", params.mu);
 }
 
 #if GHM_WITH_CUDA
 // The same op on pred's CUDA device (losses/cuda/ghm_cuda.h), the results left there.
-cuda::GhmRun ghm_r_cuda(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmrParams& params,
-                        GhmEmaState& state, std::span<const std::int64_t> level_rows, ElementWeights keep) {
-  check_inputs(pred, target, label_weight, params);
+cuda::GhmRun ghm_r_cuda(const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                        const GhmSettings& settings, GhmEmaState& state, std::span<const std::int64_t> level_rows,
+                        ElementWeights keep) {
+  check_inputs(pred, target, label_weight);
   const std::vector<std::int64_t> rows = call_rows(level_rows, pred.size(0), kOp);
-  if (params.momentum > 0.0 && state.acc_sum.empty()) state.acc_sum.assign(static_cast<std::size_t>(params.bins), 0.0f);
+  check_ghm_call(settings, GhmKind::Regression, state, kOp);
   const ghm::cuda::DeviceGuard guard(pred.device().index);
-  return cuda::ghm_r_calls({params.bins, params.momentum, params.loss_weight}, pred, target, label_weight, params.mu,
-                           rows, state, keep);
+  return cuda::ghm_r_calls(settings, pred, target, label_weight, rows, state, keep);
 }
 #endif
 
 }  // namespace
 
-GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmrParams& params,
-                         GhmEmaState& state, std::span<const std::int64_t> level_rows, ElementWeights keep) {
+GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                         const GhmSettings& settings, GhmEmaState& state, std::span<const std::int64_t> level_rows,
+                         ElementWeights keep) {
 #if GHM_WITH_CUDA
   if (pred.defined() && pred.device().is_cuda())
-    return cuda::read_result(ghm_r_cuda(pred, target, label_weight, params, state, level_rows, keep));
+    return cuda::read_result(ghm_r_cuda(pred, target, label_weight, settings, state, level_rows, keep));
 #endif
-  const char* op = kOp;
-  check_inputs(pred, target, label_weight, params);
+  check_inputs(pred, target, label_weight);
   const std::int64_t n = pred.size(0), dims = pred.size(1);
-  const std::vector<std::int64_t> rows = call_rows(level_rows, n, op);
+  const std::vector<std::int64_t> rows = call_rows(level_rows, n, kOp);
   state.sync_to_host();  // after CUDA calls, S is current on the device
-  if (params.momentum > 0.0 && state.acc_sum.empty()) state.acc_sum.assign(static_cast<std::size_t>(params.bins), 0.0f);
-  const cpu::GhmCallConfig cfg{params.bins, params.momentum, params.loss_weight, kGhmrLastEdge, cpu::GhmTot::SumWeights};
-  const float mu = params.mu;
-  const float mu2 = static_cast<float>(static_cast<double>(mu) * static_cast<double>(mu));
+  check_ghm_call(settings, GhmKind::Regression, state, kOp);
+  const float mu = settings.mu();
+  const float mu2 = settings.mu_squared();
 
   GhmrResult r;
   r.grad = Tensor::empty(pred.shape());
@@ -90,7 +88,8 @@ GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor&
       const double d = static_cast<double>(x[i] - y[i]);
       return static_cast<float>(std::abs(d / std::sqrt(d * d + static_cast<double>(mu2))));
     };
-    r.calls.push_back(cpu::ghm_call(cfg, rows[c + 1] - rows[c], dims, eval, precise_g, state.acc_sum, r.grad.data<float>() + base,
+    r.calls.push_back(cpu::ghm_call(settings, rows[c + 1] - rows[c], dims, eval, precise_g, state.acc_sum,
+                                    r.grad.data<float>() + base,
                                     r.element_weight.defined() ? r.element_weight.data<float>() + base : nullptr));
     r.total += r.calls.back().loss;
   }
@@ -98,18 +97,18 @@ GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor&
   return r;
 }
 
-Tensor ghm_r_loss(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmrParams& params,
+Tensor ghm_r_loss(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmSettings& settings,
                   GhmEmaState& state, std::span<const std::int64_t> level_rows, std::vector<GhmCallStats>* stats) {
 #if GHM_WITH_CUDA
   if (pred.defined() && pred.device().is_cuda()) {  // no host synchronisation unless the statistics are asked for
-    const cuda::GhmRun run = ghm_r_cuda(pred, target, label_weight, params, state, level_rows, ElementWeights::Skip);
+    const cuda::GhmRun run = ghm_r_cuda(pred, target, label_weight, settings, state, level_rows, ElementWeights::Skip);
     if (stats) *stats = cuda::read_call_stats(run);
     return fused_loss_output(run.loss, pred, run.grad, kOp);
   }
 #endif
-  GhmrResult r = ghm_r_forward(pred, target, label_weight, params, state, level_rows);
+  GhmrResult r = ghm_r_forward(pred, target, label_weight, settings, state, level_rows);
   if (stats) *stats = std::move(r.calls);
-  return fused_loss_output(r.total, pred, r.grad, "ghm_r_loss");
+  return fused_loss_output(r.total, pred, r.grad, kOp);
 }
 
 }  // namespace ghm::losses

@@ -11,26 +11,21 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "losses/ghm_settings.h"
 #include "losses/ghm_state.h"
 
 namespace ghm::losses {
 
-struct GhmrParams {
-  float mu = 0.02f;
-  int bins = 10;
-  double momentum = 0.0;
-  float loss_weight = 1.0f;
-};
-
-// pred, target, label_weight: [N, D] f32 (D = 4 for boxes). level_rows as in ghm_c_loss.
-Tensor ghm_r_loss(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmrParams& params,
-                  GhmEmaState& state, std::span<const std::int64_t> level_rows = {},
+// settings: made by GhmSettings::regression. pred, target, label_weight: [N, D] f32 (D = 4 for
+// boxes). level_rows as in ghm_c_loss.
+Tensor ghm_r_loss(const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                  const GhmSettings& settings, GhmEmaState& state, std::span<const std::int64_t> level_rows = {},
                   std::vector<GhmCallStats>* stats = nullptr);
 
 // The same computation without autograd, for tools and cross-checks: the loss, dL/dpred (for an
 // upstream gradient of 1), optionally each element's weight, and the statistics of every call.
-GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmrParams& params,
-                         GhmEmaState& state, std::span<const std::int64_t> level_rows = {},
-                         ElementWeights keep = ElementWeights::Skip);
+GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                         const GhmSettings& settings, GhmEmaState& state,
+                         std::span<const std::int64_t> level_rows = {}, ElementWeights keep = ElementWeights::Skip);
 
 }  // namespace ghm::losses

@@ -9,7 +9,7 @@
 # (-DGHM_CUDA=AUTO) and builds the CPU backend alone otherwise.
 set -euo pipefail
 
-packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libdnnl-dev libstb-dev doctest-dev git)
+packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libdnnl-dev libstb-dev libcli11-dev doctest-dev git)
 python_packages=(python3-torch python3-numpy)
 
 usage() {

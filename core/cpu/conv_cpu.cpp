@@ -16,10 +16,29 @@
 #include <cstring>
 #include <memory>
 
+#include "core/check.h"
 #include "core/cpu/gemm.h"
 #include "core/cpu/parallel.h"
 
 namespace ghm::cpu {
+
+const char* conv_pass_name(ConvPass pass) {
+  switch (pass) {
+    case ConvPass::Forward: return "forward";
+    case ConvPass::BackwardData: return "backward-data";
+    case ConvPass::BackwardWeight: return "backward-weight";
+  }
+  return "unknown pass";
+}
+
+std::string describe(const ConvGeometry& g) {
+  const Conv2dParams& p = g.p;
+  return str_cat("input [", g.n, ", ", g.c, ", ", g.h, ", ", g.w, "], weight [", g.o, ", ", g.c / p.groups, ", ", g.kh,
+                 ", ", g.kw, "], output [", g.n, ", ", g.o, ", ", g.ho, ", ", g.wo, "], stride ", p.stride_h, "x",
+                 p.stride_w, ", padding ", p.pad_h, "x", p.pad_w, ", dilation ", p.dilation_h, "x", p.dilation_w,
+                 ", groups ", p.groups);
+}
+
 namespace {
 
 // Grows to the largest request and keeps it: no allocation per call once warm.

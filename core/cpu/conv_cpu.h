@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "core/ops/conv.h"
 
@@ -14,6 +15,12 @@ struct ConvGeometry {
   std::int64_t ho, wo;        // output
   Conv2dParams p;
 };
+
+// The three passes of a convolution, as the backends (oneDNN, cuDNN) name them in messages.
+enum class ConvPass { Forward, BackwardData, BackwardWeight };
+const char* conv_pass_name(ConvPass pass);  // "forward", "backward-data", "backward-weight"
+// "input [N, C, H, W], weight [...], output [...], stride SxS, padding PxP, dilation DxD, groups G"
+std::string describe(const ConvGeometry& g);
 
 // y = conv(x, weight) + bias.    x: [N,C,H,W], weight: [O,C/G,KH,KW], bias: [O] or null, y: [N,O,HO,WO]
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y);

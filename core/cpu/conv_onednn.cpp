@@ -66,29 +66,11 @@ namespace {
 using dnnl::memory;
 using Tag = memory::format_tag;
 
-enum class ConvPass { Forward, BackwardData, BackwardWeight };
 enum class Layout { Plain, Chosen };  // the caller's NCHW/OIHW, or what oneDNN picks (format_tag::any)
 enum class Flow { In, Out };          // an operand read by the primitive, or written by it
 
-const char* pass_name(ConvPass pass) {
-  switch (pass) {
-    case ConvPass::Forward: return "forward";
-    case ConvPass::BackwardData: return "backward-data";
-    case ConvPass::BackwardWeight: return "backward-weight";
-  }
-  return "unknown pass";
-}
-
-std::string describe(const ConvGeometry& g) {
-  const Conv2dParams& p = g.p;
-  return str_cat("input [", g.n, ", ", g.c, ", ", g.h, ", ", g.w, "], weight [", g.o, ", ", g.c / p.groups, ", ", g.kh,
-                 ", ", g.kw, "], output [", g.n, ", ", g.o, ", ", g.ho, ", ", g.wo, "], stride ", p.stride_h, "x",
-                 p.stride_w, ", padding ", p.pad_h, "x", p.pad_w, ", dilation ", p.dilation_h, "x", p.dilation_w,
-                 ", groups ", p.groups);
-}
-
 [[noreturn]] void fail(ConvPass pass, const ConvGeometry& g, const dnnl::error& e) {
-  GHM_FAIL("oneDNN conv2d ", pass_name(pass), " failed for ", describe(g), ": status ", dnnl_status2str(e.status),
+  GHM_FAIL("oneDNN conv2d ", conv_pass_name(pass), " failed for ", describe(g), ": status ", dnnl_status2str(e.status),
            " (", e.what(), ")");
 }
 

@@ -56,26 +56,11 @@
 namespace ghm::cuda {
 namespace {
 
+using cpu::ConvPass;
+using cpu::conv_pass_name;
+using cpu::describe;
+
 constexpr std::size_t kMaxWorkspaceBytes = std::size_t{1} << 30;
-
-enum class ConvPass { Forward, BackwardData, BackwardWeight };
-
-const char* pass_name(ConvPass pass) {
-  switch (pass) {
-    case ConvPass::Forward: return "forward";
-    case ConvPass::BackwardData: return "backward-data";
-    case ConvPass::BackwardWeight: return "backward-weight";
-  }
-  return "unknown pass";
-}
-
-std::string describe(const ConvGeometry& g) {
-  const Conv2dParams& p = g.p;
-  return str_cat("input [", g.n, ", ", g.c, ", ", g.h, ", ", g.w, "], weight [", g.o, ", ", g.c / p.groups, ", ", g.kh,
-                 ", ", g.kw, "], output [", g.n, ", ", g.o, ", ", g.ho, ", ", g.wo, "], stride ", p.stride_h, "x",
-                 p.stride_w, ", padding ", p.pad_h, "x", p.pad_w, ", dilation ", p.dilation_h, "x", p.dilation_w,
-                 ", groups ", p.groups);
-}
 
 std::int64_t input_elements(const ConvGeometry& g) { return g.n * g.c * g.h * g.w; }
 std::int64_t output_elements(const ConvGeometry& g) { return g.n * g.o * g.ho * g.wo; }
@@ -352,7 +337,7 @@ void run_pass(const ConvGeometry& g, const Pass& pass) {
     pass.run(handle, d, static_cast<typename Pass::Algo>(plan->algo), workspace.raw_device_data(),
              plan->workspace_bytes);
   } catch (const Error& e) {
-    GHM_FAIL("cuDNN conv2d ", pass_name(Pass::kPass), " failed for ", describe(g), ", TF32 ",
+    GHM_FAIL("cuDNN conv2d ", conv_pass_name(Pass::kPass), " failed for ", describe(g), ", TF32 ",
              tf32_allowed() ? "on" : "off", ": ", e.what());
   }
 }

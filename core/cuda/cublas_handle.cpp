@@ -1,19 +1,12 @@
 // The cuBLAS owner of cublas_handle.h. A plain C++ file (host compiler only).
 #include "core/cuda/cublas_handle.h"
 
-#include <array>
-#include <cstddef>
-#include <optional>
-
 #include "core/check.h"
 #include "core/cuda/cuda_check.h"
-#include "core/cuda/device_guard.h"
 #include "core/cuda/math_mode.h"
+#include "core/cuda/thread_handle.h"
 
 namespace ghm::cuda {
-namespace {
-constexpr int kMaxDevices = 16;  // as the device allocators (device_memory.cpp)
-}  // namespace
 
 CublasHandle::CublasHandle() {
   GHM_CUBLAS_CHECK(cublasCreate(&handle_));
@@ -57,17 +50,9 @@ void CublasHandle::apply_tf32(bool allowed) {
 }
 
 cublasHandle_t cublas_handle(int device) {
-  GHM_CHECK(device >= 0 && device < kMaxDevices, "cublas_handle: cuda:", device, " is out of range (at most ",
-            kMaxDevices, " devices)");
-  // Destroyed at thread exit, which runs before the process's static destructors.
-  thread_local std::array<std::optional<CublasHandle>, kMaxDevices> handles;
-  std::optional<CublasHandle>& slot = handles[static_cast<std::size_t>(device)];
-  if (!slot) {
-    const DeviceGuard guard(device);  // cublasCreate binds the handle to the current device
-    slot.emplace();
-  }
-  slot->apply_tf32(tf32_allowed());
-  return slot->get();
+  CublasHandle& handle = thread_handle<CublasHandle>(device, "cublas_handle");
+  handle.apply_tf32(tf32_allowed());
+  return handle.get();
 }
 
 cublasComputeType_t gemm_compute_type() {

@@ -1,13 +1,10 @@
 // The cuDNN owners of cudnn_handle.h. A plain C++ file (host compiler only).
 #include "core/cuda/cudnn_handle.h"
 
-#include <array>
-#include <cstddef>
 #include <limits>
-#include <optional>
 
 #include "core/check.h"
-#include "core/cuda/device_guard.h"
+#include "core/cuda/thread_handle.h"
 
 namespace ghm::cuda {
 namespace cudnn_detail {
@@ -22,28 +19,13 @@ int to_int(std::int64_t value, const char* what) {
 
 using cudnn_detail::to_int;
 
-namespace {
-constexpr int kMaxDevices = 16;  // as the device allocators (device_memory.cpp)
-}  // namespace
-
 CudnnHandle::CudnnHandle() {
   // Stream 0 is the legacy default stream: this backend is never compiled with per-thread default
   // streams, and every kernel and copy is queued there, so cuDNN's work is ordered with them.
   GHM_CUDNN_CHECK(cudnnSetStream(handle_.get(), nullptr));
 }
 
-cudnnHandle_t cudnn_handle(int device) {
-  GHM_CHECK(device >= 0 && device < kMaxDevices, "cudnn_handle: cuda:", device, " is out of range (at most ",
-            kMaxDevices, " devices)");
-  // Destroyed at thread exit, which runs before the process's static destructors.
-  thread_local std::array<std::optional<CudnnHandle>, kMaxDevices> handles;
-  std::optional<CudnnHandle>& slot = handles[static_cast<std::size_t>(device)];
-  if (!slot) {
-    const DeviceGuard guard(device);  // cudnnCreate binds the handle to the current device
-    slot.emplace();
-  }
-  return slot->get();
-}
+cudnnHandle_t cudnn_handle(int device) { return thread_handle<CudnnHandle>(device, "cudnn_handle").get(); }
 
 TensorDescriptor::TensorDescriptor(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w) {
   // Each extent must fit an int (to_int), and so must the element count: larger tensors are refused

@@ -18,11 +18,11 @@
 //
 // Pass 1 (segment_partials_kernel), one block of 256 threads per (segment, chunk of kChunk
 // elements): each thread adds its strided share in double (stepping the plane/offset pair instead
-// of dividing per element), a shared-memory tree of fixed shape adds the thread sums, and the block
-// writes its partial. Pass 2 (segment_finish_kernel), one block per segment: adds the segment's
-// partials in block order with the same tree, then writes the statistic. The partition depends
-// only on the sizes, so each run adds the same numbers in the same order: results are
-// bit-identical from run to run (no atomics anywhere). The terms and accumulators are the CPU's
+// of dividing per element), block_sum's tree of fixed shape (block_reduce.cuh) adds the thread
+// sums, and the block writes its partial. Pass 2 (segment_finish_kernel), one block per segment:
+// adds the segment's partials in block order with the same tree, then writes the statistic. The
+// partition depends only on the sizes, so each run adds the same numbers in the same order:
+// results are bit-identical from run to run (no atomics anywhere). The terms and accumulators are the CPU's
 // (float terms, double sums), so statistics agree with the CPU to float rounding; the variance is a
 // second pass around the double mean, as on the CPU.
 //
@@ -42,6 +42,7 @@
 #include <limits>
 
 #include "core/check.h"
+#include "core/cuda/block_reduce.cuh"
 #include "core/cuda/caching_allocator.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/device_memory.h"
@@ -68,28 +69,12 @@ SegmentLayout group_layout(std::int64_t c, std::int64_t s, std::int64_t groups) 
   return {cg * s, s, s, cg * s};
 }
 
+// The two sums a statistic needs, added as a pair by one block_sum tree (block_reduce.cuh).
 struct Partial {
   double a, b;
 };
 
-// The block's sums of a and b (one pair per thread), the same tree every time; valid in thread 0.
-__device__ void block_sum2(double& a, double& b) {
-  __shared__ double sa[kThreads];
-  __shared__ double sb[kThreads];
-  const unsigned t = threadIdx.x;
-  sa[t] = a;
-  sb[t] = b;
-  __syncthreads();
-  for (unsigned half = kThreads / 2; half > 0; half /= 2) {
-    if (t < half) {
-      sa[t] += sa[t + half];
-      sb[t] += sb[t + half];
-    }
-    __syncthreads();
-  }
-  a = sa[0];
-  b = sb[0];
-}
+__device__ __forceinline__ Partial operator+(const Partial& x, const Partial& y) { return {x.a + y.a, x.b + y.b}; }
 
 // ---- terms: term(r, i, at, a, b) adds element `at` (plane i of segment r) to the sums a, b ----
 
@@ -222,8 +207,8 @@ __global__ void segment_partials_kernel(Term term, SegmentLayout l, std::int64_t
       }
     }
   }
-  block_sum2(a, b);
-  if (threadIdx.x == 0) partial[block] = Partial{a, b};
+  const Partial sum = block_sum(Partial{a, b});
+  if (threadIdx.x == 0) partial[block] = sum;
 }
 
 // Pass 2: block r adds partial[r * chunks, (r + 1) * chunks) and finishes segment r.
@@ -236,8 +221,8 @@ __global__ void segment_finish_kernel(Finish finish, const Partial* __restrict__
     a += p[j].a;
     b += p[j].b;
   }
-  block_sum2(a, b);
-  if (threadIdx.x == 0) finish(r, a, b);
+  const Partial sum = block_sum(Partial{a, b});
+  if (threadIdx.x == 0) finish(r, sum.a, sum.b);
 }
 
 // ---- per-element kernels (Index: uint32 when the tensor has < 2^32 elements, else int64) ----

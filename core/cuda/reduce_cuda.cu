@@ -3,13 +3,14 @@
 //   sum_middle, inner > 1:  one thread per output (o, i) adds x[o, 0..r-1, i] in order; threads
 //                           of a warp read consecutive i, so the loads are coalesced
 //   sum_middle, inner = 1:  one block per row: each thread adds a strided subset in order (in
-//                           double), then a shared-memory tree of fixed shape
+//                           double), then block_sum's tree of fixed shape (block_reduce.cuh)
 //   sum_all:                pass 1: block b reduces elements [b * kChunk, (b + 1) * kChunk) like a
 //                           row above; pass 2: one block adds the partials in block order
 #include "core/cuda/reduce_cuda.h"
 
 #include <algorithm>
 
+#include "core/cuda/block_reduce.cuh"
 #include "core/cuda/caching_allocator.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/launch.h"
@@ -19,18 +20,6 @@ namespace ghm::cuda {
 namespace {
 
 constexpr std::int64_t kChunk = 1 << 16;
-
-// The block's sum of `v` (one value per thread), the same tree every time; valid in thread 0.
-__device__ double block_sum(double v) {
-  __shared__ double s[kThreads];
-  s[threadIdx.x] = v;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (static_cast<int>(threadIdx.x) < half) s[threadIdx.x] += s[threadIdx.x + half];
-    __syncthreads();
-  }
-  return s[0];
-}
 
 __global__ void sum_columns_kernel(const float* __restrict__ x, float* __restrict__ out, std::int64_t outer,
                                    std::int64_t r, std::int64_t inner) {

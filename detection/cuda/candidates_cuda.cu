@@ -2,6 +2,7 @@
 //
 //   pass 1  block b of tile [b * kTile, (b + 1) * kTile): thread t counts the passing elements of
 //           its contiguous run [t * kRun, (t + 1) * kRun) of the tile -> the block's sum count[b]
+//           (block_sum, block_reduce.cuh)
 //   host    offset[b] = count[0] + ... + count[b - 1] (exclusive scan, int64), total
 //   pass 2  the same runs again: an exclusive scan of the threads' counts in shared memory gives
 //           each thread its first slot, offset[b] + scan[t]; it writes its passing elements there
@@ -13,6 +14,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "core/cuda/block_reduce.cuh"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/device_guard.h"
 #include "core/cuda/launch.h"
@@ -21,6 +23,7 @@
 namespace ghm::detection::cuda {
 namespace {
 
+using ghm::cuda::block_sum;
 using ghm::cuda::kThreads;
 
 constexpr int kRun = 16;                   // elements per thread
@@ -30,18 +33,12 @@ __device__ __forceinline__ bool passes(float v, float threshold) { return v > th
 
 __global__ void count_kernel(const float* __restrict__ logits, std::int64_t n, float threshold,
                              std::int32_t* __restrict__ count) {
-  __shared__ std::int32_t s[kThreads];
   const std::int64_t begin = blockIdx.x * kTile + static_cast<std::int64_t>(threadIdx.x) * kRun;
   const std::int64_t end = min(begin + kRun, n);
   std::int32_t c = 0;
   for (std::int64_t i = begin; i < end; ++i) c += passes(logits[i], threshold) ? 1 : 0;
-  s[threadIdx.x] = c;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (static_cast<int>(threadIdx.x) < half) s[threadIdx.x] += s[threadIdx.x + half];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) count[blockIdx.x] = s[0];
+  const std::int32_t total = block_sum(c);
+  if (threadIdx.x == 0) count[blockIdx.x] = total;
 }
 
 __global__ void write_kernel(const float* __restrict__ logits, std::int64_t n, float threshold,

@@ -22,7 +22,7 @@ Tensor classification_loss(const Tensor& cls_rows, const BatchTargets& t, const 
       return losses::ghm_c_loss(cls_rows, t.labels, t.label_weights, c.ghmc, state.cls, scope_rows(c.scope, t.level_rows),
                                 calls);
     case ClsLossKind::GhmCExact: {
-      const losses::GhmcExactParams exact{1.0 / c.ghmc.bins, c.ghmc.loss_weight};
+      const losses::GhmcExactParams exact{1.0 / c.ghmc.bins(), c.ghmc.loss_weight()};
       return losses::ghm_c_exact_loss(cls_rows, t.labels, t.label_weights, exact, scope_rows(c.scope, t.level_rows));
     }
     case ClsLossKind::Focal:

@@ -33,20 +33,20 @@ enum class RegLossKind { GhmR, SmoothL1, Asl1 };
 
 struct ClsLossConfig {
   ClsLossKind kind = ClsLossKind::GhmC;
-  losses::GhmcParams ghmc{30, 0.75, 1.0f};
+  losses::GhmSettings ghmc = losses::GhmSettings::classification(30, 0.75, 1.0f);  // ghmc; bins for ghmc_exact
   losses::GhmScope scope = losses::GhmScope::PerLevel;
   float alpha = 0.25f;  // focal
   float gamma = 2.0f;   // focal
-  float loss_weight = 1.0f;  // focal and ce (GHM-C uses ghmc.loss_weight)
+  float loss_weight = 1.0f;  // focal and ce (GHM-C uses ghmc's)
 };
 
 struct RegLossConfig {
   RegLossKind kind = RegLossKind::GhmR;
-  losses::GhmrParams ghmr{0.02f, 10, 0.7, 10.0f};
+  losses::GhmSettings ghmr = losses::GhmSettings::regression(0.02f, 10, 0.7, 10.0f);
   losses::GhmScope scope = losses::GhmScope::PerLevel;
   float beta = 0.11f;        // smooth L1
   float mu = 0.02f;          // ASL1
-  float loss_weight = 1.0f;  // sl1 and asl1 (GHM-R uses ghmr.loss_weight)
+  float loss_weight = 1.0f;  // sl1 and asl1 (GHM-R uses ghmr's)
 };
 
 struct DetectionLossConfig {
@@ -62,7 +62,7 @@ struct DetectionLossState {
   losses::GhmEmaState cls;
   losses::GhmEmaState reg;
   explicit DetectionLossState(const DetectionLossConfig& config = {})
-      : cls(config.cls.ghmc.bins), reg(config.reg.ghmr.bins) {}
+      : cls(config.cls.ghmc.bins()), reg(config.reg.ghmr.bins()) {}
 };
 
 struct DetectionLoss {

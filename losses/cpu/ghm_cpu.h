@@ -17,9 +17,9 @@
 #include <memory>
 #include <vector>
 
-#include "core/check.h"
 #include "core/cpu/parallel.h"
 #include "losses/ghm_math.h"
+#include "losses/ghm_settings.h"
 #include "losses/ghm_state.h"
 
 namespace ghm::losses::cpu {
@@ -29,15 +29,6 @@ namespace ghm::losses::cpu {
 //   loss[E]  the unweighted element loss l               d[E]   the unweighted gradient dl/dx
 // for every element, valid or not (values of invalid elements are ignored). It is written as flat
 // loops so that the compiler vectorises the element math.
-enum class GhmTot { CountValid, SumWeights };
-
-struct GhmCallConfig {
-  int bins;
-  double momentum;  // a double, as the reference's Python float: (1 - m) * R is rounded once
-  float loss_weight;
-  float last_edge;
-  GhmTot tot_rule;
-};
 
 constexpr std::int64_t kGhmChunk = 1 << 14;
 
@@ -104,21 +95,16 @@ inline void bin_block(const float* __restrict g, const float* __restrict lw, std
 // elements whose g lies within a few ulps of a bin edge, so that their bin is the correctly
 // rounded one (and so, almost always, the reference's). grad: [R, C] written with dL/dx;
 // element_weight: [R, C] or null, written with each element's w (0 when invalid).
-// acc_sum: [bins], the EMA state (used when momentum > 0).
+// acc_sum: [bins], the EMA state (used with momentum; check_ghm_call has sized it).
 template <class Eval, class PreciseG>
-GhmCallStats ghm_call(const GhmCallConfig& cfg, std::int64_t rows, std::int64_t cols, Eval&& eval,
+GhmCallStats ghm_call(const GhmSettings& settings, std::int64_t rows, std::int64_t cols, Eval&& eval,
                       PreciseG&& precise_g, std::vector<float>& acc_sum, float* grad, float* element_weight) {
   const std::int64_t elements = rows * cols;
-  GHM_CHECK(cfg.bins >= 1 && cfg.bins <= kMaxGhmBins, "GHM: bins must be in [1, ", kMaxGhmBins, "], got ", cfg.bins);
-  GHM_CHECK(cfg.momentum >= 0.0 && cfg.momentum < 1.0, "GHM: momentum must be in [0, 1), got ", cfg.momentum);
-  if (cfg.momentum > 0.0)
-    GHM_CHECK(static_cast<int>(acc_sum.size()) == cfg.bins, "GHM: EMA state has ", acc_sum.size(),
-              " bins, the loss has ", cfg.bins);
   GhmWorkspace& ws = ghm_workspace(elements);
-  const int M = cfg.bins;
+  const int M = settings.bins();
   std::vector<float> edges(static_cast<std::size_t>(M + 1));
   for (int i = 0; i < M; ++i) edges[static_cast<std::size_t>(i)] = static_cast<float>(i) / static_cast<float>(M);
-  edges[static_cast<std::size_t>(M)] = cfg.last_edge;
+  edges[static_cast<std::size_t>(M)] = settings.last_edge();
 
   // Pass 1: evaluate, bin, count.
   const std::int64_t rows_per_chunk = std::max<std::int64_t>(1, kGhmChunk / std::max<std::int64_t>(cols, 1));
@@ -169,14 +155,15 @@ GhmCallStats ghm_call(const GhmCallConfig& cfg, std::int64_t rows, std::int64_t 
     valid_count += valid[static_cast<std::size_t>(c)];
     weight_total += weight_sum[static_cast<std::size_t>(c)];
   }
-  stats.tot = std::max(cfg.tot_rule == GhmTot::CountValid ? static_cast<double>(valid_count) : weight_total, 1.0);
+  const bool count_valid = settings.tot_rule() == GhmTot::CountValid;
+  stats.tot = std::max(count_valid ? static_cast<double>(valid_count) : weight_total, 1.0);
   stats.bin_weight.assign(static_cast<std::size_t>(M), 0.0f);
-  stats.nonempty_bins =
-      ghm_bin_weights(stats.num_in_bin.data(), M, stats.tot, cfg.momentum, acc_sum.data(), stats.bin_weight.data());
-  if (cfg.momentum > 0.0) stats.acc_sum = acc_sum;
+  stats.nonempty_bins = ghm_bin_weights(stats.num_in_bin.data(), M, stats.tot, settings.momentum(), acc_sum.data(),
+                                        stats.bin_weight.data());
+  if (settings.has_momentum()) stats.acc_sum = acc_sum;
 
   // Pass 3: weighted gradient and loss.
-  const float scale = static_cast<float>(static_cast<double>(cfg.loss_weight) / stats.tot);
+  const float scale = static_cast<float>(static_cast<double>(settings.loss_weight()) / stats.tot);
   // Weight tables indexed by the stored byte: entry kNoBin (invalid elements) is 0, so the loop
   // has no branch and vectorises (a gather per element).
   std::array<float, 128> w_table{}, g_table{};
@@ -202,7 +189,7 @@ GhmCallStats ghm_call(const GhmCallConfig& cfg, std::int64_t rows, std::int64_t 
   });
   double total = 0;
   for (double p : partial) total += p;
-  stats.loss = total / stats.tot * cfg.loss_weight;
+  stats.loss = total / stats.tot * settings.loss_weight();
   return stats;
 }
 

@@ -28,6 +28,10 @@
 //            sum of w[bin] * l over the tile in double -> loss_partial[tile] (fixed tree)
 //   pass 4   ghm_loss_kernel, one block: per call loss = (sum of its partials) / tot * loss_weight,
 //            total = sum of the call losses in call order -> the [] loss tensor
+// Every kernel takes the loss's GhmSettings by value (bins M, momentum, loss_weight, mu, the last
+// edge, the tot rule), checked once where they were made (losses/ghm_settings.h).
+// Block sums (tot, loss partials) are block_sum's fixed tree and the per-bin counts warp_sum's
+// (core/cuda/block_reduce.cuh).
 // Memory moved: pass 1 reads the inputs and writes 1 byte per element; pass 3 reads the inputs and
 // the byte and writes the gradient (and the weight when asked).
 #include "losses/cuda/ghm_cuda.h"
@@ -42,7 +46,7 @@
 namespace ghm::losses::cuda {
 namespace {
 
-constexpr int kWarps = kThreads / 32;
+constexpr int kWarps = kThreads / ghm::cuda::kWarpSize;
 constexpr int kBinSlots = 128;  // a bin byte indexes a table of this size: bins 0..125, kNoBin 127
 
 // The calls of one run, as a kernel argument: call c owns elements [elem_begin[c],
@@ -134,13 +138,16 @@ __device__ __forceinline__ std::uint32_t byte_sum(std::uint32_t v) {
 // bin_of: [E] written; hist: [L, M] (zeroed before) += counts; tot_partial: [tiles] written.
 template <class Elements>
 __global__ void __launch_bounds__(kThreads)
-    ghm_bin_kernel(Elements el, CallTable table, std::int64_t cols, int bins, float last_edge, bool count_valid,
+    ghm_bin_kernel(Elements el, CallTable table, std::int64_t cols, GhmSettings settings,
                    std::uint8_t* __restrict__ bin_of, unsigned long long* __restrict__ hist,
                    double* __restrict__ tot_partial) {
   extern __shared__ std::uint32_t count_words[];  // [bins][kThreads / 4]
   __shared__ float edges[kMaxGhmBins + 1];
   std::uint8_t* counts = reinterpret_cast<std::uint8_t*>(count_words);
-  for (int i = static_cast<int>(threadIdx.x); i <= bins; i += kThreads) edges[i] = ghm_edge(i, bins, last_edge);
+  const int bins = settings.bins();
+  const bool count_valid = settings.tot_rule() == GhmTot::CountValid;
+  for (int i = static_cast<int>(threadIdx.x); i <= bins; i += kThreads)
+    edges[i] = ghm_edge(i, bins, settings.last_edge());
   for (int i = static_cast<int>(threadIdx.x); i < bins * (kThreads / 4); i += kThreads) count_words[i] = 0;
   __syncthreads();
 
@@ -174,11 +181,12 @@ __global__ void __launch_bounds__(kThreads)
   const double tile_tot = block_sum(tot);  // its barriers also publish the counters
   if (threadIdx.x == 0) tot_partial[tile] = tile_tot;
 
-  const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
-  for (int b = warp; b < bins; b += kWarps) {
+  const int lane = static_cast<int>(threadIdx.x) % ghm::cuda::kWarpSize;
+  const int warp = static_cast<int>(threadIdx.x) / ghm::cuda::kWarpSize;
+  for (int b = warp; b < bins; b += kWarps) {  // a bin's kThreads / 4 counter words: two per lane
     const std::uint32_t* row = count_words + b * (kThreads / 4);
-    std::uint32_t s = byte_sum(row[lane]) + byte_sum(row[lane + 32]);
-    for (int offset = 16; offset > 0; offset /= 2) s += __shfl_down_sync(0xffffffffu, s, offset);
+    std::uint32_t s = byte_sum(row[lane]) + byte_sum(row[lane + ghm::cuda::kWarpSize]);
+    s = warp_sum(s);
     if (lane == 0 && s != 0) atomicAdd(hist + r.call * bins + b, static_cast<unsigned long long>(s));
   }
 }
@@ -198,8 +206,9 @@ struct CallStatsView {
 // Pass 2 (one block): calls in order, since each call's EMA starts from the previous one's.
 // tot_partial: [tiles]; acc_sum: [M] S, updated (null without momentum).
 __global__ void __launch_bounds__(kThreads)
-    ghm_weights_kernel(CallTable table, int bins, double momentum, float loss_weight,
-                       const double* __restrict__ tot_partial, float* __restrict__ acc_sum, CallStatsView out) {
+    ghm_weights_kernel(CallTable table, GhmSettings settings, const double* __restrict__ tot_partial,
+                       float* __restrict__ acc_sum, CallStatsView out) {
+  const int bins = settings.bins();
   for (int c = 0; c < table.calls; ++c) {
     double part = 0;
     for (std::int64_t t = table.tile_begin[c] + threadIdx.x; t < table.tile_begin[c + 1]; t += kThreads)
@@ -208,9 +217,9 @@ __global__ void __launch_bounds__(kThreads)
     if (threadIdx.x == 0) {
       const double tot = sum < 1.0 ? 1.0 : sum;  // std::max(sum, 1.0), as the CPU
       float* w = out.bin_weight + c * bins;
-      const int n = ghm_bin_weights(reinterpret_cast<const std::int64_t*>(out.hist + c * bins), bins, tot, momentum,
-                                    acc_sum, w);
-      const float scale = static_cast<float>(static_cast<double>(loss_weight) / tot);
+      const int n = ghm_bin_weights(reinterpret_cast<const std::int64_t*>(out.hist + c * bins), bins, tot,
+                                    settings.momentum(), acc_sum, w);
+      const float scale = static_cast<float>(static_cast<double>(settings.loss_weight()) / tot);
       for (int i = 0; i < bins; ++i) out.grad_scale[c * bins + i] = w[i] * scale;
       if (out.acc_after != nullptr)
         for (int i = 0; i < bins; ++i) out.acc_after[c * bins + i] = acc_sum[i];
@@ -224,10 +233,12 @@ __global__ void __launch_bounds__(kThreads)
 // null; loss_partial: [tiles] written.
 template <class Elements>
 __global__ void __launch_bounds__(kThreads)
-    ghm_grad_kernel(Elements el, CallTable table, std::int64_t cols, int bins, const std::uint8_t* __restrict__ bin_of,
-                    const float* __restrict__ bin_weight, const float* __restrict__ grad_scale,
-                    float* __restrict__ grad, float* __restrict__ element_weight, double* __restrict__ loss_partial) {
+    ghm_grad_kernel(Elements el, CallTable table, std::int64_t cols, GhmSettings settings,
+                    const std::uint8_t* __restrict__ bin_of, const float* __restrict__ bin_weight,
+                    const float* __restrict__ grad_scale, float* __restrict__ grad, float* __restrict__ element_weight,
+                    double* __restrict__ loss_partial) {
   __shared__ float w_table[kBinSlots], g_table[kBinSlots];  // by bin byte; 0 for kNoBin
+  const int bins = settings.bins();
   const std::int64_t tile = blockIdx.x;
   const TileRange r = tile_range(table, tile);
   for (int i = static_cast<int>(threadIdx.x); i < kBinSlots; i += kThreads) {
@@ -271,7 +282,7 @@ __global__ void __launch_bounds__(kThreads)
 
 // Pass 4 (one block). loss_partial: [tiles]; loss: [1] the [] tensor.
 __global__ void __launch_bounds__(kThreads)
-    ghm_loss_kernel(CallTable table, float loss_weight, const double* __restrict__ loss_partial, CallStatsView out,
+    ghm_loss_kernel(CallTable table, GhmSettings settings, const double* __restrict__ loss_partial, CallStatsView out,
                     float* __restrict__ loss) {
   double total = 0;
   for (int c = 0; c < table.calls; ++c) {
@@ -280,7 +291,7 @@ __global__ void __launch_bounds__(kThreads)
       part += loss_partial[t];
     const double sum = block_sum(part);
     if (threadIdx.x == 0) {
-      const double call_loss = sum / out.tot[c] * static_cast<double>(loss_weight);
+      const double call_loss = sum / out.tot[c] * static_cast<double>(settings.loss_weight());
       out.call_loss[c] = call_loss;
       total += call_loss;
     }
@@ -332,17 +343,13 @@ float* device_ema_state(GhmEmaState& state, int bins, Device device) {
   return state.device_acc_sum.device_data<float>();
 }
 
-// The four passes over all calls. cols: K (or D); count_valid: tot counts valid elements (GHM-C)
-// rather than summing their weights (GHM-R).
+// The four passes over all calls. cols: K (or D). The settings (checked where they were made) go
+// to the kernels as they are.
 template <class Elements>
-GhmRun run_calls(const Elements& el, const GhmCallConfig& cfg, const Tensor& pred, bool count_valid, float last_edge,
+GhmRun run_calls(const Elements& el, const GhmSettings& settings, const Tensor& pred,
                  std::span<const std::int64_t> call_rows, GhmEmaState& state, ElementWeights keep) {
-  GHM_CHECK(cfg.bins >= 1 && cfg.bins <= kMaxGhmBins, "GHM: bins must be in [1, ", kMaxGhmBins, "], got ", cfg.bins);
-  GHM_CHECK(cfg.momentum >= 0.0 && cfg.momentum < 1.0, "GHM: momentum must be in [0, 1), got ", cfg.momentum);
-  const bool momentum = cfg.momentum > 0.0;
-  if (momentum)
-    GHM_CHECK(static_cast<int>(state.acc_sum.size()) == cfg.bins, "GHM: EMA state has ", state.acc_sum.size(),
-              " bins, the loss has ", cfg.bins);
+  const int bins = settings.bins();
+  const bool momentum = settings.has_momentum();
   const int calls = static_cast<int>(call_rows.size()) - 1;
   GHM_CHECK(calls >= 1 && calls <= kMaxGhmCalls, "GHM on CUDA: ", calls, " calls (levels); at most ", kMaxGhmCalls,
             " run in one launch sequence");
@@ -361,15 +368,15 @@ GhmRun run_calls(const Elements& el, const GhmCallConfig& cfg, const Tensor& pre
 
   GhmRun run;
   run.calls = calls;
-  run.bins = cfg.bins;
+  run.bins = bins;
   run.momentum = momentum;
   run.loss = Tensor::empty(Shape{}, DType::F32, device);
   run.grad = Tensor::empty(pred.shape(), DType::F32, device);
   if (keep == ElementWeights::Keep) run.element_weight = Tensor::empty(pred.shape(), DType::F32, device);
-  const StatsLayout layout(calls, cfg.bins);
+  const StatsLayout layout(calls, bins);
   run.stats = Tensor::empty(Shape{static_cast<std::int64_t>(layout.bytes)}, DType::U8, device);
   const CallStatsView out = stats_view(run.stats.device_data<std::uint8_t>(), layout, momentum);
-  float* acc_sum = momentum ? device_ema_state(state, cfg.bins, device) : nullptr;
+  float* acc_sum = momentum ? device_ema_state(state, bins, device) : nullptr;
 
   // Scratch, freed on return (stream-ordered reuse: later work on this stream runs after ours):
   // tot_partial [tiles] and loss_partial [tiles] doubles, then the bin bytes [E].
@@ -385,42 +392,40 @@ GhmRun run_calls(const Elements& el, const GhmCallConfig& cfg, const Tensor& pre
     loss_partial = tot_partial + tiles;
     bin_of = base + tiles * 2 * static_cast<std::int64_t>(sizeof(double));
   }
-  GHM_CUDA_CHECK(cudaMemsetAsync(out.hist, 0, static_cast<std::size_t>(calls) * cfg.bins * sizeof(unsigned long long)));
+  GHM_CUDA_CHECK(cudaMemsetAsync(out.hist, 0, static_cast<std::size_t>(calls) * bins * sizeof(unsigned long long)));
 
   const auto grid = static_cast<unsigned>(tiles);
   if (tiles > 0) {
-    const std::size_t counter_bytes = static_cast<std::size_t>(cfg.bins) * kThreads;
-    ghm_bin_kernel<<<grid, kThreads, counter_bytes>>>(el, table, cols, cfg.bins, last_edge, count_valid, bin_of,
-                                                      out.hist, tot_partial);
+    const std::size_t counter_bytes = static_cast<std::size_t>(bins) * kThreads;
+    ghm_bin_kernel<<<grid, kThreads, counter_bytes>>>(el, table, cols, settings, bin_of, out.hist, tot_partial);
     GHM_CUDA_CHECK_LAUNCH();
   }
-  ghm_weights_kernel<<<1, kThreads>>>(table, cfg.bins, cfg.momentum, cfg.loss_weight, tot_partial, acc_sum, out);
+  ghm_weights_kernel<<<1, kThreads>>>(table, settings, tot_partial, acc_sum, out);
   GHM_CUDA_CHECK_LAUNCH();
   if (tiles > 0) {
     float* element_weight = run.element_weight.defined() ? run.element_weight.device_data<float>() : nullptr;
-    ghm_grad_kernel<<<grid, kThreads>>>(el, table, cols, cfg.bins, bin_of, out.bin_weight, out.grad_scale,
+    ghm_grad_kernel<<<grid, kThreads>>>(el, table, cols, settings, bin_of, out.bin_weight, out.grad_scale,
                                         run.grad.device_data<float>(), element_weight, loss_partial);
     GHM_CUDA_CHECK_LAUNCH();
   }
-  ghm_loss_kernel<<<1, kThreads>>>(table, cfg.loss_weight, loss_partial, out, run.loss.device_data<float>());
+  ghm_loss_kernel<<<1, kThreads>>>(table, settings, loss_partial, out, run.loss.device_data<float>());
   GHM_CUDA_CHECK_LAUNCH();
   return run;
 }
 
 }  // namespace
 
-GhmRun ghm_c_calls(const GhmCallConfig& cfg, const Tensor& pred, const DeviceClassTargets& t,
+GhmRun ghm_c_calls(const GhmSettings& settings, const Tensor& pred, const DeviceClassTargets& t,
                    std::span<const std::int64_t> call_rows, GhmEmaState& state, ElementWeights keep) {
   const ClassElements el{pred.device_data<float>(), t};
-  return run_calls(el, cfg, pred, true, kGhmcLastEdge, call_rows, state, keep);
+  return run_calls(el, settings, pred, call_rows, state, keep);
 }
 
-GhmRun ghm_r_calls(const GhmCallConfig& cfg, const Tensor& pred, const Tensor& target, const Tensor& label_weight,
-                   float mu, std::span<const std::int64_t> call_rows, GhmEmaState& state, ElementWeights keep) {
-  const float mu2 = static_cast<float>(static_cast<double>(mu) * static_cast<double>(mu));
+GhmRun ghm_r_calls(const GhmSettings& settings, const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                   std::span<const std::int64_t> call_rows, GhmEmaState& state, ElementWeights keep) {
   const RegressionElements el{pred.device_data<float>(), target.device_data<float>(), label_weight.device_data<float>(),
-                              mu, mu2};
-  return run_calls(el, cfg, pred, false, kGhmrLastEdge, call_rows, state, keep);
+                              settings.mu(), settings.mu_squared()};
+  return run_calls(el, settings, pred, call_rows, state, keep);
 }
 
 std::vector<GhmCallStats> read_call_stats(const GhmRun& run) {

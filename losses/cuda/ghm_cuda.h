@@ -15,6 +15,7 @@
 
 #include "core/tensor.h"
 #include "losses/class_targets.h"
+#include "losses/ghm_settings.h"
 #include "losses/ghm_state.h"
 
 namespace ghm::losses::cuda {
@@ -22,12 +23,6 @@ namespace ghm::losses::cuda {
 // Calls of one run travel as kernel arguments (their element and tile offsets), so their number
 // is bounded; RetinaNet has 5.
 constexpr int kMaxGhmCalls = 64;
-
-struct GhmCallConfig {
-  int bins;           // in [1, kMaxGhmBins]
-  double momentum;    // in [0, 1); 0 turns the EMA off
-  float loss_weight;
-};
 
 // What a run leaves on the device.
 struct GhmRun {
@@ -39,15 +34,17 @@ struct GhmRun {
   bool momentum = false;
 };
 
-// GHM-C over pred [N, K] f32 logits with targets and label weights `t` (addresses on pred's
-// device). call_rows [L + 1]: row offsets of the calls, 0 .. N (see losses::call_rows). The EMA
-// state moves to the device on first use (see GhmEmaState).
-GhmRun ghm_c_calls(const GhmCallConfig& cfg, const Tensor& pred, const DeviceClassTargets& t,
+// GHM-C (settings of that kind) over pred [N, K] f32 logits with targets and label weights `t`
+// (addresses on pred's device). call_rows [L + 1]: row offsets of the calls, 0 .. N (see
+// losses::call_rows). The EMA state, sized by check_ghm_call, moves to the device on first use
+// (see GhmEmaState).
+GhmRun ghm_c_calls(const GhmSettings& settings, const Tensor& pred, const DeviceClassTargets& t,
                    std::span<const std::int64_t> call_rows, GhmEmaState& state, ElementWeights keep);
 
-// GHM-R over pred, target, label_weight [N, D] f32 on one device, with ASL1 parameter mu.
-GhmRun ghm_r_calls(const GhmCallConfig& cfg, const Tensor& pred, const Tensor& target, const Tensor& label_weight,
-                   float mu, std::span<const std::int64_t> call_rows, GhmEmaState& state, ElementWeights keep);
+// GHM-R (settings of that kind, mu among them) over pred, target, label_weight [N, D] f32 on one
+// device.
+GhmRun ghm_r_calls(const GhmSettings& settings, const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                   std::span<const std::int64_t> call_rows, GhmEmaState& state, ElementWeights keep);
 
 // The per-call statistics of a run, in call order (copies them to the host: synchronises).
 std::vector<GhmCallStats> read_call_stats(const GhmRun& run);

@@ -1,6 +1,6 @@
 // Device pieces shared by the CUDA loss kernels (ghm_cuda.cu, baselines_cuda.cu): the tile
-// geometry, a fixed-order block sum, the row/column walk over a [N, K] block, the classification
-// inputs of one element and the logistic terms.
+// geometry, the row/column walk over a [N, K] block, the classification inputs of one element and
+// the logistic terms. Sums over a tile use block_sum (core/cuda/block_reduce.cuh).
 //
 // Tiles: a block of kThreads threads owns kTile = kThreads * kItems consecutive elements; thread t
 // takes elements t, t + kThreads, ..., so each load instruction of a warp reads 32 consecutive
@@ -11,13 +11,16 @@
 
 #include <cstdint>
 
+#include "core/cuda/block_reduce.cuh"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/launch.h"
 #include "losses/class_targets.h"
 
 namespace ghm::losses::cuda {
 
+using ghm::cuda::block_sum;
 using ghm::cuda::kThreads;
+using ghm::cuda::warp_sum;
 
 constexpr int kItems = 16;                                       // elements per thread
 constexpr std::int64_t kTile = std::int64_t{kThreads} * kItems;  // elements per block
@@ -29,21 +32,6 @@ inline int current_device() {
   int d = 0;
   GHM_CUDA_CHECK(cudaGetDevice(&d));
   return d;
-}
-
-// The block's sum of v (one value per thread) by a tree of fixed shape, so the same order on every
-// run; returned to every thread. All threads of the block must call it.
-__device__ inline double block_sum(double v) {
-  __shared__ double s[kThreads];
-  s[threadIdx.x] = v;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (static_cast<int>(threadIdx.x) < half) s[threadIdx.x] += s[threadIdx.x + half];
-    __syncthreads();
-  }
-  const double total = s[0];
-  __syncthreads();  // s is reused by the next call
-  return total;
 }
 
 // q = a / b and r = a % b for a >= 0, b > 0; 32-bit arithmetic when both fit (the usual case).

@@ -2,13 +2,14 @@
 //
 //   sgd_update       one thread per element (grid-stride): d = g + wd * w; v = m * buf + d; w -= lr * v
 //   sum_of_squares   pass 1: block b of tensor t adds g[i]^2 for i in chunk b (strided per thread,
-//                    in double), then a shared-memory tree of fixed shape -> partial[offset_t + b];
+//                    in double), then block_sum's fixed tree (block_reduce.cuh) -> partial[offset_t + b];
 //                    pass 2: one block adds all partials in a fixed tree -> total (deterministic)
 //   scale_in_place   x *= scale
 #include "nn/cuda/optim_cuda.h"
 
 #include <vector>
 
+#include "core/cuda/block_reduce.cuh"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/launch.h"
 #include "core/tensor.h"
@@ -16,6 +17,7 @@
 namespace ghm::nn::cuda {
 namespace {
 
+using ghm::cuda::block_sum;
 using ghm::cuda::blocks_for;
 using ghm::cuda::first_index;
 using ghm::cuda::grid_stride;
@@ -34,18 +36,6 @@ __global__ void sgd_kernel(float* __restrict__ w, const float* __restrict__ g, f
     }
     w[i] -= lr * v;
   }
-}
-
-// The block's sum of `v` (one value per thread), the same tree every time; valid in thread 0.
-__device__ double block_sum(double v) {
-  __shared__ double s[kThreads];
-  s[threadIdx.x] = v;
-  __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
-    if (static_cast<int>(threadIdx.x) < half) s[threadIdx.x] += s[threadIdx.x + half];
-    __syncthreads();
-  }
-  return s[0];
 }
 
 __global__ void chunk_squares_kernel(const float* __restrict__ g, std::int64_t n, double* __restrict__ partial) {

@@ -112,7 +112,7 @@ TEST_CASE("make-shapes command: usage errors") {
   CHECK_THROWS_AS(app::run_make_shapes({"--out"}), app::UsageError);
   CHECK_THROWS_AS(app::run_make_shapes({"--out", "x", "--colour", "red"}), app::UsageError);
   CHECK_THROWS_WITH_AS(app::run_make_shapes({"--out", "x", "--train", "-1"}),
-                       doctest::Contains("--train expects an integer in 0..10000000, got '-1'"), app::UsageError);
+                       doctest::Contains("make-shapes: --train: must be in 0..10000000, got -1"), app::UsageError);
   CHECK_THROWS_WITH_AS(app::run_make_shapes({"--out", "x", "--size", "16"}), doctest::Contains("--size"),
                        app::UsageError);
   CHECK_THROWS_WITH_AS(app::run_make_shapes({"--out", "x", "--seed", "12abc"}), doctest::Contains("'12abc'"),

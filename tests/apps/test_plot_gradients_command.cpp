@@ -206,7 +206,7 @@ TEST_CASE("analyze-gradients: bad options and files are errors naming them") {
   CHECK_THROWS_AS(app::run_analyze_gradients({"--config", cfg, "--checkpoint", r.checkpoint}), app::UsageError);
   CHECK_THROWS_WITH_AS(
       app::run_analyze_gradients({"--config", cfg, "--checkpoint", r.checkpoint, "--out", out, "--batches", "0"}),
-      doctest::Contains("--batches '0'"), app::UsageError);
+      doctest::Contains("analyze-gradients: --batches: must be in 1..1048576, got 0"), app::UsageError);
   CHECK_THROWS_WITH_AS(
       app::run_analyze_gradients({"--config", cfg, "--checkpoint", r.checkpoint, "--out", out, "--bins", "500"}),
       doctest::Contains("bins 500"), Error);
@@ -274,8 +274,8 @@ TEST_CASE("gradient statistics: hand-made logits and deltas land in the bins the
 
   // GHM-C: the per-element weights of ghm_c_forward (no momentum, one call) times g, per bin.
   losses::GhmEmaState state(10);
-  const losses::GhmcResult ghm = losses::ghm_c_forward(logits, labels, weights, {10, 0.0, 1.0f}, state, {},
-                                                       losses::ElementWeights::Keep);
+  const losses::GhmcResult ghm = losses::ghm_c_forward(logits, labels, weights, losses::GhmSettings::classification(),
+                                                       state, {}, losses::ElementWeights::Keep);
   const std::vector<float> w = ghm.element_weight.to_vector<float>();
   const double g_of[6] = {0.05, 0.35, 0.05, 0.75, 0.95, 0.55};
   double ghmc_sum[10] = {};

@@ -34,10 +34,15 @@
 #include "detection/retinanet/postprocess.h"
 #include "core/random.h"
 #include "compare.h"
+#include "tests/detection/detection_cases.h"
 
 using namespace ghm;
 using namespace ghm::detection;
 using ghm::testing::normalised_error;
+using ghm::testing::Detections;
+using ghm::testing::random_boxes;
+using ghm::testing::random_detections;
+using ghm::testing::random_proper_boxes;
 
 namespace {
 
@@ -66,29 +71,6 @@ Tensor column(const Tensor& t, int k) {
   return Tensor::from_vector(v, Shape{n});
 }
 
-// Boxes with corners in [-10, span) and sizes in [0, max_size): some have zero width or height.
-Tensor random_boxes(std::int64_t n, std::mt19937& rng, float span = 100.f, float max_size = 40.f) {
-  std::uniform_real_distribution<float> pos(-10.f, span), size(0.f, max_size);
-  std::vector<float> v;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float x = pos(rng), y = pos(rng);
-    const float w = i % 11 == 3 ? 0.f : size(rng), h = i % 13 == 5 ? 0.f : size(rng);
-    v.insert(v.end(), {x, y, x + w, y + h});
-  }
-  return Tensor::from_vector(v, Shape{n, 4});
-}
-
-// Boxes of positive size (anchors and targets for the coder).
-Tensor random_proper_boxes(std::int64_t n, std::mt19937& rng, float span = 800.f) {
-  std::uniform_real_distribution<float> pos(-50.f, span), size(1.f, 300.f);
-  std::vector<float> v;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float x = pos(rng), y = pos(rng);
-    v.insert(v.end(), {x, y, x + size(rng), y + size(rng)});
-  }
-  return Tensor::from_vector(v, Shape{n, 4});
-}
-
 void check_overlaps(const Tensor& b1, const Tensor& b2) {
   for (const OverlapMode mode : {OverlapMode::IoU, OverlapMode::IoF}) {
     INFO((mode == OverlapMode::IoU ? "IoU" : "IoF") << " of " << b1.shape() << " x " << b2.shape());
@@ -100,30 +82,6 @@ void check_overlaps(const Tensor& b1, const Tensor& b2) {
     INFO("normalised error " << err);
     CHECK(mismatches(got, want) == 0);
   }
-}
-
-struct Detections {
-  Tensor boxes, scores, classes;
-};
-
-// Clustered boxes (much overlap), scores on a coarse grid (many ties), a few zero-size boxes.
-Detections random_detections(std::int64_t n, int num_classes, std::mt19937& rng) {
-  std::uniform_real_distribution<float> centre(0.f, 100.f), jitter(-4.f, 4.f), size(4.f, 30.f);
-  std::uniform_int_distribution<int> level(0, 9), cls(0, num_classes - 1);
-  std::vector<float> centres;
-  for (std::int64_t k = 0; k < std::max<std::int64_t>(n / 5, 1); ++k)
-    centres.insert(centres.end(), {centre(rng), centre(rng)});
-  std::vector<float> b, s;
-  std::vector<std::int64_t> c;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const std::size_t k = rng() % (centres.size() / 2);
-    const float cx = centres[2 * k] + jitter(rng), cy = centres[2 * k + 1] + jitter(rng);
-    const float w = i % 17 == 4 ? 0.f : size(rng), h = size(rng);
-    b.insert(b.end(), {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2});
-    s.push_back(static_cast<float>(level(rng)) / 10.f);
-    c.push_back(cls(rng));
-  }
-  return {Tensor::from_vector(b, Shape{n, 4}), Tensor::from_vector(s, Shape{n}), Tensor::from_vector(c, Shape{n})};
 }
 
 Indices indices_of(const Tensor& kept_on_gpu) {

@@ -17,16 +17,14 @@
 #include "detection/anchors.h"
 #include "io/json.h"
 #include "io/safetensors.h"
-#include "case_fixture.h"
+#include "tests/detection/detection_cases.h"
 
 using namespace ghm;
 using namespace ghm::detection;
 
 namespace {
 
-struct Fixture : testing::CaseFixture {
-  explicit Fixture(const std::string& family) : CaseFixture("detection_" + family) {}
-};
+using Fixture = testing::DetectionFixture;
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;

@@ -22,28 +22,16 @@
 #include "detection/assign.h"
 #include "io/json.h"
 #include "io/safetensors.h"
-#include "case_fixture.h"
+#include "tests/detection/detection_cases.h"
 
 using namespace ghm;
 using namespace ghm::detection;
 
 namespace {
 
-struct Fixture : testing::CaseFixture {
-  explicit Fixture(const std::string& family) : CaseFixture("detection_" + family) {}
-};
+using Fixture = testing::DetectionFixture;
 
-double normalised_error(const Tensor& ours, const Tensor& ref) {
-  REQUIRE(ours.shape() == ref.shape());
-  const float* a = ours.data<float>();
-  const float* b = ref.data<float>();
-  double max_err = 0, max_ref = 1;
-  for (std::int64_t i = 0; i < ref.numel(); ++i) {
-    max_err = std::max(max_err, std::abs(static_cast<double>(a[i]) - b[i]));
-    max_ref = std::max(max_ref, std::abs(static_cast<double>(b[i])));
-  }
-  return max_err / max_ref;
-}
+double normalised_error(const Tensor& ours, const Tensor& ref) { return testing::host_normalised_error(ours, ref); }
 
 // ---- the reference: mmdet's MaxIoUAssigner, step by step, on the inside anchors ------------------
 

@@ -18,6 +18,7 @@
 
 #include "detection/iou.h"
 #include "io/safetensors.h"
+#include "tests/detection/detection_cases.h"
 
 using namespace ghm;
 using namespace ghm::detection;
@@ -27,15 +28,8 @@ namespace {
 constexpr double kFixtureTol = 1e-6;
 constexpr double kDoubleTol = 2e-6;
 
-struct Fixture {
-  io::SafetensorsData data;
-  int num_cases = 0;
-  explicit Fixture(const std::string& family)
-      : data(io::load_safetensors(std::string(GHM_TEST_DATA_DIR) + "/detection_" + family + ".safetensors")) {
-    num_cases = std::stoi(data.metadata.at("num_cases"));
-  }
-  Tensor get(int i, const std::string& name) const { return data.at("case" + std::to_string(i) + "." + name); }
-};
+using Fixture = testing::DetectionFixture;
+using testing::random_boxes;
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   REQUIRE(a.shape() == b.shape());
@@ -44,18 +38,6 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   double m = 0;
   for (std::int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::abs(static_cast<double>(pa[i]) - pb[i]));
   return m;
-}
-
-// Boxes with corners in [lo, lo + span) and sizes in [0, max_size): some have zero width or height.
-Tensor random_boxes(std::int64_t n, std::mt19937& rng, float span = 100.f, float max_size = 40.f) {
-  std::uniform_real_distribution<float> pos(-10.f, span), size(0.f, max_size);
-  std::vector<float> v;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float x = pos(rng), y = pos(rng);
-    const float w = i % 11 == 3 ? 0.f : size(rng), h = i % 13 == 5 ? 0.f : size(rng);
-    v.insert(v.end(), {x, y, x + w, y + h});
-  }
-  return Tensor::from_vector(v, Shape{n, 4});
 }
 
 double ref_overlap(const float* a, const float* b, OverlapMode mode) {

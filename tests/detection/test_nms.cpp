@@ -21,16 +21,16 @@
 #include "detection/nms.h"
 #include "io/json.h"
 #include "io/safetensors.h"
-#include "case_fixture.h"
+#include "tests/detection/detection_cases.h"
 
 using namespace ghm;
 using namespace ghm::detection;
 
 namespace {
 
-struct Fixture : testing::CaseFixture {
-  explicit Fixture(const std::string& family) : CaseFixture("detection_" + family) {}
-};
+using Fixture = testing::DetectionFixture;
+using testing::Detections;
+using testing::random_detections;
 
 using Indices = std::vector<std::int64_t>;
 
@@ -81,30 +81,6 @@ Indices all_of(std::int64_t n) {
   Indices v(static_cast<std::size_t>(n));
   std::iota(v.begin(), v.end(), std::int64_t{0});
   return v;
-}
-
-struct Detections {
-  Tensor boxes, scores, classes;
-};
-
-// Clustered boxes (much overlap), scores on a coarse grid (many ties), a few zero-size boxes.
-Detections random_detections(std::int64_t n, int num_classes, std::mt19937& rng) {
-  std::uniform_real_distribution<float> centre(0.f, 100.f), jitter(-4.f, 4.f), size(4.f, 30.f);
-  std::uniform_int_distribution<int> level(0, 9), cls(0, num_classes - 1);
-  std::vector<float> centres;
-  for (std::int64_t k = 0; k < std::max<std::int64_t>(n / 5, 1); ++k)
-    centres.insert(centres.end(), {centre(rng), centre(rng)});
-  std::vector<float> b, s;
-  std::vector<std::int64_t> c;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const std::size_t k = rng() % (centres.size() / 2);
-    const float cx = centres[2 * k] + jitter(rng), cy = centres[2 * k + 1] + jitter(rng);
-    const float w = i % 17 == 4 ? 0.f : size(rng), h = size(rng);
-    b.insert(b.end(), {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2});
-    s.push_back(static_cast<float>(level(rng)) / 10.f);
-    c.push_back(cls(rng));
-  }
-  return {Tensor::from_vector(b, Shape{n, 4}), Tensor::from_vector(s, Shape{n}), Tensor::from_vector(c, Shape{n})};
 }
 
 }  // namespace

@@ -1,16 +1,24 @@
-// Tests for io/json: the RFC 8259 grammar (accepted and rejected), string escapes and UTF-8,
-// exact integers, error messages (source, byte offset, line:column, value paths) and dump().
+// Tests for io/json and the scanner under it (io/json_scan): the RFC 8259 grammar (accepted and
+// rejected), string escapes and UTF-8, exact integers, duplicate keys, error messages (source,
+// byte offset, line:column, value paths), dump(), and the scanner's own interface as the
+// streaming readers use it (pulling and skipping values, number conversion, positions).
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/check.h"
 #include "io/json.h"
+#include "io/json_scan.h"
 
 using ghm::io::Json;
+using ghm::io::JsonNumber;
+using ghm::io::JsonScanner;
+using ghm::io::PaddedText;
 
 namespace {
 
@@ -83,11 +91,11 @@ TEST_CASE("json: unicode escapes become UTF-8") {
 }
 
 TEST_CASE("json: malformed strings are rejected") {
-  CHECK(contains(parse_error(R"("\ud83d")"), "high surrogate not followed by a \\u low surrogate"));
-  CHECK(contains(parse_error(R"("\ud83dx")"), "high surrogate not followed by a \\u low surrogate"));
-  CHECK(contains(parse_error(R"("\ud83d\u0041")"), "high surrogate not followed by a low surrogate"));
-  CHECK(contains(parse_error(R"("\ude00")"), "lone low surrogate"));
-  CHECK(contains(parse_error(R"("\x")"), "invalid escape sequence '\\x'"));
+  CHECK(contains(parse_error(R"("\ud83d")"), "high surrogate \\ud83d is not followed by a low surrogate"));
+  CHECK(contains(parse_error(R"("\ud83dx")"), "high surrogate \\ud83d is not followed by a low surrogate"));
+  CHECK(contains(parse_error(R"("\ud83d\u0041")"), "high surrogate \\ud83d is not followed by a low surrogate"));
+  CHECK(contains(parse_error(R"("\ude00")"), "lone low surrogate \\ude00"));
+  CHECK(contains(parse_error(R"("\x")"), "invalid escape sequence \\ followed by 'x'"));
   CHECK(contains(parse_error(R"("\u12G4")"), "expected 4 hex digits after \\u, got 'G'"));
   CHECK(contains(parse_error("\"a\tb\""), "control character 0x09 must be escaped"));
   CHECK(contains(parse_error("\"abc"), "unterminated string"));
@@ -140,7 +148,7 @@ TEST_CASE("json: numbers") {
 TEST_CASE("json: malformed numbers are rejected") {
   CHECK(contains(parse_error("01"), "numbers must not have leading zeros"));
   CHECK(contains(parse_error("-01"), "numbers must not have leading zeros"));
-  CHECK(contains(parse_error("-"), "expected a digit, got end of input"));
+  CHECK(contains(parse_error("-"), "expected a digit after '-', got end of input"));
   CHECK(contains(parse_error("1."), "expected a digit after the decimal point"));
   CHECK(contains(parse_error(".5"), "expected a value, got '.'"));
   CHECK(contains(parse_error("1e"), "expected a digit in the exponent"));
@@ -159,7 +167,7 @@ TEST_CASE("json: parse errors name the source, byte offset and line:column") {
   const std::string text = "{\n  \"a\": 1,\n  \"b\" 2\n}";
   CHECK_THROWS_WITH_AS(Json::parse(text, "configs/run.json"),
                        doctest::Contains("invalid JSON in configs/run.json at line 3, column 7 (byte 18): "
-                                         "expected ':' after key \"b\", got '2'"),
+                                         "expected ':' after the key \"b\", got '2'"),
                        ghm::Error);
   CHECK(contains(parse_error(""), "line 1, column 1 (byte 0): expected a value, got end of input"));
   CHECK(contains(parse_error("[1, 2"), "(byte 5): expected ',' or ']' after an array element, got end of input"));
@@ -233,4 +241,108 @@ TEST_CASE("json: building values and dumping them") {
                        ghm::Error);
   CHECK_THROWS_WITH_AS(Json(1).push_back(2), doctest::Contains("expected an array, got a number"), ghm::Error);
   CHECK_THROWS_WITH_AS(Json().set("k", 1), doctest::Contains("expected an object, got null"), ghm::Error);
+}
+
+TEST_CASE("json scan: padded text, UTF-8 sequences and line:column") {
+  const PaddedText text("ab\ncd");
+  CHECK(text.view() == "ab\ncd");
+  for (std::size_t i = 0; i < ghm::io::kJsonPadding; ++i) CHECK(text.data()[text.size() + i] == '\0');
+
+  using ghm::io::utf8_sequence_length;
+  CHECK(utf8_sequence_length("a") == 1);
+  CHECK(utf8_sequence_length("\xC3\xA9") == 2);
+  CHECK(utf8_sequence_length("\xE6\x97\xA5") == 3);
+  CHECK(utf8_sequence_length("\xF0\x9F\x98\x80") == 4);
+  CHECK(utf8_sequence_length("\xF4\x8F\xBF\xBF") == 4);  // U+10FFFF, the last code point
+  CHECK(utf8_sequence_length("\xC0\xAF") == 0);            // overlong '/'
+  CHECK(utf8_sequence_length("\xED\xA0\x80") == 0);        // a surrogate
+  CHECK(utf8_sequence_length("\xF4\x90\x80\x80") == 0);    // past U+10FFFF
+  CHECK(utf8_sequence_length("\xE6\x97") == 0);            // truncated
+  CHECK(utf8_sequence_length("\x80") == 0);                // a continuation byte first
+
+  using ghm::io::json_line_column;
+  CHECK(json_line_column("ab\ncd", 0) == "line 1, column 1");
+  CHECK(json_line_column("ab\ncd", 2) == "line 1, column 3");
+  CHECK(json_line_column("ab\ncd", 3) == "line 2, column 1");
+  CHECK(json_line_column("ab\ncd\n\n", 7) == "line 4, column 1");
+}
+
+TEST_CASE("json scan: numbers are grammar-checked, then converted exactly on demand") {
+  const auto number = [](const std::string& literal) {
+    static PaddedText text;  // the JsonNumber points into it
+    static const std::string source = "n.json";
+    text = PaddedText(literal);
+    JsonScanner s(text, source);
+    const JsonNumber n = s.number();
+    CHECK(s.position() == text.data() + text.size());
+    return n;
+  };
+  std::int64_t i = 0;
+  CHECK((number("9007199254740993").to_int64(i) && i == 9007199254740993LL));  // beyond 2^53, exact
+  CHECK((number("-9223372036854775808").to_int64(i) && i == std::numeric_limits<std::int64_t>::min()));
+  CHECK_FALSE(number("9223372036854775808").to_int64(i));
+  CHECK((number("1e3").to_int64(i) && i == 1000));  // integral values in any form
+  CHECK((number("7.0").to_int64(i) && i == 7));
+  CHECK((number("-0").to_int64(i) && i == 0));
+  CHECK_FALSE(number("1.5").to_int64(i));
+  CHECK_FALSE(number("9.3e18").to_int64(i));  // above 2^63
+  CHECK(number("12").integral);
+  CHECK_FALSE(number("12.0").integral);
+  CHECK_FALSE(number("12e0").integral);
+  double d = 0;
+  CHECK((number("0.1").to_double(d) && d == 0.1));
+  CHECK((number("5e-324").to_double(d) && d > 0));
+  CHECK_FALSE(number("1e400").to_double(d));
+  CHECK_FALSE(number("-1e-400").to_double(d));  // would round to zero
+  CHECK(number("-12.5e+3").text() == "-12.5e+3");
+}
+
+TEST_CASE("json scan: pulling some values and skipping the others") {
+  // An escaped key ("\u0069d" is "id"), a string with escapes and a surrogate pair, and values
+  // of every kind to skip.
+  const PaddedText text(R"( {"skip": [1, -2.5e3, {"a": [true, false, null]}, "x\"y"],
+    "\u0069d": 42, "name": "caf\u00e9 \ud83d\ude00\n", "list": [3, 4]} )");
+  const std::string source = "doc.json";
+  JsonScanner s(text, source);
+  s.skip_whitespace();
+  std::int64_t id = 0;
+  std::string name;
+  std::vector<std::int64_t> list;
+  s.for_each_member(
+      0,
+      [&](std::string_view key) {
+        if (key == "id") {
+          CHECK(s.number().to_int64(id));
+        } else if (key == "name") {
+          s.string(&name);
+        } else if (key == "list") {
+          s.for_each_element(1, [&](std::size_t index) {
+            std::int64_t v = 0;
+            CHECK(s.number().to_int64(v));
+            CHECK(index == list.size());
+            list.push_back(v);
+          });
+        } else {
+          s.skip_value(1);
+        }
+      },
+      [] { return std::string("$"); });
+  s.finish();
+  CHECK(id == 42);
+  CHECK(name == "caf\xC3\xA9 \xF0\x9F\x98\x80\n");
+  CHECK(list == std::vector<std::int64_t>{3, 4});
+  CHECK(JsonScanner::value_kind("[") == std::string("an array"));
+  CHECK(JsonScanner::value_kind("n") == std::string("null"));
+}
+
+TEST_CASE("json scan: duplicate keys are found in small and large objects, escaped or not") {
+  CHECK(contains(parse_error(R"({"ab":1,"a\u0062":2})"), "(byte 8): duplicate key \"ab\" in the object at $"));
+  // Past 16 keys the scanner switches from a linear search to a hash set.
+  std::string many = "{";
+  for (int k = 0; k < 100; ++k) many += "\"k" + std::to_string(k) + "\":" + std::to_string(k) + ",";
+  CHECK(parse(many + "\"last\":0}").size() == 101);
+  CHECK(contains(parse_error(many + "\"k3\":0}"), "duplicate key \"k3\" in the object at $"));
+  CHECK(contains(parse_error(R"({"o":{"x":1},"p":{"x":2,"x":3}})"), "duplicate key \"x\" in the object at $.p"));
+  // A key repeated in a nested object does not clash with the enclosing object's keys.
+  CHECK(parse(R"({"x":{"x":{"x":1}},"y":2})").at("x").at("x").at("x").as_int() == 1);
 }

@@ -170,6 +170,7 @@ TEST_CASE("safetensors: loads other writers' layouts: header order differs from 
   CHECK(loaded.at("a").to_vector<std::uint8_t>() == std::vector<std::uint8_t>{5, 6});
 }
 
+// Long because it is a list: one short SUBCASE per kind of damage, sharing the header helpers.
 TEST_CASE("safetensors: malformed files are rejected with the file and the reason") {
   const std::string u8x4 = R"({"dtype":"U8","shape":[4],"data_offsets":[0,4]})";
 

@@ -356,6 +356,26 @@ TEST_CASE("yaml: duplicate keys name the key and its path") {
   CHECK(parse("a: {x: 1}\nb: {x: 2}\n").dump() == R"({"a":{"x":1},"b":{"x":2}})");
 }
 
+TEST_CASE("yaml: a mapping of 200k keys parses, and a duplicate among them is found") {
+  // Building a mapping and finding duplicates is linear in its keys; a quadratic parser would take
+  // minutes here, so this also guards the complexity.
+  constexpr int kKeys = 200000;
+  std::string block, flow = "{";
+  for (int i = 0; i < kKeys; ++i) {
+    block += "k" + std::to_string(i) + ": " + std::to_string(i) + "\n";
+    flow += (i == 0 ? "k" : ", k") + std::to_string(i) + ": " + std::to_string(i);
+  }
+  flow += "}";
+  const Json parsed = parse(block);
+  REQUIRE(parsed.size() == kKeys);
+  CHECK(parsed.as_object().front().first == "k0");
+  CHECK(parsed.as_object().back().first == "k199999");
+  CHECK(parsed.at("k123456").as_int() == 123456);
+  CHECK(parse(flow).size() == kKeys);
+  CHECK(contains(parse_error(block + "k17: 0\n"),
+                 at(kKeys + 1, 1) + "duplicate key 'k17' at k17 (first defined at line 18)"));
+}
+
 TEST_CASE("yaml: structural errors") {
   CHECK(contains(parse_error("a: 1\n b: 2\n"), at(2, 2) + "bad indentation: an indent of 1"));
   CHECK(contains(parse_error("a:\n    b: 1\n  c: 2\n"), at(3, 3) + "bad indentation: an indent of 2"));

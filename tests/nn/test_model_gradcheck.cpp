@@ -3,7 +3,7 @@
 // L = sum(cls * R1) + sum(box * R2) along a random direction v, by central differences
 // (L(P + eps v) - L(P - eps v)) / (2 eps), against <dL/dP, v> from autograd. This checks the
 // wiring of the whole model's backward; each op's gradient is checked exactly elsewhere
-// (tests/core/test_gradcheck.cpp, and against PyTorch in tests/core/test_fixtures.cpp).
+// (the op table's finite-difference check, tests/ops/, and against PyTorch in tests/core/test_fixtures.cpp).
 //
 // Tolerance (why): L is a float32 computation through ~25 layers, so the step cannot be small:
 // with |eps v| = 1e-3 of the parameters' RMS, the ReLUs and max-pool windows that switch inside

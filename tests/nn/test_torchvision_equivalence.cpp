@@ -46,17 +46,8 @@ void check_against_torchvision(const std::string& name, const nn::ResNetConfig& 
   REQUIRE(f.metadata.at("p6") == "P5");
   REQUIRE(std::stoi(f.metadata.at("depth")) == backbone.depth);
 
-  detection::RetinaNetConfig c;
-  c.backbone = backbone;
-  c.num_classes = std::stoll(f.metadata.at("num_classes"));
-  c.anchors_per_location = std::stoll(f.metadata.at("anchors"));
-  c.width = std::stoll(f.metadata.at("width"));
-  c.p6_source = nn::P6Source::P5;
-  Generator gen(7);
-  detection::RetinaNet model(c, gen);
-
-  test::set_model_by_formula(model, f.metadata.at("state_names"));
-
+  const std::unique_ptr<detection::RetinaNet> built = test::fixture_model(f, backbone);
+  detection::RetinaNet& model = *built;
   model.eval();
   NoGradGuard no_grad;
   const detection::RetinaNetOutput out = model.forward(f.at("image"));

@@ -77,15 +77,8 @@ TEST_CASE("torchvision: RetinaNet-R18-FPN gradients with BatchNorm2d in training
   REQUIRE(f.metadata.at("mode") == "train");
   REQUIRE(f.metadata.at("depth") == "18");
 
-  detection::RetinaNetConfig c;
-  c.backbone = {18, 1, 64, nn::NormKind::BatchNorm, 0};
-  c.num_classes = std::stoll(f.metadata.at("num_classes"));
-  c.anchors_per_location = std::stoll(f.metadata.at("anchors"));
-  c.width = std::stoll(f.metadata.at("width"));
-  c.p6_source = nn::P6Source::P5;
-  Generator gen(7);
-  detection::RetinaNet model(c, gen);
-  test::set_model_by_formula(model, f.metadata.at("state_names"));
+  const std::unique_ptr<detection::RetinaNet> built = test::fixture_model(f, {18, 1, 64, nn::NormKind::BatchNorm, 0});
+  detection::RetinaNet& model = *built;
   model.train();
 
   const detection::RetinaNetOutput out = model.forward(f.at("image"));

@@ -19,12 +19,15 @@
 #include <cmath>
 #include <cstdint>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/tensor.h"
+#include "detection/retinanet/model.h"
 #include "io/json.h"
+#include "io/safetensors.h"
 #include "nn/module.h"
 
 namespace ghm::test {
@@ -84,6 +87,23 @@ inline double relative_error(const Tensor& ours, const Tensor& ref) {
     max_ref = std::max(max_ref, std::abs(static_cast<double>(b[i])));
   }
   return max_err / max_ref;
+}
+
+// A RetinaNet with the fixture's head (num_classes, anchors, width; P6 from P5 as torchvision's
+// retinanet_resnet50_fpn) over `backbone`, every tensor set by the formula from the fixture's
+// state_names.
+inline std::unique_ptr<detection::RetinaNet> fixture_model(const io::SafetensorsData& f,
+                                                         const nn::ResNetConfig& backbone) {
+  detection::RetinaNetConfig c;
+  c.backbone = backbone;
+  c.num_classes = std::stoll(f.metadata.at("num_classes"));
+  c.anchors_per_location = std::stoll(f.metadata.at("anchors"));
+  c.width = std::stoll(f.metadata.at("width"));
+  c.p6_source = nn::P6Source::P5;
+  Generator gen(7);
+  auto model = std::make_unique<detection::RetinaNet>(c, gen);
+  set_model_by_formula(*model, f.metadata.at("state_names"));
+  return model;
 }
 
 }  // namespace ghm::test

@@ -1,13 +1,9 @@
-// Backend consistency for matmul on cuBLAS (core/cuda/matmul_cuda.h) against the CPU (Eigen,
-// core/cpu/gemm.h) with the same random inputs, in full float32 (TF32 off):
-//   - matmul, forward and the gradients of both operands (which run the (N, T) and (T, N)
-//     products), for a single element, odd shapes that fit no tile, a long inner dimension,
-//     batched, and empty problems (K = 0 gives zeros, M = 0 or batch = 0 an empty result);
-//   - the GEMM twins directly: the four transpose combinations with row strides longer than the
-//     rows, alpha and beta, beta = 0 not reading C (NaN there must not propagate), K = 0, batches
-//     with padded strides;
-//   - the same bits on every run, and the TF32 switch.
-// Run only where a GPU is present.
+// The cuBLAS GEMM twins (core/cuda/matmul_cuda.h) against the CPU's (core/cpu/gemm.h), below the
+// matmul op (whose values and gradients the op table checks, tests/ops/op_table.h), in full float32:
+// the four transpose combinations with row strides longer than the rows, alpha and beta, beta = 0
+// not reading C (NaN there must not propagate), K = 0, batches with padded strides, padding never
+// written; row strides shorter than a row refused; and the TF32 switch. Run only where a GPU is
+// present.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -17,7 +13,6 @@
 #include <limits>
 #include <vector>
 
-#include "core/autograd.h"
 #include "core/cpu/gemm.h"
 #include "core/cuda/math_mode.h"
 #include "core/cuda/matmul_cuda.h"
@@ -39,27 +34,6 @@ constexpr double kFloat32Tolerance = 1e-5;
 // TF32 rounds both inputs of every product to a 10-bit mantissa (relative 2^-11 each); over
 // random-sign sums the normalised error stays well below 1e-2.
 constexpr double kTf32Tolerance = 1e-2;
-
-// matmul(a, b) and the gradients of a and b for a random upstream gradient, CUDA against the CPU.
-void check_matmul(const Shape& sa, const Shape& sb) {
-  const cuda::Tf32Scope full_float(false);
-  Generator gen(41);
-  const Tensor a = Tensor::normal(sa, 0, 1, gen), b = Tensor::normal(sb, 0, 1, gen);
-  Tensor ac = a.clone(), bc = b.clone(), ag = a.to(kGpu), bg = b.to(kGpu);
-  for (Tensor* t : {&ac, &bc, &ag, &bg}) t->set_requires_grad(true);
-  const Tensor yc = matmul(ac, bc), yg = matmul(ag, bg);
-  INFO("matmul " << sa << " x " << sb);
-  CHECK(yg.device() == kGpu);
-  CHECK(normalised_error(yg, yc) <= kFloat32Tolerance);
-  const Tensor w = Tensor::normal(yc.shape(), 0, 1, gen);
-  yc.backward(w);
-  yg.backward(w.to(kGpu));
-  REQUIRE(ag.grad().defined());
-  REQUIRE(bg.grad().defined());
-  CHECK(ag.grad().device() == kGpu);
-  CHECK(normalised_error(ag.grad(), ac.grad()) <= kFloat32Tolerance);
-  CHECK(normalised_error(bg.grad(), bc.grad()) <= kFloat32Tolerance);
-}
 
 std::vector<float> random_values(std::int64_t n, Generator& gen) {
   return Tensor::normal(Shape{n}, 0, 1, gen).to_vector<float>();
@@ -119,38 +93,6 @@ void check_gemm(cpu::Trans ta, cpu::Trans tb, std::int64_t batch, std::int64_t M
 
 }  // namespace
 
-TEST_CASE("cuda matmul: forward and both gradients agree with the CPU, 2-D") {
-  check_matmul(Shape{1, 1}, Shape{1, 1});
-  check_matmul(Shape{33, 65}, Shape{65, 17});    // M 33, K 65, N 17
-  check_matmul(Shape{33, 17}, Shape{17, 65});    // M 33, K 17, N 65
-  check_matmul(Shape{257, 3}, Shape{3, 300});    // M 257, K 3, N 300
-  check_matmul(Shape{3, 300}, Shape{300, 257});  // a long inner dimension
-  check_matmul(Shape{1, 300}, Shape{300, 1});    // a dot product
-  check_matmul(Shape{129, 1}, Shape{1, 255});    // an outer product
-}
-
-TEST_CASE("cuda matmul: batched forward and gradients agree with the CPU") {
-  check_matmul(Shape{1, 7, 9}, Shape{1, 9, 4});
-  check_matmul(Shape{5, 33, 65}, Shape{5, 65, 17});
-  check_matmul(Shape{3, 257, 3}, Shape{3, 3, 300});
-  check_matmul(Shape{64, 1, 5}, Shape{64, 5, 1});
-}
-
-TEST_CASE("cuda matmul: empty problems") {
-  // K = 0: the output is zeros (an empty sum); the gradients are empty.
-  check_matmul(Shape{4, 0}, Shape{0, 5});
-  check_matmul(Shape{3, 4, 0}, Shape{3, 0, 5});
-  // M = 0 (or N = 0): an empty output, and the other operand's gradient is a K = 0 product: zeros.
-  check_matmul(Shape{0, 5}, Shape{5, 4});
-  check_matmul(Shape{3, 5}, Shape{5, 0});
-  check_matmul(Shape{2, 0, 5}, Shape{2, 5, 4});
-  // No batch entries at all.
-  check_matmul(Shape{0, 3, 4}, Shape{0, 4, 5});
-  const cuda::Tf32Scope full_float(false);
-  const Tensor zeros = matmul(Tensor::zeros(Shape{4, 0}).to(kGpu), Tensor::zeros(Shape{0, 5}).to(kGpu));
-  CHECK(zeros.to(Device::cpu()).to_vector<float>() == std::vector<float>(20, 0.0f));
-}
-
 TEST_CASE("cuda gemm: the four transpose combinations, strides, alpha, beta and K = 0 against the CPU twin") {
   for (const cpu::Trans ta : {cpu::Trans::No, cpu::Trans::Yes})
     for (const cpu::Trans tb : {cpu::Trans::No, cpu::Trans::Yes}) {
@@ -181,21 +123,6 @@ TEST_CASE("cuda matmul: row strides shorter than the rows are refused") {
   CHECK_THROWS_WITH_AS(cuda::gemm(cpu::Trans::No, cpu::Trans::No, 2, 3, 2, 1.0f, a.device_data<float>(), 1,
                                   a.device_data<float>(), 3, 0.0f, c.device_data<float>(), 3),
                        doctest::Contains("gemm: row strides"), Error);
-}
-
-TEST_CASE("cuda matmul: the same bits on every run") {
-  const cuda::Tf32Scope full_float(false);
-  Generator gen(47);
-  const Tensor a = Tensor::normal(Shape{4, 257, 300}, 0, 1, gen).to(kGpu);
-  const Tensor b = Tensor::normal(Shape{4, 300, 129}, 0, 1, gen).to(kGpu);
-  const Tensor a2 = Tensor::normal(Shape{513, 1000}, 0, 1, gen).to(kGpu);
-  const Tensor b2 = Tensor::normal(Shape{1000, 131}, 0, 1, gen).to(kGpu);
-  const std::vector<float> first = matmul(a, b).to(Device::cpu()).to_vector<float>();
-  const std::vector<float> first_2d = matmul(a2, b2).to(Device::cpu()).to_vector<float>();
-  for (int run = 0; run < 3; ++run) {
-    CHECK(matmul(a, b).to(Device::cpu()).to_vector<float>() == first);
-    CHECK(matmul(a2, b2).to(Device::cpu()).to_vector<float>() == first_2d);
-  }
 }
 
 TEST_CASE("cuda matmul: the TF32 switch") {

@@ -1,0 +1,131 @@
+// The YAML subset parser behind io/yaml.h (internal to io/; the subset itself is described there).
+//
+// A recursive descent over characters with one notion of state per line: after a block value
+// ends, next_content() moves to the first character of the next line that holds content and
+// records that line's indentation in indent_ (kEndOfDocument at the end of the text or at a
+// "---"/"..." marker). A block mapping or sequence at indentation n keeps taking entries while
+// indent_ == n, returns to its parent when indent_ < n, and calls a deeper line an error. Flow
+// collections ([...], {...}) are parsed character by character and may cross lines.
+//
+// The parser writes the document as JSON text as it goes (json_), which Json::parse then reads so
+// that every value carries its source and path for later accessor errors. Writing text rather than
+// building a tree keeps a mapping of n keys O(n): the only per-key lookup is the duplicate check,
+// a hash map per mapping. Nesting is capped at kMaxDepth, well below Json::parse's own cap, so
+// hostile input cannot overflow the stack.
+//
+// The methods are defined in three files:
+//   yaml_scan.cpp    characters and lines: errors with line and column, indentation, comments,
+//                    what may start a node, plain and quoted scalars and escapes;
+//   yaml_scalar.cpp  what a plain scalar means (the YAML 1.2 core schema, ambiguous forms rejected);
+//   yaml.cpp         structure: the document, block and flow collections, and the entry points.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/check.h"
+#include "io/json.h"
+
+namespace ghm::io {
+
+// "a.b" from "a" and "b"; the key alone at the top level.
+inline std::string join_path(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+class YamlParser {
+ public:
+  YamlParser(std::string_view text, const std::string& source) : text_(text), source_(source) {}
+
+  // The whole text as one document, as JSON text.
+  std::string parse_document();
+
+  // The value of a --set assignment, as JSON text: text_ is the whole assignment, the value starts
+  // at `start`.
+  std::string parse_override_value(std::size_t start);
+
+  static constexpr int kMaxDepth = 100;
+  static constexpr int kEndOfDocument = -1;  // indent_ when no more content lines belong to the document
+
+ private:
+  enum class NodeKind { Scalar, Sequence, Mapping };
+  // The first line of each key in one mapping, to report a duplicate with its first definition.
+  using KeyOffsets = std::unordered_map<std::string, std::size_t>;
+
+  // ---- errors and characters (yaml_scan.cpp) ---------------------------------------------------
+
+  template <class... Args>
+  [[noreturn]] void fail_at(std::size_t offset, const Args&... reason) const {
+    GHM_FAIL("invalid YAML in ", source_, " at line ", line_of(offset), ", column ", column_of(offset), ": ",
+             reason...);
+  }
+  template <class... Args>
+  [[noreturn]] void fail(const Args&... reason) const {
+    fail_at(pos_, reason...);
+  }
+  [[noreturn]] void fail_tab() const;
+  [[noreturn]] void fail_bad_indentation() const;
+
+  std::size_t line_start(std::size_t offset) const;
+  std::size_t line_of(std::size_t offset) const;
+  std::size_t column_of(std::size_t offset) const;
+  int current_column() const { return static_cast<int>(pos_ - line_start(pos_)); }
+  void check_characters() const;
+
+  bool at_end() const { return pos_ >= text_.size(); }
+  char peek(std::size_t ahead = 0) const { return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0'; }
+  bool is_break(std::size_t i) const { return i >= text_.size() || text_[i] == '\n' || text_[i] == '\r'; }
+  // Whether an indicator just before `i` stands alone: followed by a space, a tab or a line end.
+  bool is_separated(std::size_t i) const { return is_break(i) || text_[i] == ' ' || text_[i] == '\t'; }
+  bool at_comment() const {
+    return peek() == '#' && (pos_ == 0 || text_[pos_ - 1] == ' ' || text_[pos_ - 1] == '\n');
+  }
+  bool at_sequence_item() const { return peek() == '-' && is_separated(pos_ + 1); }
+  std::string describe_current() const;
+
+  void skip_spaces();
+  void skip_comment();
+  void skip_break() { pos_ += peek() == '\r' ? 2 : 1; }
+  void next_content();
+  void end_line(const char* after);
+  void check_depth(int depth) const;
+  void check_node_start(bool flow) const;
+
+  std::string_view scan_plain(bool flow);
+  std::string parse_quoted();
+  void parse_escape(std::string& out);
+  std::uint32_t parse_hex(int digits, std::size_t escape_start);
+
+  // ---- plain scalars (yaml_scalar.cpp) ---------------------------------------------------------
+
+  Json resolve_plain(std::string_view s, std::size_t offset) const;
+
+  // ---- structure (yaml.cpp) --------------------------------------------------------------------
+
+  NodeKind parse_block_node(int parent_indent, const std::string& path, int depth);
+  bool starts_mapping_entry();
+  void parse_block_mapping(int indent, const std::string& path, int depth);
+  void check_duplicate(KeyOffsets& key_offsets, const std::string& key, std::size_t offset,
+                       const std::string& path) const;
+  void append_key(bool first, const std::string& key);
+  void parse_mapping_value(int indent, const std::string& key, const std::string& path, int depth);
+  void parse_block_sequence(int indent, const std::string& path, int depth);
+  NodeKind parse_inline(int block_indent, int depth);
+  void parse_flow_node(int block_indent, int depth);
+  void skip_flow_space(int block_indent);
+  void parse_flow_sequence(int block_indent, int depth);
+  void parse_flow_mapping(int block_indent, int depth);
+
+  std::string_view text_;
+  std::string source_;
+  std::size_t pos_ = 0;
+  int indent_ = kEndOfDocument;  // indentation of the line holding pos_, see next_content()
+  bool at_marker_ = false;       // pos_ is on a "---" or "..." line that ended the block structure
+  bool allow_comments_ = true;
+  std::string json_;  // the JSON text of what has been parsed so far
+};
+
+}  // namespace ghm::io
