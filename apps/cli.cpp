@@ -167,6 +167,16 @@ CLI::Option* add_overrides(CLI::App& app, std::vector<std::string>& overrides) {
       ->check(key_value);
 }
 
+CLI::Option* add_config(CLI::App& app, std::string& path) {
+  return app.add_option("--config", path, "YAML config (docs/config.md)")->type_name("CFG.yaml")->required();
+}
+
+CLI::Option* add_checkpoint(CLI::App& app, std::string& checkpoint) {
+  return app.add_option("--checkpoint", checkpoint, "a checkpoint, or a work directory (its newest)")
+      ->type_name("CKPT.safetensors|WORK_DIR")
+      ->required();
+}
+
 CLI::Option* add_size(CLI::App& app, const std::string& name, std::int64_t& height, std::int64_t& width,
                       std::int64_t min_side, const std::string& help) {
   auto split = [](const std::string& text) -> std::optional<std::pair<std::int64_t, std::int64_t>> {

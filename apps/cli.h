@@ -56,6 +56,12 @@ CLI::Option* add_device(CLI::App& app, std::string& device);
 // --set key=value, any number of times: config overrides, applied in order.
 CLI::Option* add_overrides(CLI::App& app, std::vector<std::string>& overrides);
 
+// --config CFG.yaml, required: the run's YAML config (docs/config.md).
+CLI::Option* add_config(CLI::App& app, std::string& path);
+
+// --checkpoint, required: a checkpoint file, or a work directory (its newest checkpoint).
+CLI::Option* add_checkpoint(CLI::App& app, std::string& checkpoint);
+
 // `name` HxW (e.g. 512x512), each side at least `min_side`; the defaults are the values the
 // references hold.
 CLI::Option* add_size(CLI::App& app, const std::string& name, std::int64_t& height, std::int64_t& width,

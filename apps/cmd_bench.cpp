@@ -27,9 +27,22 @@ CLI::Option* add_json_out(CLI::App& suite, std::string& path) {
   return suite.add_option("--json", path, "also write the results as JSON to this file")->type_name("OUT");
 }
 
-struct OpsArgs {
-  bench::OpsBenchOptions o;
-  std::string device = "cpu", impl = o.impl == ConvCpuImpl::OneDnn ? "onednn" : "reference";
+// A suite's options and the text of its --device, parsed when the suite runs.
+template <class Options>
+struct DeviceArgs {
+  Options o;
+  std::string device = "cpu";
+};
+
+// Parses --device into the suite's options and runs the suite.
+template <class Options>
+int run_on_device(DeviceArgs<Options>& a, const std::string& suite, int (*run)(const Options&)) {
+  a.o.device = engine::parse_device(a.device, "bench " + suite + " --device");
+  return run(a.o);
+}
+
+struct OpsArgs : DeviceArgs<bench::OpsBenchOptions> {
+  std::string impl = o.impl == ConvCpuImpl::OneDnn ? "onednn" : "reference";
 };
 
 CLI::App* declare_ops(CLI::App& app, OpsArgs& a) {
@@ -57,14 +70,10 @@ int run_ops(OpsArgs& a) {
   if (a.impl == "onednn" && !GHM_WITH_ONEDNN)
     throw UsageError("bench ops: --impl onednn, but this build has no oneDNN (-DGHM_ONEDNN=ON)");
   a.o.impl = a.impl == "onednn" ? ConvCpuImpl::OneDnn : ConvCpuImpl::Reference;
-  a.o.device = engine::parse_device(a.device, "bench ops --device");
-  return bench::run_ops_bench(a.o);
+  return run_on_device(a, "ops", bench::run_ops_bench);
 }
 
-struct LossArgs {
-  bench::LossBenchOptions o;
-  std::string device = "cpu";
-};
+using LossArgs = DeviceArgs<bench::LossBenchOptions>;
 
 CLI::App* declare_loss(CLI::App& app, LossArgs& a) {
   CLI::App* c = app.add_subcommand("loss", "GHM-C, GHM-R, BCE and focal loss + gradient at RetinaNet sizes");
@@ -77,11 +86,6 @@ CLI::App* declare_loss(CLI::App& app, LossArgs& a) {
   add_json_out(*c, a.o.json_out);
   cli::add_device(*c, a.device);
   return c;
-}
-
-int run_loss(LossArgs& a) {
-  a.o.device = engine::parse_device(a.device, "bench loss --device");
-  return bench::run_loss_bench(a.o);
 }
 
 CLI::App* declare_coco_load(CLI::App& app, bench::CocoLoadBenchOptions& o) {
@@ -124,10 +128,9 @@ int run_loader(const bench::LoaderBenchOptions& o) {
   return bench::run_loader_bench(o);
 }
 
-struct TrainArgs {
-  bench::TrainBenchOptions o;
+struct TrainArgs : DeviceArgs<bench::TrainBenchOptions> {
   int depth = 0;  // 0: the config's
-  std::string mode = "train", device = "cpu";
+  std::string mode = "train";
 };
 
 CLI::App* declare_train(CLI::App& app, TrainArgs& a) {
@@ -160,14 +163,10 @@ CLI::App* declare_train(CLI::App& app, TrainArgs& a) {
 int run_train(TrainArgs& a) {
   if (a.depth != 0) a.o.overrides.push_back("model.backbone.depth=" + std::to_string(a.depth));
   a.o.mode = a.mode == "train" ? bench::TrainBenchMode::Train : bench::TrainBenchMode::Infer;
-  a.o.device = engine::parse_device(a.device, "bench train --device");
-  return bench::run_train_bench(a.o);
+  return run_on_device(a, "train", bench::run_train_bench);
 }
 
-struct ElementwiseArgs {
-  bench::ElementwiseBenchOptions o;
-  std::string device = "cpu";
-};
+using ElementwiseArgs = DeviceArgs<bench::ElementwiseBenchOptions>;
 
 CLI::App* declare_elementwise(CLI::App& app, ElementwiseArgs& a) {
   CLI::App* c = app.add_subcommand("elementwise", "GB/s of the elementwise and reduction kernels against a copy");
@@ -181,11 +180,6 @@ CLI::App* declare_elementwise(CLI::App& app, ElementwiseArgs& a) {
   c->footer("add, mul, broadcast add, relu, sigmoid, exp, relu forward+backward and sum, each next to the copy\n"
             "bandwidth.");
   return c;
-}
-
-int run_elementwise(ElementwiseArgs& a) {
-  a.o.device = engine::parse_device(a.device, "bench elementwise --device");
-  return bench::run_elementwise_bench(a.o);
 }
 
 }  // namespace
@@ -207,11 +201,11 @@ int run_bench(const std::vector<std::string>& args) {
   const CLI::App* elementwise_suite = declare_elementwise(*app, elementwise);
   if (!cli::parse(*app, args)) return 0;
   if (ops_suite->parsed()) return run_ops(ops);
-  if (loss_suite->parsed()) return run_loss(loss);
+  if (loss_suite->parsed()) return run_on_device(loss, "loss", bench::run_loss_bench);
   if (coco_load_suite->parsed()) return bench::run_coco_load_bench(coco_load);
   if (loader_suite->parsed()) return run_loader(loader);
   if (train_suite->parsed()) return run_train(train);
-  if (elementwise_suite->parsed()) return run_elementwise(elementwise);
+  if (elementwise_suite->parsed()) return run_on_device(elementwise, "elementwise", bench::run_elementwise_bench);
   throw UsageError("bench: name a suite: ops, loss, coco-load, loader, train or elementwise");
 }
 

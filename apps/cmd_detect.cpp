@@ -1,171 +1,35 @@
 // `ghm_retinanet detect`: run a trained model on image files or folders; for each image write
-// <stem>.json (its detections) and <stem>.jpg (the image with boxes, class names and scores).
-//
-//   <stem>.json: {"file": ..., "width": W, "height": H,
-//                 "detections": [{"bbox": [x, y, w, h], "score": s, "category_id": c, "category": name}, ...]}
-#include <algorithm>
-#include <cstdio>
-#include <filesystem>
+// <stem>.json (its detections) and <stem>.jpg (the image with boxes, class names and scores). The
+// work and the JSON layout are engine/detect.h.
+#include <string>
+#include <vector>
 
-#include "engine/checkpoint.h"
-#include "core/cpu/large_block_cache.h"
 #include "apps/cli.h"
 #include "apps/commands.h"
-#include "engine/config.h"
-#include "engine/inference.h"
-#include "core/check.h"
-#include "io/atomic_file.h"
-#include "io/draw.h"
-#include "io/image.h"
-#include "io/transforms.h"
+#include "engine/detect.h"
 
 namespace ghm::app {
-using namespace ghm::engine;  // a command is a thin layer over the engine
-namespace {
-
-bool is_image_file(const std::filesystem::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
-}
-
-std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
-  std::vector<std::string> files;
-  for (const std::string& in : inputs) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(in, ec)) {
-      std::vector<std::string> found;
-      for (const auto& e : std::filesystem::directory_iterator(in))
-        if (e.is_regular_file() && is_image_file(e.path())) found.push_back(e.path().string());
-      std::sort(found.begin(), found.end());
-      GHM_CHECK(!found.empty(), in, ": no .jpg, .jpeg, .png or .bmp files in this folder");
-      files.insert(files.end(), found.begin(), found.end());
-    } else {
-      GHM_CHECK(std::filesystem::exists(in, ec), in, ": no such file or folder");
-      files.push_back(in);
-    }
-  }
-  return files;
-}
-
-// The image resized and normalised as at inference, alone in a batch.
-io::Batch single_image_batch(const io::Image& original, const DataConfig& data) {
-  const io::RescaledSize size = io::rescale_size(original.height, original.width, data.test_short_side, data.max_side);
-  const io::Image resized = size.height == original.height && size.width == original.width
-                                ? original
-                                : io::resize_bilinear(original, size.height, size.width);
-  io::Sample s;
-  s.image = io::normalize(resized, data.mean, data.std, io::ChannelOrder::RGB);
-  s.boxes = Tensor::zeros({0, 4});
-  s.labels = Tensor::zeros({0}, DType::I64);
-  s.crowd_boxes = Tensor::zeros({0, 4});
-  s.orig_height = original.height;
-  s.orig_width = original.width;
-  s.scale_h = size.scale_h;
-  s.scale_w = size.scale_w;
-  std::vector<io::Sample> one;
-  one.push_back(std::move(s));
-  return io::collate(std::move(one), data.size_divisor);
-}
-
-// The image with each detection's box, class name and score; the best drawn last, on top.
-io::Image draw_detections(const io::Image& original, const detection::ImageDetections& det, const coco::Dataset& names) {
-  io::Image drawn = original;
-  const float* box = det.boxes.data<float>();  // [D, 4] x1, y1, x2, y2
-  for (std::int64_t j = det.scores.numel() - 1; j >= 0; --j) {
-    const int label = static_cast<int>(det.labels.data<std::int64_t>()[j]);
-    const float score = det.scores.data<float>()[j];
-    const std::string& name = names.categories[static_cast<std::size_t>(label)].name;
-    char text[96];
-    std::snprintf(text, sizeof text, "%s %.2f", name.c_str(), score);
-    io::label_box(drawn, box[4 * j], box[4 * j + 1], box[4 * j + 2], box[4 * j + 3], text, io::class_color(label));
-  }
-  return drawn;
-}
-
-// [{"bbox": [x, y, w, h], "score", "category_id", "category"}, ...], best first.
-io::Json detections_json(const detection::ImageDetections& det, const coco::Dataset& names) {
-  io::Json list = io::Json::array();
-  const float* box = det.boxes.data<float>();  // [D, 4] x1, y1, x2, y2
-  for (std::int64_t j = 0; j < det.scores.numel(); ++j) {
-    const int label = static_cast<int>(det.labels.data<std::int64_t>()[j]);
-    io::Json b = io::Json::array();
-    b.push_back(io::Json(static_cast<double>(box[4 * j])));
-    b.push_back(io::Json(static_cast<double>(box[4 * j + 1])));
-    b.push_back(io::Json(static_cast<double>(box[4 * j + 2] - box[4 * j])));
-    b.push_back(io::Json(static_cast<double>(box[4 * j + 3] - box[4 * j + 1])));
-    io::Json d = io::Json::object();
-    d.set("bbox", b);
-    d.set("score", io::Json(static_cast<double>(det.scores.data<float>()[j])));
-    d.set("category_id", io::Json(names.category_id(label)));
-    d.set("category", io::Json(names.categories[static_cast<std::size_t>(label)].name));
-    list.push_back(d);
-  }
-  return list;
-}
-
-}  // namespace
 
 int run_detect(const std::vector<std::string>& args) {
   const auto app = cli::make_command("detect", "draw a trained model's detections on images (JPEG + JSON per image)");
-  std::string config_path, checkpoint, out_dir, device = "cpu";
-  std::vector<std::string> overrides, inputs;
-  float score_thresh = 0.3f;
-  app->add_option("--config", config_path, "YAML config (docs/config.md)")->type_name("CFG.yaml")->required();
-  app->add_option("--checkpoint", checkpoint, "a checkpoint, or a work directory (its newest)")
-      ->type_name("CKPT.safetensors|WORK_DIR")
-      ->required();
-  app->add_option("--out", out_dir, "where <stem>.json and <stem>.jpg go (created if missing)")
+  engine::DetectImagesOptions o;
+  cli::add_config(*app, o.config_path);
+  cli::add_checkpoint(*app, o.checkpoint);
+  app->add_option("--out", o.out_dir, "where <stem>.json and <stem>.jpg go (created if missing)")
       ->type_name("DIR")
       ->required();
-  app->add_option("--score-thresh", score_thresh, "the lowest score kept, in the JSON and the drawing")
+  app->add_option("--score-thresh", o.score_thresh, "the lowest score kept, in the JSON and the drawing")
       ->default_str("0.3")
       ->check(cli::number_in(0, 1));
-  cli::add_overrides(*app, overrides);
-  cli::add_device(*app, device);
-  app->add_option("inputs", inputs, "image files, or folders of .jpg, .jpeg, .png and .bmp files (not recursive)")
+  cli::add_overrides(*app, o.overrides);
+  cli::add_device(*app, o.device);
+  app->add_option("inputs", o.inputs, "image files, or folders of .jpg, .jpeg, .png and .bmp files (not recursive)")
       ->type_name("IMAGE|DIR")
       ->default_str("")
       ->required();
   app->footer("Class names come from data.val_json (or data.train_json).");
   if (!cli::parse(*app, args)) return 0;
-
-  const io::Json config = load_config(config_path, overrides);
-  const DataConfig data = data_config(config);
-  const detection::RetinaNetConfig model_cfg = retinanet_config(config);
-  const std::string names_json = !data.val_json.empty() ? data.val_json : data.train_json;
-  GHM_CHECK(!names_json.empty(), config_path, ": detect takes the class names from data.val_json or data.train_json; set one");
-  coco::LoadOptions quiet;
-  quiet.warnings = coco::Warnings::Collect;
-  const coco::Dataset names = coco::load_dataset(names_json, quiet);
-  GHM_CHECK(names.num_classes() == model_cfg.num_classes, names_json, " has ", names.num_classes(),
-            " categories but model.head.num_classes is ", model_cfg.num_classes);
-
-  Generator gen(0);
-  detection::RetinaNet model(model_cfg, gen);
-  load_model_weights(resolve_checkpoint(checkpoint), model, nn::Strict::Yes);
-  model.to(parse_device(device, "detect --device"));
-  model.eval();
-  cpu::enable_host_cache_for_inference();
-  TestConfig test = test_config(config);
-  test.post.score_thresh = score_thresh;
-  const detection::AnchorGenerator anchors(anchor_config(config));
-  std::filesystem::create_directories(out_dir);
-
-  for (const std::string& file : expand_inputs(inputs)) {
-    const io::Image original = io::read_image(file);
-    const detection::ImageDetections det =
-        detect_batch(model, anchors, single_image_batch(original, data), test.post).front();
-    const std::string stem = (std::filesystem::path(out_dir) / std::filesystem::path(file).stem()).string();
-    io::Json root = io::Json::object();
-    root.set("file", io::Json(file));
-    root.set("width", io::Json(original.width));
-    root.set("height", io::Json(original.height));
-    root.set("detections", detections_json(det, names));
-    io::write_file_atomic(stem + ".json", root.dump() + "\n");
-    io::write_jpeg(stem + ".jpg", draw_detections(original, det, names), 92);
-    std::printf("%s: %lld detections -> %s.jpg\n", file.c_str(), static_cast<long long>(det.scores.numel()), stem.c_str());
-  }
+  engine::detect_images(o);
   return 0;
 }
 

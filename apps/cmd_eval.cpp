@@ -16,10 +16,8 @@ int run_eval(const std::vector<std::string>& args) {
   const auto app = cli::make_command("eval", "COCO evaluation of a checkpoint on the validation split");
   std::string config_path, checkpoint, out, json_out, device = "cpu";
   std::vector<std::string> overrides;
-  app->add_option("--config", config_path, "YAML config (docs/config.md)")->type_name("CFG.yaml")->required();
-  app->add_option("--checkpoint", checkpoint, "a checkpoint, or a work directory (its newest)")
-      ->type_name("CKPT.safetensors|WORK_DIR")
-      ->required();
+  cli::add_config(*app, config_path);
+  cli::add_checkpoint(*app, checkpoint);
   app->add_option("--out", out, "also write the detections as a COCO results file")->type_name("DETS.json");
   app->add_option("--json", json_out, "also write {\"stats\": [the twelve numbers], \"per_class\": {name: AP}}")
       ->type_name("STATS.json");

@@ -19,7 +19,7 @@ int run_forward(const std::vector<std::string>& args) {
   const auto app = cli::make_command("forward", "run the model (evaluation mode) on an image tensor");
   std::string config_path, weights, input, out, device = "cpu";
   std::vector<std::string> overrides;
-  app->add_option("--config", config_path, "YAML config (docs/config.md)")->type_name("CFG.yaml")->required();
+  cli::add_config(*app, config_path);
   app->add_option("--weights", weights, "the model's weights")->type_name("W.safetensors")->required();
   app->add_option("--input", input, "'image' [N, 3, H, W] f32, already normalised")
       ->type_name("X.safetensors")

@@ -24,7 +24,7 @@ int run_train(const std::vector<std::string>& args) {
   std::string config_path, work_dir;
   std::vector<std::string> overrides;
   TrainOptions options;
-  app->add_option("--config", config_path, "YAML config (docs/config.md)")->type_name("CFG.yaml")->required();
+  cli::add_config(*app, config_path);
   cli::add_overrides(*app, overrides);
   app->add_option("--work-dir", work_dir, "where config.json, log.jsonl and the checkpoints go "
                                           "(default: work_dirs/<config name>)")

@@ -19,6 +19,19 @@ def median_ms(fn, warmup, repeats):
     return statistics.median(times)
 
 
+def synchronized(fn, device):
+    """fn followed by a device synchronisation when `device` is a GPU (a torch.device), so that the
+    kernels it queued are inside the time; fn itself on the CPU."""
+    if device.type != "cuda":
+        return fn
+    import torch  # only the GPU case needs it; the CPU-only scripts import this file without torch
+
+    def run():
+        fn()
+        torch.cuda.synchronize(device)
+    return run
+
+
 def run_measured(argv, env=None, cwd=None):
     """Runs argv; returns (stdout, wall seconds, peak RSS in MiB of that process, from os.wait4).
     Exits with the command's stderr when it fails."""

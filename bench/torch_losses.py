@@ -32,7 +32,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from timing import median_ms
+from timing import median_ms, synchronized
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from ghm_reference import GHMC, GHMR, focal  # noqa: E402
@@ -51,16 +51,6 @@ def parse_size(text):
     if rows < GHMR_ROWS_DIVISOR or cols < 1:
         raise argparse.ArgumentTypeError(f"need N >= {GHMR_ROWS_DIVISOR} and K >= 1, got {text!r}")
     return rows, cols
-
-
-def timed(fn, device):
-    """fn followed by a device synchronisation, so that the GPU's work is inside the time."""
-    if device.type != "cuda":
-        return fn
-    def run():
-        fn()
-        torch.cuda.synchronize(device)
-    return run
 
 
 def classification_inputs(rows, cols):
@@ -108,7 +98,7 @@ def time_size(rows, cols, warmup, repeats, device):
     }
     shapes = {task: f"{rows}x{cols}" for task in TASKS}
     shapes["ghmr_reference"] = f"{box_rows}x4"
-    return [(task, shapes[task], median_ms(timed(runs[task], device), warmup, repeats)) for task in TASKS]
+    return [(task, shapes[task], median_ms(synchronized(runs[task], device), warmup, repeats)) for task in TASKS]
 
 
 def main():

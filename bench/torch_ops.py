@@ -36,7 +36,7 @@ import json
 import torch
 import torch.nn.functional as F
 
-from timing import median_ms
+from timing import median_ms, synchronized
 
 COLUMNS = ["name", "count", "N", "C", "H", "W", "O", "kh", "kw", "stride", "pad", "dilation", "groups"]
 SHAPES_IMAGE_SIZE = 512  # the image size the shapes file describes (2x3x512x512)
@@ -93,21 +93,12 @@ def time_shape(s, warmup, repeats, device):
     b = torch.randn(s["O"], device=device, requires_grad=True)
     conv_args = dict(stride=s["stride"], padding=s["pad"], dilation=s["dilation"], groups=s["groups"])
 
-    def finished(fn):  # on a GPU the host waits for the kernels before it reads the clock
-        if device.type != "cuda":
-            return fn
-
-        def run():
-            fn()
-            torch.cuda.synchronize(device)
-        return run
-
     with torch.no_grad():
-        fwd_ms = median_ms(finished(lambda: F.conv2d(x, w, b, **conv_args)), warmup, repeats)
+        fwd_ms = median_ms(synchronized(lambda: F.conv2d(x, w, b, **conv_args), device), warmup, repeats)
 
     y = F.conv2d(x, w, b, **conv_args)
     grad_output = torch.randn_like(y)
-    bwd_ms = median_ms(finished(lambda: torch.autograd.grad(y, (x, w, b), grad_output, retain_graph=True)),
+    bwd_ms = median_ms(synchronized(lambda: torch.autograd.grad(y, (x, w, b), grad_output, retain_graph=True), device),
                        warmup, repeats)
     return fwd_ms, bwd_ms
 

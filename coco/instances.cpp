@@ -5,13 +5,16 @@
 // converted straight into small records, everything else is skipped with its grammar checked.
 //
 // Two steps:
-//   1. scan:    images, annotations and categories into records, in file order; records keep
-//               their byte offset so that errors found later can name line and column
-//   2. resolve: categories sorted by id (their labels), image ids hashed, repeated annotation ids
-//               found by sorting (id, index) pairs, each annotation's image and category found
+//   1. scan:    images, annotations and categories into records, in file order; image and
+//               category records keep their byte offset so that errors found later can name line
+//               and column (annotations do not: there are millions, and errors are rare); each
+//               annotation's own fields go to the view's visitor
+//   2. resolve: categories sorted by id (their labels), image ids hashed, each annotation's image
+//               and category found, repeated annotation ids found by sorting the ids
 #include "coco/instances.h"
 
 #include <algorithm>
+#include <array>
 #include <initializer_list>
 #include <string_view>
 #include <unordered_map>
@@ -48,10 +51,12 @@ struct RawCategory {
 // Reads the document into records, in file order.
 class InstancesReader {
  public:
-  InstancesReader(JsonScanner& s, const std::string& path) : s_(s), path_(path) {}
+  InstancesReader(JsonScanner& s, const std::string& path, const AnnotationVisitor& visit)
+      : s_(s), path_(path), visit_(visit) {}
 
   std::vector<ImageEntry> images;
   std::vector<AnnotationEntry> annotations;
+  std::vector<std::array<std::int64_t, 2>> references;  // parallel to annotations: image_id, category_id
   std::vector<RawCategory> categories;
 
   void read_document() {
@@ -159,7 +164,7 @@ class InstancesReader {
   }
 
   // [x, y, width, height].
-  void read_bbox(const Element& e, AnnotationEntry& a) {
+  void read_bbox(const Element& e, AnnotationFields& a) {
     const char* start = s_.position();
     if (s_.peek() != '[') fail_type(e.field("bbox"), "an array [x, y, width, height]");
     double v[4] = {};
@@ -200,7 +205,8 @@ class InstancesReader {
   void read_annotation(std::size_t index) {
     const char* record = s_.position();
     AnnotationEntry a;
-    a.offset = s_.offset();
+    AnnotationFields f;
+    std::array<std::int64_t, 2> reference{};  // image_id, category_id
     Element e{"annotations", index};
     unsigned seen = 0;
     s_.for_each_member(
@@ -210,25 +216,25 @@ class InstancesReader {
             s_.skip_value(3);
           } else if (key == "bbox") {
             seen |= 1;
-            read_bbox(e, a);
+            read_bbox(e, f);
           } else if (key == "image_id") {
             seen |= 2;
-            a.image_id = read_integer(e, key);
+            reference[0] = read_integer(e, key);
           } else if (key == "category_id") {
             seen |= 4;
-            a.category_id = read_integer(e, key);
+            reference[1] = read_integer(e, key);
           } else if (key == "id") {
             seen |= 8;
             a.id = read_integer(e, key);
             e.id = &a.id;
           } else if (key == "area") {
-            a.fields |= AnnotationEntry::kArea;
-            a.area = read_double(e, key);
+            f.fields |= AnnotationFields::kArea;
+            f.area = read_double(e, key);
           } else if (key == "iscrowd") {
-            a.fields |= AnnotationEntry::kIscrowd;
-            a.iscrowd = read_crowd(e);
+            f.fields |= AnnotationFields::kIscrowd;
+            f.iscrowd = read_crowd(e);
           } else if (key == "ignore") {
-            if (read_ignore()) a.fields |= AnnotationEntry::kIgnoreSet;
+            if (read_ignore()) f.fields |= AnnotationFields::kIgnoreSet;
           } else {
             s_.skip_value(3);
           }
@@ -236,6 +242,8 @@ class InstancesReader {
         [&] { return e.path(); });
     require(seen, {"bbox", "image_id", "category_id", "id"}, e, record);
     annotations.push_back(a);
+    references.push_back(reference);
+    visit_(f);
   }
 
   void read_category(std::size_t index) {
@@ -266,6 +274,7 @@ class InstancesReader {
 
   JsonScanner& s_;
   const std::string& path_;
+  const AnnotationVisitor& visit_;
 };
 
 // Categories sorted by id, labelled 0, 1, ... in that order; a repeated id is an error.
@@ -284,8 +293,9 @@ void label_categories(std::vector<RawCategory>& raw, InstancesFile& file) {
   }
 }
 
-// Checks that image and annotation ids are unique, and finds each annotation's image and label.
-void resolve_annotations(InstancesFile& file) {
+// Checks that image ids are unique, and finds each annotation's image and label; records the
+// file's ids of the annotations whose references do not resolve.
+void resolve_references(const std::vector<std::array<std::int64_t, 2>>& references, InstancesFile& file) {
   std::unordered_map<std::int64_t, std::int32_t> image_index;
   image_index.reserve(file.images.size());
   for (std::size_t i = 0; i < file.images.size(); ++i) {
@@ -294,24 +304,36 @@ void resolve_annotations(InstancesFile& file) {
       file.fail_at(file.images[i].offset, "images[", i, "]: image id ", file.images[i].id, " appears twice (also images[",
                    it->second, "])");
   }
-
-  std::vector<std::pair<std::int64_t, std::uint32_t>> ids(file.annotations.size());  // (id, index)
-  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = {file.annotations[i].id, static_cast<std::uint32_t>(i)};
-  std::sort(ids.begin(), ids.end());
-  const auto repeat = std::adjacent_find(ids.begin(), ids.end(), [](const auto& a, const auto& b) { return a.first == b.first; });
-  if (repeat != ids.end()) {
-    const std::uint32_t later = repeat[1].second;
-    file.fail_at(file.annotations[later].offset, "annotations[", later, "]: annotation id ", repeat->first,
-                 " appears twice (also annotations[", repeat->second, "])");
-  }
-
   const std::vector<Category>& categories = file.categories;
-  for (AnnotationEntry& a : file.annotations) {
-    const auto image = image_index.find(a.image_id);
+  for (std::size_t i = 0; i < references.size(); ++i) {
+    const auto [image_id, category_id] = references[i];
+    AnnotationEntry& a = file.annotations[i];
+    const auto image = image_index.find(image_id);
     a.image = image == image_index.end() ? -1 : image->second;
-    const auto category = std::lower_bound(categories.begin(), categories.end(), a.category_id,
+    const auto category = std::lower_bound(categories.begin(), categories.end(), category_id,
                                            [](const Category& c, std::int64_t id) { return c.id < id; });
-    a.label = category != categories.end() && category->id == a.category_id ? category->label : -1;
+    a.label = category != categories.end() && category->id == category_id ? category->label : -1;
+    if (a.image < 0 || a.label < 0) file.unresolved.push_back({i, image_id, category_id});
+  }
+}
+
+// Checks that annotation ids are unique: sorts a copy of the ids, and on a repeat names the first
+// two annotations with the smallest repeated id.
+void check_annotation_ids(const InstancesFile& file) {
+  std::vector<std::int64_t> ids(file.annotations.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = file.annotations[i].id;
+  std::sort(ids.begin(), ids.end());
+  const auto repeat = std::adjacent_find(ids.begin(), ids.end());
+  if (repeat == ids.end()) return;
+  std::size_t first = file.annotations.size();
+  for (std::size_t i = 0; i < file.annotations.size(); ++i) {
+    if (file.annotations[i].id != *repeat) continue;
+    if (first == file.annotations.size()) {
+      first = i;
+      continue;
+    }
+    file.fail_at(file.annotation_offset(i), "annotations[", i, "]: annotation id ", *repeat,
+                 " appears twice (also annotations[", first, "])");
   }
 }
 
@@ -323,21 +345,50 @@ std::string InstancesFile::annotation_name(std::size_t i) const {
   return str_cat("annotations[", i, "] (id ", annotations[i].id, ")");
 }
 
+const UnresolvedReference& InstancesFile::unresolved_of(std::size_t i) const {
+  const auto it = std::lower_bound(unresolved.begin(), unresolved.end(), i,
+                                   [](const UnresolvedReference& r, std::size_t index) { return r.annotation < index; });
+  GHM_CHECK(it != unresolved.end() && it->annotation == i, path, ": ", annotation_name(i), " has no unresolved reference");
+  return *it;
+}
+
+std::size_t InstancesFile::annotation_offset(std::size_t i) const {
+  JsonScanner s(text, path);
+  std::size_t offset = 0;
+  s.skip_whitespace();
+  s.for_each_member(
+      0,
+      [&](std::string_view key) {
+        if (key != "annotations") {
+          s.skip_value(1);
+          return;
+        }
+        s.for_each_element(1, [&](std::size_t index) {
+          if (index == i) offset = s.offset();
+          s.skip_value(2);
+        });
+      },
+      [] { return std::string("$"); });
+  return offset;
+}
+
 std::string InstancesFile::category_name(std::size_t label) const {
   return str_cat("categories[", category_entries[label].index, "] (id ", categories[label].id, ")");
 }
 
-InstancesFile read_instances(io::PaddedText text, const std::string& path) {
+InstancesFile read_instances(io::PaddedText text, const std::string& path, const AnnotationVisitor& visit) {
   InstancesFile file;
   file.path = path;
   file.text = std::move(text);
   JsonScanner scanner(file.text, file.path);
-  InstancesReader reader(scanner, file.path);
+  InstancesReader reader(scanner, file.path, visit);
   reader.read_document();
   file.images = std::move(reader.images);
   file.annotations = std::move(reader.annotations);
   label_categories(reader.categories, file);
-  resolve_annotations(file);
+  resolve_references(reader.references, file);
+  reader.references = {};  // freed before the ids are sorted
+  check_annotation_ids(file);
   return file;
 }
 

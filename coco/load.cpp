@@ -33,15 +33,22 @@ struct ProblemCount {
 
 // ---- ground truth --------------------------------------------------------------------------------
 
+// An annotation's fields as the evaluation keeps them (the parse holds its id and references).
+struct GroundTruthFields {
+  Xywh box;
+  double area = 0;
+  std::uint8_t fields = 0;  // AnnotationFields' bits
+  bool crowd = false;       // iscrowd nonzero
+};
+
 // The evaluation view: every annotation as pycocotools sees it; unknown images or categories are
 // warnings, not errors, because COCOeval never looks at such annotations.
-GroundTruth ground_truth_view(InstancesFile& file) {
+GroundTruth ground_truth_view(InstancesFile& file, const std::vector<GroundTruthFields>& fields) {
   for (std::size_t i = 0; i < file.annotations.size(); ++i) {
-    const AnnotationEntry& a = file.annotations[i];
-    if ((a.fields & AnnotationEntry::kArea) == 0)
-      file.fail_at(a.offset, file.annotation_name(i), ".area: missing (the evaluator needs it: it decides the area range)");
-    if ((a.fields & AnnotationEntry::kIscrowd) == 0)
-      file.fail_at(a.offset, file.annotation_name(i), ".iscrowd: missing (a field the evaluator needs)");
+    if ((fields[i].fields & AnnotationFields::kArea) == 0)
+      file.fail_at_annotation(i, ".area: missing (the evaluator needs it: it decides the area range)");
+    if ((fields[i].fields & AnnotationFields::kIscrowd) == 0)
+      file.fail_at_annotation(i, ".iscrowd: missing (a field the evaluator needs)");
   }
   file.text.release();  // every check that names a line is done
 
@@ -62,11 +69,12 @@ GroundTruth ground_truth_view(InstancesFile& file) {
   gt.annotations.reserve(file.annotations.size());
   for (std::size_t i = 0; i < file.annotations.size(); ++i) {
     const AnnotationEntry& a = file.annotations[i];
-    const bool crowd = a.iscrowd != 0;
-    if ((a.fields & AnnotationEntry::kIgnoreSet) != 0 && !crowd) ignore_flag.add(str_cat("$.annotations[", i, "]"));
-    if (a.image < 0) unknown_image.add(str_cat("image_id ", a.image_id, " at $.annotations[", i, "]"));
-    else if (a.label < 0) unknown_category.add(str_cat("category_id ", a.category_id, " at $.annotations[", i, "]"));
-    else gt.annotations.push_back({a.id, rank[static_cast<std::size_t>(a.image)], a.label, {a.x, a.y, a.w, a.h}, a.area, crowd});
+    const GroundTruthFields& f = fields[i];
+    if ((f.fields & AnnotationFields::kIgnoreSet) != 0 && !f.crowd) ignore_flag.add(str_cat("$.annotations[", i, "]"));
+    if (a.image < 0) unknown_image.add(str_cat("image_id ", file.unresolved_of(i).image_id, " at $.annotations[", i, "]"));
+    else if (a.label < 0)
+      unknown_category.add(str_cat("category_id ", file.unresolved_of(i).category_id, " at $.annotations[", i, "]"));
+    else gt.annotations.push_back({a.id, rank[static_cast<std::size_t>(a.image)], a.label, f.box, f.area, f.crowd});
   }
   unknown_image.report(gt.warnings, gt.source, "annotation(s) on image ids missing from 'images' are not evaluated");
   unknown_category.report(gt.warnings, gt.source,
@@ -75,6 +83,15 @@ GroundTruth ground_truth_view(InstancesFile& file) {
                      "non-crowd annotation(s) set 'ignore', which has no effect: pycocotools overwrites it with "
                      "'iscrowd'");
   return gt;
+}
+
+// Reads the instances file `text` and returns its evaluation view.
+GroundTruth read_ground_truth(io::PaddedText text, const std::string& source) {
+  std::vector<GroundTruthFields> fields;
+  InstancesFile file = read_instances(std::move(text), source, [&](const AnnotationFields& f) {
+    fields.push_back({{f.x, f.y, f.w, f.h}, f.area, f.fields, f.iscrowd != 0});
+  });
+  return ground_truth_view(file, fields);
 }
 
 // ---- results files -------------------------------------------------------------------------------
@@ -256,13 +273,11 @@ Detections read_detections(const io::PaddedText& text, const std::string& source
 }  // namespace
 
 GroundTruth parse_ground_truth(std::string_view text, const std::string& source) {
-  InstancesFile file = read_instances(io::PaddedText(text), source);
-  return ground_truth_view(file);
+  return read_ground_truth(io::PaddedText(text), source);
 }
 
 GroundTruth load_ground_truth(const std::string& path) {
-  InstancesFile file = read_instances(io::read_padded_file(path, "COCO ground-truth file"), path);
-  return ground_truth_view(file);
+  return read_ground_truth(io::read_padded_file(path, "COCO ground-truth file"), path);
 }
 
 Detections parse_detections(std::string_view text, const std::string& source, const GroundTruth& gt) {

@@ -22,6 +22,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <string>
@@ -193,11 +194,15 @@ class JsonScanner {
     bool repeats(std::string_view key) {
       if (count_ < kFewKeys) {
         for (std::size_t i = 0; i < count_; ++i)
-          if (few_[i] == key) return true;
-        few_[count_++] = key;
+          if (few_sizes_[i] == key.size() && std::memcmp(few_data_[i], key.data(), key.size()) == 0) return true;
+        few_data_[count_] = key.data();
+        few_sizes_[count_++] = key.size();
         return false;
       }
-      if (many_ == nullptr) many_ = std::make_unique<std::unordered_set<std::string_view>>(few_.begin(), few_.end());
+      if (many_ == nullptr) {
+        many_ = std::make_unique<std::unordered_set<std::string_view>>();
+        for (std::size_t i = 0; i < kFewKeys; ++i) many_->emplace(few_data_[i], few_sizes_[i]);
+      }
       return !many_->insert(key).second;
     }
 
@@ -205,7 +210,10 @@ class JsonScanner {
     static constexpr std::size_t kFewKeys = 16;
     JsonScanner& s_;
     std::size_t first_decoded_;
-    std::array<std::string_view, kFewKeys> few_;
+    // The first keys, as pointers and sizes apart: only [0, count_) is set. (Sizes compared first
+    // from their own array: most keys of an object differ in length.)
+    std::array<const char*, kFewKeys> few_data_;
+    std::array<std::size_t, kFewKeys> few_sizes_;
     std::size_t count_ = 0;
     std::unique_ptr<std::unordered_set<std::string_view>> many_;
   };

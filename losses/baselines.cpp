@@ -109,6 +109,23 @@ void check_regression(const Tensor& pred, const Tensor& target, const Tensor& we
             ", target on ", target.device(), " and weight on ", weight.device(), " must be on one device");
 }
 
+// The CPU pass of a regression loss over pred, target, weight [N, D]: elem(d, w, &grad) -> the
+// weighted loss of one element, d = pred - target; the op's value is sum * loss_weight / avg_factor.
+template <class Elem>
+Tensor regression_loss_output(const Tensor& pred, const Tensor& target, const Tensor& weight, double avg_factor,
+                              float loss_weight, const char* op, Elem&& elem) {
+  const float* x = pred.data<float>();
+  const float* y = target.data<float>();
+  const float* wt = weight.data<float>();
+  const std::int64_t cols = pred.size(1);
+  Tensor grad = Tensor::empty(pred.shape());
+  const double sum = fused_pass(pred.size(0), cols, grad.data<float>(), [&](std::int64_t r, std::int64_t k, float* g) {
+    const std::int64_t i = r * cols + k;
+    return elem(x[i] - y[i], wt[i], g);
+  });
+  return fused_loss_output(sum * loss_weight / avg_factor, pred, grad, op);
+}
+
 #if GHM_WITH_CUDA
 // A loss on pred's CUDA device: launch(grad, loss) runs the kernels (losses/cuda/baselines_cuda.h);
 // the value stays a [] tensor there.
@@ -202,20 +219,13 @@ Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& we
                            pred.numel(), avg_factor, beta, loss_weight, grad, loss);
     });
 #endif
-  const float* x = pred.data<float>();
-  const float* y = target.data<float>();
-  const float* wt = weight.data<float>();
-  const std::int64_t cols = pred.size(1);
   const float scale = static_cast<float>(loss_weight / avg_factor);
-  Tensor grad = Tensor::empty(pred.shape());
-  const double sum = fused_pass(pred.size(0), cols, grad.data<float>(), [&](std::int64_t r, std::int64_t k, float* g) {
-    const std::int64_t i = r * cols + k;
-    const float d = x[i] - y[i], ad = std::abs(d), w = wt[i];
+  return regression_loss_output(pred, target, weight, avg_factor, loss_weight, op, [&](float d, float w, float* g) {
+    const float ad = std::abs(d);
     const bool quadratic = ad < beta;
     *g = w == 0.0f ? 0.0f : w * scale * (quadratic ? d / beta : (d > 0.0f ? 1.0f : -1.0f));
     return w == 0.0f ? 0.0 : static_cast<double>(w) * (quadratic ? 0.5f * d * d / beta : ad - 0.5f * beta);
   });
-  return fused_loss_output(sum * loss_weight / avg_factor, pred, grad, op);
 }
 
 Tensor asl1_loss(const Tensor& pred, const Tensor& target, const Tensor& weight, double avg_factor, float mu,
@@ -231,20 +241,13 @@ Tensor asl1_loss(const Tensor& pred, const Tensor& target, const Tensor& weight,
                       pred.numel(), avg_factor, mu, loss_weight, grad, loss);
     });
 #endif
-  const float* x = pred.data<float>();
-  const float* y = target.data<float>();
-  const float* wt = weight.data<float>();
-  const std::int64_t cols = pred.size(1);
   const float mu2 = static_cast<float>(static_cast<double>(mu) * mu);
   const float scale = static_cast<float>(loss_weight / avg_factor);
-  Tensor grad = Tensor::empty(pred.shape());
-  const double sum = fused_pass(pred.size(0), cols, grad.data<float>(), [&](std::int64_t r, std::int64_t k, float* g) {
-    const std::int64_t i = r * cols + k;
-    const float d = x[i] - y[i], s = std::sqrt(d * d + mu2), w = wt[i];
+  return regression_loss_output(pred, target, weight, avg_factor, loss_weight, op, [&](float d, float w, float* g) {
+    const float s = std::sqrt(d * d + mu2);
     *g = w == 0.0f ? 0.0f : w * scale * d / s;
     return w == 0.0f ? 0.0 : static_cast<double>(w) * (s - mu);
   });
-  return fused_loss_output(sum * loss_weight / avg_factor, pred, grad, op);
 }
 
 }  // namespace ghm::losses

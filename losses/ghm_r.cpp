@@ -9,7 +9,6 @@
 #include <cmath>
 
 #include "losses/cpu/ghm_cpu.h"
-#include "losses/fused_loss.h"
 #include "losses/class_targets.h"
 #if GHM_WITH_CUDA
 #include "core/cuda/device_guard.h"
@@ -62,19 +61,15 @@ GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor&
   check_ghm_call(settings, GhmKind::Regression, state, kOp);
   const float mu = settings.mu();
   const float mu2 = settings.mu_squared();
-
-  GhmrResult r;
-  r.grad = Tensor::empty(pred.shape());
-  if (keep == ElementWeights::Keep) r.element_weight = Tensor::empty(pred.shape());
   const float* x = pred.data<float>();
   const float* y = target.data<float>();
   const float* lw = label_weight.data<float>();
-  for (std::size_t c = 0; c + 1 < rows.size(); ++c) {
-    const std::int64_t base = rows[c] * dims;
+  return cpu::ghm_calls(pred, rows, keep, [&](std::int64_t r0, std::int64_t r1, float* grad, float* element_weight) {
+    const std::int64_t base = r0 * dims;
     auto eval = [&](std::int64_t b0, std::int64_t b1, float* g, float* w, float* loss, float* d) {
-      const std::int64_t first = base + b0 * dims, n = (b1 - b0) * dims;
+      const std::int64_t first = base + b0 * dims, count = (b1 - b0) * dims;
 #pragma omp simd
-      for (std::int64_t j = 0; j < n; ++j) {
+      for (std::int64_t j = 0; j < count; ++j) {
         const float di = x[first + j] - y[first + j];
         const float s = std::sqrt(di * di + mu2);
         loss[j] = s - mu;
@@ -88,13 +83,8 @@ GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor&
       const double d = static_cast<double>(x[i] - y[i]);
       return static_cast<float>(std::abs(d / std::sqrt(d * d + static_cast<double>(mu2))));
     };
-    r.calls.push_back(cpu::ghm_call(settings, rows[c + 1] - rows[c], dims, eval, precise_g, state.acc_sum,
-                                    r.grad.data<float>() + base,
-                                    r.element_weight.defined() ? r.element_weight.data<float>() + base : nullptr));
-    r.total += r.calls.back().loss;
-  }
-  r.loss = Tensor::scalar(static_cast<float>(r.total));
-  return r;
+    return cpu::ghm_call(settings, r1 - r0, dims, eval, precise_g, state.acc_sum, grad, element_weight);
+  });
 }
 
 Tensor ghm_r_loss(const Tensor& pred, const Tensor& target, const Tensor& label_weight, const GhmSettings& settings,
@@ -102,13 +92,10 @@ Tensor ghm_r_loss(const Tensor& pred, const Tensor& target, const Tensor& label_
 #if GHM_WITH_CUDA
   if (pred.defined() && pred.device().is_cuda()) {  // no host synchronisation unless the statistics are asked for
     const cuda::GhmRun run = ghm_r_cuda(pred, target, label_weight, settings, state, level_rows, ElementWeights::Skip);
-    if (stats) *stats = cuda::read_call_stats(run);
-    return fused_loss_output(run.loss, pred, run.grad, kOp);
+    return cuda::ghm_loss_output(run, pred, stats, kOp);
   }
 #endif
-  GhmrResult r = ghm_r_forward(pred, target, label_weight, settings, state, level_rows);
-  if (stats) *stats = std::move(r.calls);
-  return fused_loss_output(r.total, pred, r.grad, kOp);
+  return cpu::ghm_loss_output(ghm_r_forward(pred, target, label_weight, settings, state, level_rows), pred, stats, kOp);
 }
 
 }  // namespace ghm::losses

@@ -26,31 +26,21 @@ void check_common(const char* loss, int bins, double momentum, float loss_weight
 
 }  // namespace
 
+GhmSettings::GhmSettings(GhmKind kind, int bins, double momentum, float loss_weight, float mu)
+    : kind_(kind), bins_(bins), momentum_(momentum), loss_weight_(loss_weight), mu_(mu),
+      last_edge_(kind == GhmKind::Classification ? kGhmcLastEdge : kGhmrLastEdge),
+      tot_rule_(kind == GhmKind::Classification ? GhmTot::CountValid : GhmTot::SumWeights) {}
+
 GhmSettings GhmSettings::classification(int bins, double momentum, float loss_weight, const GhmSettingNames& names) {
   check_common("GHM-C", bins, momentum, loss_weight, names);
-  GhmSettings s;
-  s.kind_ = GhmKind::Classification;
-  s.bins_ = bins;
-  s.momentum_ = momentum;
-  s.loss_weight_ = loss_weight;
-  s.last_edge_ = kGhmcLastEdge;
-  s.tot_rule_ = GhmTot::CountValid;
-  return s;
+  return GhmSettings(GhmKind::Classification, bins, momentum, loss_weight, 0.0f);
 }
 
 GhmSettings GhmSettings::regression(float mu, int bins, double momentum, float loss_weight,
                                     const GhmSettingNames& names) {
   check_common("GHM-R", bins, momentum, loss_weight, names);
   GHM_CHECK(std::isfinite(mu) && mu > 0.0f, field_name(names.mu, "GHM-R", "mu"), ": must be finite and > 0, got ", mu);
-  GhmSettings s;
-  s.kind_ = GhmKind::Regression;
-  s.bins_ = bins;
-  s.momentum_ = momentum;
-  s.loss_weight_ = loss_weight;
-  s.mu_ = mu;
-  s.last_edge_ = kGhmrLastEdge;
-  s.tot_rule_ = GhmTot::SumWeights;
-  return s;
+  return GhmSettings(GhmKind::Regression, bins, momentum, loss_weight, mu);
 }
 
 void check_ghm_call(const GhmSettings& settings, GhmKind kind, GhmEmaState& state, const char* op) {

@@ -63,15 +63,16 @@ class GhmSettings {
   const char* name() const { return kind_ == GhmKind::Classification ? "GHM-C" : "GHM-R"; }
 
  private:
-  GhmSettings() = default;
+  // The fields as given (checked by the factory); the last edge and the tot rule from the kind.
+  GhmSettings(GhmKind kind, int bins, double momentum, float loss_weight, float mu);
 
-  GhmKind kind_ = GhmKind::Classification;
-  int bins_ = 10;
-  double momentum_ = 0.0;
-  float loss_weight_ = 1.0f;
-  float mu_ = 0.0f;
-  float last_edge_ = kGhmcLastEdge;
-  GhmTot tot_rule_ = GhmTot::CountValid;
+  GhmKind kind_;
+  int bins_;
+  double momentum_;
+  float loss_weight_;
+  float mu_;  // 0 for GHM-C
+  float last_edge_;
+  GhmTot tot_rule_;
 };
 
 // The checks at the start of a GHM loss `op` (ghm_c_loss, ghm_r_loss): `settings` are of `kind`,

@@ -1,12 +1,16 @@
 // A fresh, empty directory under the system temp directory for one test, removed with its
 // contents when the object goes out of scope. Names carry the tag, the process id and a counter,
-// so parallel test processes and several directories in one test never collide.
+// so parallel test processes and several directories in one test never collide. Also read_file,
+// the whole of a file that a test wrote or reads.
 #pragma once
 #include <unistd.h>
+
+#include <doctest/doctest.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -45,5 +49,12 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+// The bytes of the file at `path`; the test stops (REQUIRE) when it cannot be opened.
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "cannot open ", path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 }  // namespace ghm::testing

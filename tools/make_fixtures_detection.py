@@ -54,8 +54,6 @@ Everything is float32 on the CPU with one thread; each case is seeded from
 its family name and index, so the files are identical from run to run.
 """
 
-import argparse
-import json
 import os
 import sys
 import zlib
@@ -65,7 +63,7 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from safetensors_py import load_file, save_file  # noqa: E402
+from fixture_files import output_folder, write_families  # noqa: E402
 
 
 def seed_case(family, index):
@@ -524,47 +522,11 @@ FAMILIES = {
 }
 
 
-def build_family(family, cases):
-    tensors, metadata = {}, {"num_cases": str(len(cases))}
-    for i, make_case in enumerate(cases):
-        seed_case(family, i)
-        params, case_tensors = make_case()
-        metadata[f"case{i}"] = json.dumps(params, separators=(",", ":"))
-        for name, tensor in case_tensors.items():
-            tensors[f"case{i}.{name}"] = tensor.contiguous()
-    return tensors, metadata
-
-
-def check_round_trip(path, tensors, metadata):
-    loaded, loaded_metadata = load_file(path)
-    assert loaded_metadata == metadata, f"{path}: metadata differs after reading back"
-    assert list(loaded) == list(tensors), f"{path}: tensor names differ after reading back"
-    for name, tensor in tensors.items():
-        got = loaded[name]
-        assert got.dtype == tensor.dtype and got.shape == tensor.shape, f"{path}: {name} dtype/shape"
-        assert torch.equal(got, tensor) or (tensor.is_floating_point() and torch.equal(
-            torch.nan_to_num(got), torch.nan_to_num(tensor))), f"{path}: {name} values differ after reading back"
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="tests/data", help="output folder (default tests/data)")
-    args = parser.parse_args()
-
-    torch.set_num_threads(1)
-    os.makedirs(args.out, exist_ok=True)
-    total_bytes = 0
-    for family, cases in FAMILIES.items():
-        tensors, metadata = build_family(family, cases)
-        path = os.path.join(args.out, f"detection_{family}.safetensors")
-        save_file(tensors, path, metadata)
-        check_round_trip(path, tensors, metadata)
-        size = os.path.getsize(path)
-        total_bytes += size
-        print(f"{path}: {len(cases)} cases, {len(tensors)} tensors, {size} bytes")
+    out = output_folder(__doc__.splitlines()[0])
+    total_bytes = write_families(out, "detection", FAMILIES, seed_case)
     print(f"total {total_bytes} bytes; all files read back identical; torch {torch.__version__}, "
           f"torchvision {torchvision.__version__}")
-
 
 if __name__ == "__main__":
     main()

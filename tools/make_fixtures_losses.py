@@ -58,7 +58,6 @@ are identical from run to run. After writing, every .in file is read back, run a
 with the options stored in it, and compared bit for bit with the .out file.
 """
 
-import argparse
 import math
 import os
 import sys
@@ -69,6 +68,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ghm_reference import parse_options, run_sequence  # noqa: E402
+from fixture_files import output_folder  # noqa: E402
 from safetensors_py import load_file, save_file  # noqa: E402
 
 PRIOR_LOGIT = -math.log(99.0)  # RetinaNet's classification bias for the prior 0.01
@@ -347,11 +347,7 @@ def check_round_trip(in_path, out_path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="tests/data", help="output folder (default tests/data)")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    os.makedirs(args.out, exist_ok=True)
+    out = output_folder(__doc__.splitlines()[0])
 
     total_bytes = 0
     for name, options, build, description in CASES:
@@ -359,8 +355,8 @@ def main():
         inputs = build()
         kind, params = parse_options(options)
         outputs = run_sequence(kind, inputs, **params)
-        in_path = os.path.join(args.out, f"losses_{name}.in.safetensors")
-        out_path = os.path.join(args.out, f"losses_{name}.out.safetensors")
+        in_path = os.path.join(out, f"losses_{name}.in.safetensors")
+        out_path = os.path.join(out, f"losses_{name}.out.safetensors")
         save_file(inputs, in_path, metadata={"options": options, "description": description})
         save_file(outputs, out_path)
         check_round_trip(in_path, out_path)

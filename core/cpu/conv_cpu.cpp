@@ -139,7 +139,8 @@ void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* w
   const std::int64_t G = g.p.groups, cg = g.c / G, og = g.o / G, k = cg * g.kh * g.kw, hw_out = g.ho * g.wo;
   const bool pointwise = is_pointwise(g);
   float* col = pointwise ? nullptr : workspace(static_cast<std::size_t>(k * hw_out));
-  if (!pointwise) std::memset(dx, 0, static_cast<std::size_t>(g.n * g.c * g.h * g.w) * sizeof(float));
+  const std::int64_t dx_count = g.n * g.c * g.h * g.w;  // an empty dx may have no storage at all
+  if (!pointwise && dx_count > 0) std::memset(dx, 0, static_cast<std::size_t>(dx_count) * sizeof(float));
   for (std::int64_t n = 0; n < g.n; ++n)
     for (std::int64_t grp = 0; grp < G; ++grp) {
       const float* dyg = dy + (n * g.o + grp * og) * hw_out;

@@ -17,16 +17,10 @@
 // and a decode whose dw = dh = 0 (expf(0) = 1 on both), are bit for bit the CPU's.
 #include "detection/cuda/box_coder_cuda.h"
 
-#include "core/cuda/cuda_check.h"
-#include "core/cuda/launch.h"
+#include "detection/cuda/grid_stride_cuda.h"
 
 namespace ghm::detection::cuda {
 namespace {
-
-using ghm::cuda::blocks_for;
-using ghm::cuda::first_index;
-using ghm::cuda::grid_stride;
-using ghm::cuda::kThreads;
 
 // BoxCoderParams as plain arrays: a kernel argument (std::array's accessors are host-only).
 struct CoderArrays {

@@ -15,16 +15,10 @@
 // result equals the CPU's bit for bit.
 #include "detection/cuda/iou_cuda.h"
 
-#include "core/cuda/cuda_check.h"
-#include "core/cuda/launch.h"
+#include "detection/cuda/grid_stride_cuda.h"
 
 namespace ghm::detection::cuda {
 namespace {
-
-using ghm::cuda::blocks_for;
-using ghm::cuda::first_index;
-using ghm::cuda::grid_stride;
-using ghm::cuda::kThreads;
 
 template <OverlapMode kMode>
 __global__ void box_overlaps_kernel(const float* __restrict__ boxes1,  // [N, 4]

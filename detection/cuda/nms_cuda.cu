@@ -43,17 +43,11 @@
 
 #include <algorithm>
 
-#include "core/cuda/cuda_check.h"
-#include "core/cuda/launch.h"
+#include "detection/cuda/grid_stride_cuda.h"
 #include "detection/iou.h"  // box_area, box_intersection
 
 namespace ghm::detection::cuda {
 namespace {
-
-using ghm::cuda::blocks_for;
-using ghm::cuda::first_index;
-using ghm::cuda::grid_stride;
-using ghm::cuda::kThreads;
 
 using Key = unsigned long long;   // (descending score bits << 32) | box index
 using Word = unsigned long long;  // 64 suppression bits

@@ -15,9 +15,13 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "core/cpu/parallel.h"
+#include "core/tensor.h"
+#include "losses/fused_loss.h"
 #include "losses/ghm_math.h"
 #include "losses/ghm_settings.h"
 #include "losses/ghm_state.h"
@@ -191,6 +195,31 @@ GhmCallStats ghm_call(const GhmSettings& settings, std::int64_t rows, std::int64
   for (double p : partial) total += p;
   stats.loss = total / stats.tot * settings.loss_weight();
   return stats;
+}
+
+// Runs the calls of a forward over pred [N, C] in order: call c owns rows [rows[c], rows[c + 1]).
+// call(r0, r1, grad, element_weight) runs one (ghm_call with the loss's evaluator) and returns its
+// statistics; grad and element_weight (null unless kept) point at the call's first element.
+template <class Call>
+GhmResult ghm_calls(const Tensor& pred, std::span<const std::int64_t> rows, ElementWeights keep, Call&& call) {
+  GhmResult r;
+  r.grad = Tensor::empty(pred.shape());
+  if (keep == ElementWeights::Keep) r.element_weight = Tensor::empty(pred.shape());
+  for (std::size_t c = 0; c + 1 < rows.size(); ++c) {
+    const std::int64_t base = rows[c] * pred.size(1);
+    r.calls.push_back(call(rows[c], rows[c + 1], r.grad.data<float>() + base,
+                           r.element_weight.defined() ? r.element_weight.data<float>() + base : nullptr));
+    r.total += r.calls.back().loss;
+  }
+  r.loss = Tensor::scalar(static_cast<float>(r.total));
+  return r;
+}
+
+// The loss op of a CPU forward: its value and stored gradient, the statistics moved to `stats`
+// when asked for.
+inline Tensor ghm_loss_output(GhmResult&& r, const Tensor& pred, std::vector<GhmCallStats>* stats, const char* op) {
+  if (stats) *stats = std::move(r.calls);
+  return fused_loss_output(r.total, pred, r.grad, op);
 }
 
 }  // namespace ghm::losses::cpu

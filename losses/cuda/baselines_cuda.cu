@@ -73,49 +73,16 @@ struct Asl1Term {
   }
 };
 
-// x: [N, K]; grad: [N, K] written; partial: [tiles] written.
-template <class Term>
+// in: ClassInputs over [N, K] (elements N * K, cols K) or RegressionInputs over [n] (elements n,
+// cols 1); grad: [elements] written; partial: [tiles] written.
+template <class Term, class Inputs>
 __global__ void __launch_bounds__(kThreads)
-    class_loss_kernel(Term term, const float* __restrict__ x, DeviceClassTargets t, float* __restrict__ grad,
-                      double* __restrict__ partial) {
+    loss_kernel(Term term, Inputs in, std::int64_t elements, std::int64_t cols, float* __restrict__ grad,
+                double* __restrict__ partial) {
   const std::int64_t tile = blockIdx.x;
-  const std::int64_t first = tile * kTile + threadIdx.x, end = min((tile + 1) * kTile, t.n * t.k);
+  const std::int64_t first = tile * kTile + threadIdx.x, end = min((tile + 1) * kTile, elements);
   ClassItem items[kItems];
-  RowCursor at(first, t.k);
-#pragma unroll
-  for (int j = 0; j < kItems; ++j) {
-    const std::int64_t e = first + std::int64_t{j} * kThreads;
-    items[j] = e < end ? class_item(x, t, e, at) : ClassItem{0.0f, 0.0f, 0.0f};
-    at.advance();
-  }
-  double acc = 0;
-#pragma unroll
-  for (int j = 0; j < kItems; ++j) {
-    const std::int64_t e = first + std::int64_t{j} * kThreads;
-    if (e < end) {
-      float g = 0.0f;
-      acc += term(items[j].x, items[j].y, items[j].w, g);
-      grad[e] = g;
-    }
-  }
-  const double tile_sum = block_sum(acc);
-  if (threadIdx.x == 0) partial[tile] = tile_sum;
-}
-
-// pred, target, weight, grad: [n]; partial: [tiles] written.
-template <class Term>
-__global__ void __launch_bounds__(kThreads)
-    regression_loss_kernel(Term term, const float* __restrict__ pred, const float* __restrict__ target,
-                           const float* __restrict__ weight, std::int64_t n, float* __restrict__ grad,
-                           double* __restrict__ partial) {
-  const std::int64_t tile = blockIdx.x;
-  const std::int64_t first = tile * kTile + threadIdx.x, end = min((tile + 1) * kTile, n);
-  ClassItem items[kItems];
-#pragma unroll
-  for (int j = 0; j < kItems; ++j) {
-    const std::int64_t e = first + std::int64_t{j} * kThreads;
-    items[j] = e < end ? ClassItem{pred[e], target[e], weight[e]} : ClassItem{0.0f, 0.0f, 0.0f};
-  }
+  load_items(in, first, end, cols, items);
   double acc = 0;
 #pragma unroll
   for (int j = 0; j < kItems; ++j) {
@@ -174,7 +141,7 @@ void bce_with_logits_loss(const float* pred, const DeviceClassTargets& t, double
                           float* grad, float* loss) {
   const BceTerm term{loss_scale(loss_weight, avg_factor)};
   fused_loss(t.n * t.k, loss_weight, avg_factor, loss, "bce_with_logits_loss", [&](unsigned blocks, double* partial) {
-    class_loss_kernel<<<blocks, kThreads>>>(term, pred, t, grad, partial);
+    loss_kernel<<<blocks, kThreads>>>(term, ClassInputs{pred, t}, t.n * t.k, t.k, grad, partial);
   });
 }
 
@@ -182,7 +149,7 @@ void sigmoid_focal_loss(const float* pred, const DeviceClassTargets& t, double a
                         float loss_weight, float* grad, float* loss) {
   const FocalTerm term{alpha, gamma, loss_scale(loss_weight, avg_factor), gamma == 2.0f};
   fused_loss(t.n * t.k, loss_weight, avg_factor, loss, "sigmoid_focal_loss", [&](unsigned blocks, double* partial) {
-    class_loss_kernel<<<blocks, kThreads>>>(term, pred, t, grad, partial);
+    loss_kernel<<<blocks, kThreads>>>(term, ClassInputs{pred, t}, t.n * t.k, t.k, grad, partial);
   });
 }
 
@@ -190,7 +157,7 @@ void smooth_l1_loss(const float* pred, const float* target, const float* weight,
                     float beta, float loss_weight, float* grad, float* loss) {
   const SmoothL1Term term{beta, loss_scale(loss_weight, avg_factor)};
   fused_loss(n, loss_weight, avg_factor, loss, "smooth_l1_loss", [&](unsigned blocks, double* partial) {
-    regression_loss_kernel<<<blocks, kThreads>>>(term, pred, target, weight, n, grad, partial);
+    loss_kernel<<<blocks, kThreads>>>(term, RegressionInputs{pred, target, weight}, n, 1, grad, partial);
   });
 }
 
@@ -199,7 +166,7 @@ void asl1_loss(const float* pred, const float* target, const float* weight, std:
   const float mu2 = static_cast<float>(static_cast<double>(mu) * mu);
   const Asl1Term term{mu, mu2, loss_scale(loss_weight, avg_factor)};
   fused_loss(n, loss_weight, avg_factor, loss, "asl1_loss", [&](unsigned blocks, double* partial) {
-    regression_loss_kernel<<<blocks, kThreads>>>(term, pred, target, weight, n, grad, partial);
+    loss_kernel<<<blocks, kThreads>>>(term, RegressionInputs{pred, target, weight}, n, 1, grad, partial);
   });
 }
 

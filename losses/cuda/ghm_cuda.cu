@@ -41,6 +41,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "losses/cuda/loss_common_cuda.h"
+#include "losses/fused_loss.h"
 #include "losses/ghm_math.h"
 
 namespace ghm::losses::cuda {
@@ -86,11 +87,7 @@ struct Terms {
 };
 
 // GHM-C elements: logits x [N, K], targets and label weights as DeviceClassTargets.
-struct ClassElements {
-  const float* x;
-  DeviceClassTargets t;
-
-  __device__ Item item(std::int64_t e, const RowCursor& at) const { return class_item(x, t, e, at); }
+struct ClassElements : ClassInputs {
   __device__ float g(const Item& it) const { return fabsf(logistic_p(it.x) - it.y); }
   // The CPU's precise_g: p in double, rounded once to float32, then |p - y| rounded once. Rare,
   // so not inlined (and by value, so that the items stay in registers).
@@ -105,13 +102,9 @@ struct ClassElements {
 };
 
 // GHM-R elements: pred, target, label_weight [N, D]; mu2 = f32(mu * mu) as the CPU rounds it.
-struct RegressionElements {
-  const float* pred;
-  const float* target;
-  const float* weight;
+struct RegressionElements : RegressionInputs {
   float mu, mu2;
 
-  __device__ Item item(std::int64_t e, const RowCursor&) const { return {pred[e], target[e], weight[e]}; }
   __device__ float g(const Item& it) const {
     const float d = it.x - it.y;
     return fabsf(d / sqrtf(d * d + mu2));
@@ -157,13 +150,7 @@ __global__ void __launch_bounds__(kThreads)
 
   // Loads first (kItems independent ones in flight), then the math.
   Item items[kItems];
-  RowCursor at(first, cols);
-#pragma unroll
-  for (int j = 0; j < kItems; ++j) {
-    const std::int64_t e = first + std::int64_t{j} * kThreads;
-    items[j] = e < r.end ? el.item(e, at) : Item{0.0f, 0.0f, 0.0f};
-    at.advance();
-  }
+  load_items(el, first, r.end, cols, items);
   double tot = 0;
 #pragma unroll
   for (int j = 0; j < kItems; ++j) {
@@ -203,6 +190,15 @@ struct CallStatsView {
   int* nonempty;             // [L] n
 };
 
+// The sum of call c's per-tile values partial[tile_begin[c] .. tile_begin[c + 1]) over one block
+// (block_sum's fixed tree; every thread gets it).
+__device__ double call_sum(const CallTable& table, int c, const double* __restrict__ partial) {
+  double part = 0;
+  for (std::int64_t t = table.tile_begin[c] + threadIdx.x; t < table.tile_begin[c + 1]; t += kThreads)
+    part += partial[t];
+  return block_sum(part);
+}
+
 // Pass 2 (one block): calls in order, since each call's EMA starts from the previous one's.
 // tot_partial: [tiles]; acc_sum: [M] S, updated (null without momentum).
 __global__ void __launch_bounds__(kThreads)
@@ -210,10 +206,7 @@ __global__ void __launch_bounds__(kThreads)
                        float* __restrict__ acc_sum, CallStatsView out) {
   const int bins = settings.bins();
   for (int c = 0; c < table.calls; ++c) {
-    double part = 0;
-    for (std::int64_t t = table.tile_begin[c] + threadIdx.x; t < table.tile_begin[c + 1]; t += kThreads)
-      part += tot_partial[t];
-    const double sum = block_sum(part);
+    const double sum = call_sum(table, c, tot_partial);
     if (threadIdx.x == 0) {
       const double tot = sum < 1.0 ? 1.0 : sum;  // std::max(sum, 1.0), as the CPU
       float* w = out.bin_weight + c * bins;
@@ -254,15 +247,12 @@ __global__ void __launch_bounds__(kThreads)
 
   const std::int64_t first = r.begin + threadIdx.x;
   Item items[kItems];
+  load_items(el, first, r.end, cols, items);
   std::uint8_t bin[kItems];
-  RowCursor at(first, cols);
 #pragma unroll
   for (int j = 0; j < kItems; ++j) {
     const std::int64_t e = first + std::int64_t{j} * kThreads;
-    const bool in = e < r.end;
-    items[j] = in ? el.item(e, at) : Item{0.0f, 0.0f, 0.0f};
-    bin[j] = in ? bin_of[e] : kNoBin;
-    at.advance();
+    bin[j] = e < r.end ? bin_of[e] : kNoBin;
   }
   double acc = 0;
 #pragma unroll
@@ -286,10 +276,7 @@ __global__ void __launch_bounds__(kThreads)
                     float* __restrict__ loss) {
   double total = 0;
   for (int c = 0; c < table.calls; ++c) {
-    double part = 0;
-    for (std::int64_t t = table.tile_begin[c] + threadIdx.x; t < table.tile_begin[c + 1]; t += kThreads)
-      part += loss_partial[t];
-    const double sum = block_sum(part);
+    const double sum = call_sum(table, c, loss_partial);
     if (threadIdx.x == 0) {
       const double call_loss = sum / out.tot[c] * static_cast<double>(settings.loss_weight());
       out.call_loss[c] = call_loss;
@@ -417,14 +404,14 @@ GhmRun run_calls(const Elements& el, const GhmSettings& settings, const Tensor& 
 
 GhmRun ghm_c_calls(const GhmSettings& settings, const Tensor& pred, const DeviceClassTargets& t,
                    std::span<const std::int64_t> call_rows, GhmEmaState& state, ElementWeights keep) {
-  const ClassElements el{pred.device_data<float>(), t};
+  const ClassElements el{{pred.device_data<float>(), t}};
   return run_calls(el, settings, pred, call_rows, state, keep);
 }
 
 GhmRun ghm_r_calls(const GhmSettings& settings, const Tensor& pred, const Tensor& target, const Tensor& label_weight,
                    std::span<const std::int64_t> call_rows, GhmEmaState& state, ElementWeights keep) {
-  const RegressionElements el{pred.device_data<float>(), target.device_data<float>(), label_weight.device_data<float>(),
-                              settings.mu(), settings.mu_squared()};
+  const RegressionInputs in{pred.device_data<float>(), target.device_data<float>(), label_weight.device_data<float>()};
+  const RegressionElements el{in, settings.mu(), settings.mu_squared()};
   return run_calls(el, settings, pred, call_rows, state, keep);
 }
 
@@ -454,6 +441,11 @@ std::vector<GhmCallStats> read_call_stats(const GhmRun& run) {
     read(layout.nonempty + c * sizeof(int), s.nonempty_bins);
   }
   return calls;
+}
+
+Tensor ghm_loss_output(const GhmRun& run, const Tensor& pred, std::vector<GhmCallStats>* stats, const char* op) {
+  if (stats) *stats = read_call_stats(run);
+  return fused_loss_output(run.loss, pred, run.grad, op);
 }
 
 GhmResult read_result(const GhmRun& run) {

@@ -49,6 +49,10 @@ GhmRun ghm_r_calls(const GhmSettings& settings, const Tensor& pred, const Tensor
 // The per-call statistics of a run, in call order (copies them to the host: synchronises).
 std::vector<GhmCallStats> read_call_stats(const GhmRun& run);
 
+// The loss op of a run: its value and stored gradient stay on the device; the statistics are read
+// (synchronising) only when `stats` asks for them.
+Tensor ghm_loss_output(const GhmRun& run, const Tensor& pred, std::vector<GhmCallStats>* stats, const char* op);
+
 // A run as the forward functions return it: loss, grad and element weights stay on the device,
 // the statistics and `total` (their losses summed in call order) come to the host (synchronises).
 GhmResult read_result(const GhmRun& run);

@@ -1,6 +1,6 @@
 // Device pieces shared by the CUDA loss kernels (ghm_cuda.cu, baselines_cuda.cu): the tile
-// geometry, the row/column walk over a [N, K] block, the classification inputs of one element and
-// the logistic terms. Sums over a tile use block_sum (core/cuda/block_reduce.cuh).
+// geometry, the row/column walk over a [N, K] block, the inputs of one element and a thread's
+// loads of them, and the logistic terms. Sums over a tile use block_sum (core/cuda/block_reduce.cuh).
 //
 // Tiles: a block of kThreads threads owns kTile = kThreads * kItems consecutive elements; thread t
 // takes elements t, t + kThreads, ..., so each load instruction of a warp reads 32 consecutive
@@ -83,6 +83,38 @@ __device__ __forceinline__ ClassItem class_item(const float* __restrict__ x, con
   }
   const float w = t.weight_per_row ? t.weight[at.row] : t.weight[e];
   return {x[e], y, w};
+}
+
+// Where a kernel reads its elements from: item(e, at) is element e, at its row and column.
+// Classification: logits x [N, K] and the targets and weights t.
+struct ClassInputs {
+  const float* x;
+  DeviceClassTargets t;
+
+  __device__ ClassItem item(std::int64_t e, const RowCursor& at) const { return class_item(x, t, e, at); }
+};
+
+// Regression: pred, target and weight at the same flat index (the row walk is not needed).
+struct RegressionInputs {
+  const float* pred;
+  const float* target;
+  const float* weight;
+
+  __device__ ClassItem item(std::int64_t e, const RowCursor&) const { return {pred[e], target[e], weight[e]}; }
+};
+
+// A thread's kItems elements of its tile, first + j * kThreads (zeros from `end` on), every load
+// issued before any is used. cols: the row length K of the inputs (1 for RegressionInputs).
+template <class Inputs>
+__device__ __forceinline__ void load_items(const Inputs& in, std::int64_t first, std::int64_t end, std::int64_t cols,
+                                           ClassItem (&items)[kItems]) {
+  RowCursor at(first, cols);
+#pragma unroll
+  for (int j = 0; j < kItems; ++j) {
+    const std::int64_t e = first + std::int64_t{j} * kThreads;
+    items[j] = e < end ? in.item(e, at) : ClassItem{0.0f, 0.0f, 0.0f};
+    at.advance();
+  }
 }
 
 // sigmoid(x) from t = e^-|x| (nothing overflows), the CPU's formula with the device's expf

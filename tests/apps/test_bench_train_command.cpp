@@ -18,13 +18,7 @@ using namespace ghm;
 
 namespace {
 
-io::Json read_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return io::Json::parse(ss.str(), path);
-}
+io::Json read_json(const std::string& path) { return io::Json::parse(testing::read_file(path), path); }
 
 // A ResNet-18 RetinaNet small enough for a test: narrow FPN and head, 64x64 images.
 std::vector<std::string> small(const std::string& mode, const std::string& json) {

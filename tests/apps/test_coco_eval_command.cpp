@@ -14,6 +14,7 @@
 #include "apps/commands.h"
 #include "core/check.h"
 #include "io/json.h"
+#include "tests/scratch_dir.h"
 
 using namespace ghm;
 
@@ -21,13 +22,7 @@ namespace {
 
 constexpr double kTolerance = 1e-6;  // the evaluator's contract with pycocotools
 
-io::Json read_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return io::Json::parse(ss.str(), path);
-}
+io::Json read_json(const std::string& path) { return io::Json::parse(testing::read_file(path), path); }
 
 std::string fixture(const std::string& name) { return std::string(GHM_TEST_DATA_DIR) + "/cocoeval_" + name; }
 

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -16,18 +15,13 @@
 #include "coco/dataset.h"
 #include "scratch_dir.h"
 
-namespace fs = std::filesystem;
 using ghm::testing::ScratchDir;
-using ghm::coco::BoxRecord;
-using ghm::coco::Dataset;
-using ghm::coco::LoadOptions;
-using ghm::coco::EmptyImages;
-using ghm::coco::load_dataset;
+using namespace ghm::coco;
 
 namespace {
 
 LoadOptions quiet(LoadOptions options = {}) {
-  options.warnings = ghm::coco::Warnings::Collect;
+  options.warnings = Warnings::Collect;
   return options;
 }
 
@@ -379,6 +373,33 @@ TEST_CASE("coco dataset: repeated ids and unknown references name both elements"
                  "case.json: annotations[0] (id 1): category_id 4 is not the id of a category in \"categories\""));
   CHECK_THROWS_WITH_AS(load_dataset("/nonexistent/instances.json", quiet()),
                        doctest::Contains("cannot open COCO annotation file '/nonexistent/instances.json'"), ghm::Error);
+}
+
+TEST_CASE("coco dataset: errors found after the parse name the annotation's line and column") {
+  // Annotations before images and categories (their references resolve after the parse), one per
+  // line, with nested values before and inside them.
+  const auto text = [](const std::string& second, const std::string& third) {
+    return "{\"info\": {\"a\": [[1, 2], {\"b\": \"]\"}]},\n\"annotations\": [\n  " + annotation(1, 1, 3) +
+           ",\n    " + second + ",\n" + third + "],\n\"images\": [" + kImage1 + "],\n\"categories\": [" + kCategory3 +
+           "]}";
+  };
+  const std::string polygon = R"({"segmentation": [[1, 2, 3, 4, 5, 6]], "id": 3, "image_id": 1, "category_id": 3, )"
+                              R"("bbox": [0, 0, 4, 4]})";
+  CHECK(contains(load_error(text(annotation(2, 77, 3), polygon)),
+                 "case.json: annotations[1] (id 2): image_id 77 is not the id of an image in \"images\" (line 4, "
+                 "column 5)"));
+  CHECK(contains(load_error(text(annotation(2, 1, 3), annotation(4, 1, 9))),
+                 "case.json: annotations[2] (id 4): category_id 9 is not the id of a category in \"categories\" "
+                 "(line 5, column 1)"));
+  CHECK(contains(load_error(text(polygon, annotation(3, 1, 3))),
+                 "case.json: annotations[2]: annotation id 3 appears twice (also annotations[1]) (line 5, column 1)"));
+  CHECK(contains(load_error(text(annotation(2, 1, 3, "[0, 0, 1e39, 4]"), polygon)),
+                 "case.json: annotations[1] (id 2).bbox[2]: 1e+39 is out of the range of a float (line 4, column 5)"));
+  // The first annotation that breaks a rule is the error, whichever rule it breaks.
+  CHECK(contains(load_error(text(annotation(2, 1, 3, "[0, 0, 1e39, 4]"), annotation(4, 77, 3))),
+                 "annotations[1] (id 2).bbox[2]: 1e+39 is out of the range of a float"));
+  CHECK(contains(load_error(text(annotation(2, 77, 3), annotation(4, 1, 3, "[0, 0, 1e39, 4]"))),
+                 "annotations[1] (id 2): image_id 77 is not the id of an image"));
 }
 
 TEST_CASE("coco dataset: the COCO fixtures of tests/data, counted as Python's json module reads them") {

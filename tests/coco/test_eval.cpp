@@ -17,16 +17,15 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "core/check.h"
 #include "coco/eval.h"
 #include "io/json.h"
+#include "scratch_dir.h"
 
 using namespace ghm;
 using namespace ghm::coco;
@@ -34,14 +33,6 @@ using namespace ghm::coco;
 namespace {
 
 constexpr double kTolerance = 1e-6;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<std::string> fixture_cases() {
   std::vector<std::string> cases;
@@ -98,7 +89,7 @@ TEST_CASE("coco eval: agrees with pycocotools on every fixture") {
     const GroundTruth gt = load_ground_truth(base + ".gt.json");
     const Detections dt = load_detections(base + ".dt.json", gt);
     const EvalResult r = evaluate_bbox(gt, dt);
-    const io::Json ref = io::Json::parse(read_text(base + ".stats.json"), base + ".stats.json");
+    const io::Json ref = io::Json::parse(testing::read_file(base + ".stats.json"), base + ".stats.json");
 
     double max_diff = 0;
     const io::Json& stats = ref.at("stats");
@@ -235,7 +226,7 @@ TEST_CASE("coco eval: the ground truth holds every annotation as the general JSO
     CAPTURE(c);
     const std::string path = std::string(GHM_TEST_DATA_DIR) + "/" + c + ".gt.json";
     const GroundTruth gt = load_ground_truth(path);
-    const io::Json doc = io::Json::parse(read_text(path), path);
+    const io::Json doc = io::Json::parse(testing::read_file(path), path);
     std::vector<std::int64_t> image_ids;
     for (const io::Json& image : doc.at("images").as_array()) image_ids.push_back(image.at("id").as_int());
     std::sort(image_ids.begin(), image_ids.end());
@@ -338,40 +329,52 @@ TEST_CASE("coco eval: warnings count dropped and degenerate detections and ignor
 TEST_CASE("coco eval: errors name the file, the detection and the problem") {
   const GroundTruth gt = make_gt(ann(1, 1, 1, "[10,10,50,50]", 2500));
   const auto dt_error = [&](const std::string& text) { return error_of([&] { parse_detections(text, "dt.json", gt); }); };
-
-  std::string e = dt_error("[" + det(1, 1, "[0,0,5,5]", 0.5) + "," + det(3, 1, "[0,0,5,5]", 0.5) + "]");
-  CHECK(e.find("dt.json: detection 1 ($[1]) has image_id 3, which is not an image of gt.json") == 0);
-  CHECK(dt_error("[]").find("dt.json: no detections") == 0);
-  e = dt_error("[" + det(1, 1, "[0,0,5,5]", 0.5) + ",{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,5,5]}]");
-  CHECK(e.find("dt.json at $[1]: missing key \"score\"") == 0);
-  e = dt_error("[{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,5],\"score\":1}]");
-  CHECK(e.find("dt.json at $[0].bbox: a bbox is [x, y, width, height], got 3 values") == 0);
-  e = dt_error("[{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,5,5],\"score\":\"high\"}]");
-  CHECK(e.find("dt.json at $[0].score: expected a number, got a string") == 0);
-  e = dt_error("[{\"image_id\":1.5,\"category_id\":1,\"bbox\":[0,0,5,5],\"score\":1}]");
-  CHECK(e.find("dt.json at $[0].image_id: expected an integer") == 0);
-  e = dt_error("[" + det(1, 1, "[0,0,5,5]", 0.5) + ",{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,5,5],\"score\":NaN}]");
-  CHECK(e.find("dt.json: detection 1 ($[1].score) holds NaN or Infinity") == 0);
-  e = dt_error("[{\"image_id\":1,\"category_id\":1,\"bbox\":[0,-Infinity,5,5],\"score\":1}]");
-  CHECK(e.find("dt.json: detection 0 ($[0].bbox) holds NaN or Infinity") == 0);
-  e = dt_error("[{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,5,5],\"score\":1e400}]");
-  CHECK(e.find("invalid JSON in dt.json at line 1") == 0);
-  e = dt_error("[" + det(1, 1, "[0,0,5,5]", 0.5) + ",\n{\"image_id\":1,}]");
-  CHECK(e.find("invalid JSON in dt.json at line 2, column 15") == 0);
-  CHECK(dt_error("{\"image_id\":1}").find("dt.json: a COCO results file is a JSON array") == 0);
-  e = dt_error("[{\"image_id\":1,\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,5,5],\"score\":1}]");
+  const std::string good = det(1, 1, "[0,0,5,5]", 0.5);
+  // A results file, and how its error message starts.
+  const std::pair<std::string, std::string> bad_results[] = {
+      {"[" + good + "," + det(3, 1, "[0,0,5,5]", 0.5) + "]",
+       "dt.json: detection 1 ($[1]) has image_id 3, which is not an image of gt.json"},
+      {"[]", "dt.json: no detections"},
+      {"[" + good + ",{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,5,5]}]",
+       "dt.json at $[1]: missing key \"score\""},
+      {"[{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,5],\"score\":1}]",
+       "dt.json at $[0].bbox: a bbox is [x, y, width, height], got 3 values"},
+      {"[{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,5,5],\"score\":\"high\"}]",
+       "dt.json at $[0].score: expected a number, got a string"},
+      {"[{\"image_id\":1.5,\"category_id\":1,\"bbox\":[0,0,5,5],\"score\":1}]",
+       "dt.json at $[0].image_id: expected an integer"},
+      {"[" + good + ",{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,5,5],\"score\":NaN}]",
+       "dt.json: detection 1 ($[1].score) holds NaN or Infinity"},
+      {"[{\"image_id\":1,\"category_id\":1,\"bbox\":[0,-Infinity,5,5],\"score\":1}]",
+       "dt.json: detection 0 ($[0].bbox) holds NaN or Infinity"},
+      {"[{\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,5,5],\"score\":1e400}]", "invalid JSON in dt.json at line 1"},
+      {"[" + good + ",\n{\"image_id\":1,}]", "invalid JSON in dt.json at line 2, column 15"},
+      {"{\"image_id\":1}", "dt.json: a COCO results file is a JSON array"},
+  };
+  for (const auto& [text, start] : bad_results) {
+    CAPTURE(text);
+    CHECK(dt_error(text).find(start) == 0);
+  }
+  std::string e = dt_error("[{\"image_id\":1,\"image_id\":1,\"category_id\":1,\"bbox\":[0,0,5,5],\"score\":1}]");
   CHECK(e.find("duplicate key \"image_id\"") != std::string::npos);
 
   const auto gt_error = [](const std::string& text) { return error_of([&] { parse_ground_truth(text, "gt.json"); }); };
-  CHECK(gt_error("{\"images\":[],\"annotations\":[]}").find("gt.json: \"categories\" is missing") == 0);
-  e = gt_error("{\"images\":[{\"id\":1}],\"categories\":[{\"id\":1}],\"annotations\":[{\"id\":1,\"image_id\":1,"
-               "\"category_id\":1,\"bbox\":[0,0,5,5],\"iscrowd\":0}]}");
-  CHECK(e.find("gt.json: annotations[0] (id 1).area: missing (the evaluator needs it") == 0);
-  e = gt_error("{\"images\":[{\"id\":1},{\"id\":1}],\"categories\":[],\"annotations\":[]}");
-  CHECK(e.find("gt.json: images[1]: image id 1 appears twice (also images[0]) (line 1, column 21)") == 0);
+  // A ground-truth file, and how its error message starts.
+  const std::pair<std::string, std::string> bad_ground_truth[] = {
+      {"{\"images\":[],\"annotations\":[]}", "gt.json: \"categories\" is missing"},
+      {"{\"images\":[{\"id\":1}],\"categories\":[{\"id\":1}],\"annotations\":[{\"id\":1,\"image_id\":1,"
+       "\"category_id\":1,\"bbox\":[0,0,5,5],\"iscrowd\":0}]}",
+       "gt.json: annotations[0] (id 1).area: missing (the evaluator needs it"},
+      {"{\"images\":[{\"id\":1},{\"id\":1}],\"categories\":[],\"annotations\":[]}",
+       "gt.json: images[1]: image id 1 appears twice (also images[0]) (line 1, column 21)"},
+      {"{\"images\": [}", "invalid JSON in gt.json at line 1, column 13"},
+  };
+  for (const auto& [text, start] : bad_ground_truth) {
+    CAPTURE(text);
+    CHECK(gt_error(text).find(start) == 0);
+  }
   e = error_of([] { make_gt(ann(4, 1, 1, "[0,0,5,5]", 25) + "," + ann(4, 2, 1, "[0,0,5,5]", 25)); });
   CHECK(e.find("gt.json: annotations[1]: annotation id 4 appears twice (also annotations[0])") == 0);
-  CHECK(gt_error("{\"images\": [}").find("invalid JSON in gt.json at line 1, column 13") == 0);
 
   e = error_of([] { load_ground_truth("/nonexistent/instances.json"); });
   CHECK(e.find("cannot open COCO ground-truth file '/nonexistent/instances.json'") == 0);

@@ -10,7 +10,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/ops/conv.h"
@@ -48,164 +51,133 @@ void expect_close(const std::string& what, const Tensor& ours, const Tensor& ref
 
 int int_at(const io::Json& j, const char* key, std::size_t i) { return static_cast<int>(j.at(key).at(i).as_int()); }
 
+// A case's forward pass: its output, and its leaves, each under the name of the fixture tensor
+// that holds the leaf's expected gradient.
+struct Forward {
+  Tensor output;
+  std::vector<std::pair<std::string, Tensor>> grads;
+};
+using ForwardFn = std::function<Forward(const Fixture& f, int i)>;
+
+// For every case i of the family (at least `min_cases`): runs the forward pass, compares its output
+// with the fixture's `output`, runs backward from `grad_output` and compares each leaf's gradient.
+void check_cases(const std::string& family, const ForwardFn& forward, int min_cases = 1) {
+  const Fixture f(family);
+  REQUIRE(f.num_cases >= min_cases);
+  for (int i = 0; i < f.num_cases; ++i) {
+    CAPTURE(family);
+    CAPTURE(i);
+    Forward run = forward(f, i);
+    expect_close("output", run.output, f.get(i, "output"));
+    run.output.backward(f.get(i, "grad_output"));
+    for (const auto& [name, leaf] : run.grads) expect_close(name, leaf.grad(), f.get(i, name));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("fixtures: conv2d against PyTorch") {
-  const Fixture f("conv2d");
-  REQUIRE(f.num_cases >= 8);
-  for (int i = 0; i < f.num_cases; ++i) {
-    CAPTURE(i);
+  const auto forward = [](const Fixture& f, int i) {
     const io::Json p = f.params(i);
     const Conv2dParams cp{int_at(p, "stride", 0),   int_at(p, "stride", 1),   int_at(p, "padding", 0),
                           int_at(p, "padding", 1),  int_at(p, "dilation", 0), int_at(p, "dilation", 1),
                           static_cast<int>(p.at("groups").as_int())};
     Tensor x = f.leaf(i, "input"), w = f.leaf(i, "weight");
     Tensor b = f.has(i, "bias") ? f.leaf(i, "bias") : Tensor();
-    Tensor y = conv2d(x, w, b, cp);
-    expect_close("output", y, f.get(i, "output"));
-    y.backward(f.get(i, "grad_output"));
-    expect_close("grad_input", x.grad(), f.get(i, "grad_input"));
-    expect_close("grad_weight", w.grad(), f.get(i, "grad_weight"));
-    if (b.defined()) expect_close("grad_bias", b.grad(), f.get(i, "grad_bias"));
-  }
+    Forward run{conv2d(x, w, b, cp), {{"grad_input", x}, {"grad_weight", w}}};
+    if (b.defined()) run.grads.emplace_back("grad_bias", b);
+    return run;
+  };
+  check_cases("conv2d", forward, 8);
 }
 
 TEST_CASE("fixtures: batch norm (train and eval) against PyTorch") {
   for (const BatchNormMode mode : {BatchNormMode::Train, BatchNormMode::Eval}) {
     const bool train = mode == BatchNormMode::Train;
-    const Fixture f(train ? "batch_norm_train" : "batch_norm_eval");
-    for (int i = 0; i < f.num_cases; ++i) {
-      CAPTURE(train);
-      CAPTURE(i);
+    check_cases(train ? "batch_norm_train" : "batch_norm_eval", [&](const Fixture& f, int i) {
       const io::Json p = f.params(i);
       Tensor x = f.leaf(i, "input"), w = f.leaf(i, "weight"), b = f.leaf(i, "bias");
       Tensor rm = f.get(i, "running_mean").clone(), rv = f.get(i, "running_var").clone();
       const float momentum = train ? static_cast<float>(p.at("momentum").as_double()) : 0.1f;
       Tensor y = batch_norm(x, w, b, rm, rv, mode, momentum, static_cast<float>(p.at("eps").as_double()));
-      expect_close("output", y, f.get(i, "output"));
       if (train) {
         expect_close("running_mean", rm, f.get(i, "running_mean_out"));
         expect_close("running_var", rv, f.get(i, "running_var_out"));
       }
-      y.backward(f.get(i, "grad_output"));
-      expect_close("grad_input", x.grad(), f.get(i, "grad_input"));
-      expect_close("grad_weight", w.grad(), f.get(i, "grad_weight"));
-      expect_close("grad_bias", b.grad(), f.get(i, "grad_bias"));
-    }
+      return Forward{y, {{"grad_input", x}, {"grad_weight", w}, {"grad_bias", b}}};
+    });
   }
 }
 
 TEST_CASE("fixtures: frozen batch norm against torchvision's formula") {
-  const Fixture f("frozen_batch_norm");
-  for (int i = 0; i < f.num_cases; ++i) {
-    CAPTURE(i);
+  check_cases("frozen_batch_norm", [](const Fixture& f, int i) {
     Tensor x = f.leaf(i, "input");
     Tensor y = frozen_batch_norm(x, f.get(i, "weight"), f.get(i, "bias"), f.get(i, "running_mean"),
                                  f.get(i, "running_var"), static_cast<float>(f.params(i).at("eps").as_double()));
-    expect_close("output", y, f.get(i, "output"));
-    y.backward(f.get(i, "grad_output"));
-    expect_close("grad_input", x.grad(), f.get(i, "grad_input"));
-  }
+    return Forward{y, {{"grad_input", x}}};
+  });
 }
 
 TEST_CASE("fixtures: group norm against PyTorch") {
-  const Fixture f("group_norm");
-  REQUIRE(f.num_cases >= 3);
-  for (int i = 0; i < f.num_cases; ++i) {
-    CAPTURE(i);
+  const auto forward = [](const Fixture& f, int i) {
     const io::Json p = f.params(i);
     Tensor x = f.leaf(i, "input"), w = f.leaf(i, "weight"), b = f.leaf(i, "bias");
     Tensor y = group_norm(x, static_cast<int>(p.at("groups").as_int()), w, b, static_cast<float>(p.at("eps").as_double()));
-    expect_close("output", y, f.get(i, "output"));
-    y.backward(f.get(i, "grad_output"));
-    expect_close("grad_input", x.grad(), f.get(i, "grad_input"));
-    expect_close("grad_weight", w.grad(), f.get(i, "grad_weight"));
-    expect_close("grad_bias", b.grad(), f.get(i, "grad_bias"));
-  }
+    return Forward{y, {{"grad_input", x}, {"grad_weight", w}, {"grad_bias", b}}};
+  };
+  check_cases("group_norm", forward, 3);
 }
 
 TEST_CASE("fixtures: max pool and nearest upsampling against PyTorch") {
-  const Fixture pool("max_pool2d");
-  for (int i = 0; i < pool.num_cases; ++i) {
-    CAPTURE(i);
-    const io::Json p = pool.params(i);
+  check_cases("max_pool2d", [](const Fixture& f, int i) {
+    const io::Json p = f.params(i);
     const Pool2dParams pp{int_at(p, "kernel", 0), int_at(p, "kernel", 1), int_at(p, "stride", 0),
                           int_at(p, "stride", 1), int_at(p, "padding", 0), int_at(p, "padding", 1)};
-    Tensor x = pool.leaf(i, "input");
-    Tensor y = max_pool2d(x, pp);
-    expect_close("output", y, pool.get(i, "output"));
-    y.backward(pool.get(i, "grad_output"));
-    expect_close("grad_input", x.grad(), pool.get(i, "grad_input"));
-  }
-  const Fixture up("upsample_nearest");
-  for (int i = 0; i < up.num_cases; ++i) {
-    CAPTURE(i);
-    const io::Json p = up.params(i);
-    Tensor x = up.leaf(i, "input");
-    Tensor y = upsample_nearest(x, p.at("size").at(0).as_int(), p.at("size").at(1).as_int());
-    expect_close("output", y, up.get(i, "output"));
-    y.backward(up.get(i, "grad_output"));
-    expect_close("grad_input", x.grad(), up.get(i, "grad_input"));
-  }
+    Tensor x = f.leaf(i, "input");
+    return Forward{max_pool2d(x, pp), {{"grad_input", x}}};
+  });
+  check_cases("upsample_nearest", [](const Fixture& f, int i) {
+    const io::Json size = f.params(i).at("size");
+    Tensor x = f.leaf(i, "input");
+    return Forward{upsample_nearest(x, size.at(0).as_int(), size.at(1).as_int()), {{"grad_input", x}}};
+  });
 }
 
 TEST_CASE("fixtures: shape ops and matmul against PyTorch") {
-  const Fixture perm("permute");
-  for (int i = 0; i < perm.num_cases; ++i) {
-    CAPTURE(i);
-    const io::Json p = perm.params(i);
+  check_cases("permute", [](const Fixture& f, int i) {
+    const io::Json p = f.params(i);
     std::vector<int> order;
     for (const io::Json& v : p.at("order").as_array()) order.push_back(static_cast<int>(v.as_int()));
-    Tensor x = perm.leaf(i, "input");
-    Tensor y = permute(x, order);
-    expect_close("permute", y, perm.get(i, "output"));
-    y.backward(perm.get(i, "grad_output"));
-    expect_close("permute grad", x.grad(), perm.get(i, "grad_input"));
-  }
-  const Fixture nar("narrow");
-  for (int i = 0; i < nar.num_cases; ++i) {
-    CAPTURE(i);
-    const io::Json p = nar.params(i);
-    Tensor x = nar.leaf(i, "input");
-    Tensor y = narrow(x, static_cast<int>(p.at("dim").as_int()), p.at("start").as_int(), p.at("length").as_int());
-    expect_close("narrow", y, nar.get(i, "output"));
-    y.backward(nar.get(i, "grad_output"));
-    expect_close("narrow grad", x.grad(), nar.get(i, "grad_input"));
-  }
-  const Fixture cat("concat");
-  for (int i = 0; i < cat.num_cases; ++i) {
-    CAPTURE(i);
-    const io::Json p = cat.params(i);
+    Tensor x = f.leaf(i, "input");
+    return Forward{permute(x, order), {{"grad_input", x}}};
+  });
+  check_cases("narrow", [](const Fixture& f, int i) {
+    const io::Json p = f.params(i);
+    Tensor x = f.leaf(i, "input");
+    return Forward{narrow(x, static_cast<int>(p.at("dim").as_int()), p.at("start").as_int(), p.at("length").as_int()),
+                   {{"grad_input", x}}};
+  });
+  check_cases("concat", [](const Fixture& f, int i) {
+    const io::Json p = f.params(i);
+    Forward run;
     std::vector<Tensor> xs;
-    for (int k = 0; k < p.at("num_inputs").as_int(); ++k) xs.push_back(cat.leaf(i, "input" + std::to_string(k)));
-    Tensor y = concat(xs, static_cast<int>(p.at("dim").as_int()));
-    expect_close("concat", y, cat.get(i, "output"));
-    y.backward(cat.get(i, "grad_output"));
-    for (std::size_t k = 0; k < xs.size(); ++k)
-      expect_close("concat grad " + std::to_string(k), xs[k].grad(), cat.get(i, "grad_input" + std::to_string(k)));
-  }
-  for (const char* family : {"index_select", "gather"}) {
-    const Fixture f(family);
-    const bool is_gather = std::string(family) == "gather";
-    for (int i = 0; i < f.num_cases; ++i) {
-      CAPTURE(family);
-      CAPTURE(i);
+    for (int k = 0; k < p.at("num_inputs").as_int(); ++k) {
+      xs.push_back(f.leaf(i, "input" + std::to_string(k)));
+      run.grads.emplace_back("grad_input" + std::to_string(k), xs.back());
+    }
+    run.output = concat(xs, static_cast<int>(p.at("dim").as_int()));
+    return run;
+  });
+  for (const std::string family : {"index_select", "gather"}) {
+    check_cases(family, [&](const Fixture& f, int i) {
       const int dim = static_cast<int>(f.params(i).at("dim").as_int());
       Tensor x = f.leaf(i, "input");
-      Tensor y = is_gather ? gather(x, dim, f.get(i, "index")) : index_select(x, dim, f.get(i, "index"));
-      expect_close("output", y, f.get(i, "output"));
-      y.backward(f.get(i, "grad_output"));
-      expect_close("grad_input", x.grad(), f.get(i, "grad_input"));
-    }
+      Tensor y = family == "gather" ? gather(x, dim, f.get(i, "index")) : index_select(x, dim, f.get(i, "index"));
+      return Forward{y, {{"grad_input", x}}};
+    });
   }
-  const Fixture mm("matmul");
-  for (int i = 0; i < mm.num_cases; ++i) {
-    CAPTURE(i);
-    Tensor a = mm.leaf(i, "a"), b = mm.leaf(i, "b");
-    Tensor y = matmul(a, b);
-    expect_close("matmul", y, mm.get(i, "output"));
-    y.backward(mm.get(i, "grad_output"));
-    expect_close("grad_a", a.grad(), mm.get(i, "grad_a"));
-    expect_close("grad_b", b.grad(), mm.get(i, "grad_b"));
-  }
+  check_cases("matmul", [](const Fixture& f, int i) {
+    Tensor a = f.leaf(i, "a"), b = f.leaf(i, "b");
+    return Forward{matmul(a, b), {{"grad_a", a}, {"grad_b", b}}};
+  });
 }

@@ -1,6 +1,6 @@
-// The CUDA loss suites' shared inputs and checks (tests/cuda/test_cuda_ghm_*.cpp,
-// test_cuda_baselines.cpp): random GHM-C and GHM-R problems in every input form, and the
-// comparison of a CUDA forward with its CPU twin on the same inputs.
+// The CUDA loss suites' checks (tests/cuda/test_cuda_ghm_*.cpp, test_cuda_baselines.cpp): the
+// comparison of a CUDA forward with its CPU twin on the same inputs, the random problems of
+// tests/losses/loss_problems.h (the CPU suites' problems).
 //
 // Bin counts are compared exactly, call by call. The two backends compute g with different
 // sigmoids (the CPU's vectorised exp, the device's expf), a few ulps apart; both bin a g that lies
@@ -25,20 +25,21 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/check.h"
-#include "core/random.h"
 #include "core/tensor.h"
 #include "losses/ghm_settings.h"
 #include "losses/ghm_state.h"
+#include "losses/loss_problems.h"
 #include "losses/reference_losses.h"
 
 namespace ghm::testing::cuda_loss_cases {
 
 using namespace ghm::losses;
+using namespace ghm::testing::loss_problems;
 namespace ref = ghm::testing::reference;
 
 inline const Device kGpu = Device::cuda(0);
@@ -47,6 +48,9 @@ inline constexpr double kLossRtol = 2e-6;
 inline constexpr double kGradTol = 2e-6;
 inline constexpr double kWeightRtol = 1e-6;
 inline constexpr double kWeightSumRtol = 1e-12;
+
+// The share of positive rows in the GHM-R problems with bbox weights here.
+inline constexpr float kPositiveFraction = 0.4f;
 
 inline double rel(double got, double want) { return want != 0 ? std::abs(got - want) / std::abs(want) : std::abs(got); }
 
@@ -61,93 +65,6 @@ inline double normalised(const std::vector<float>& got, const std::vector<float>
     scale = std::max(scale, std::abs(static_cast<double>(want[i])));
   }
   return scale > 0 ? err / scale : err;
-}
-
-// ---- inputs -----------------------------------------------------------------------------------
-
-enum class TargetForm { OneHot, LabelsI64, LabelsI32 };
-enum class WeightForm { PerElement, PerRow };
-
-inline float random_logit(Generator& gen) {
-  const float u = gen.uniform();
-  if (u < 0.7f) return gen.uniform(-6.0f, 6.0f);
-  if (u < 0.9f) return -4.595f + gen.normal();
-  return (gen.uniform() < 0.5f ? -1.0f : 1.0f) * gen.uniform(8.0f, 30.0f);
-}
-
-struct ClsProblem {
-  std::int64_t n = 0, k = 0;
-  std::vector<float> logits;         // [N, K]
-  std::vector<std::int64_t> labels;  // [N]: -1, K (background) or a class
-  std::vector<float> weight_elem;    // [N, K], with zeros
-  std::vector<float> weight_row;     // [N], with zeros
-
-  Tensor pred() const { return Tensor::from_vector(logits, Shape{n, k}); }
-  Tensor target(TargetForm f) const {
-    switch (f) {
-      case TargetForm::OneHot: return Tensor::from_vector(ref::expand_labels(labels, k), Shape{n, k});
-      case TargetForm::LabelsI64: return Tensor::from_vector(labels, Shape{n});
-      case TargetForm::LabelsI32:
-        return Tensor::from_vector(std::vector<std::int32_t>(labels.begin(), labels.end()), Shape{n});
-    }
-    return {};
-  }
-  Tensor weight(WeightForm f) const {
-    return f == WeightForm::PerElement ? Tensor::from_vector(weight_elem, Shape{n, k})
-                                       : Tensor::from_vector(weight_row, Shape{n});
-  }
-  std::vector<float> ref_weight(WeightForm f) const {
-    return f == WeightForm::PerElement ? weight_elem : ref::expand_row_weights(weight_row, k);
-  }
-};
-
-inline ClsProblem make_cls_problem(std::uint64_t seed, std::int64_t n, std::int64_t k) {
-  Generator gen(seed);
-  ClsProblem p;
-  p.n = n;
-  p.k = k;
-  for (std::int64_t i = 0; i < n * k; ++i) p.logits.push_back(random_logit(gen));
-  auto weight = [&](float zero_fraction) {
-    const float u = gen.uniform();
-    return u < zero_fraction ? 0.0f : (u < 0.8f ? 1.0f : gen.uniform(0.25f, 3.0f));
-  };
-  for (std::int64_t r = 0; r < n; ++r) {
-    const float u = gen.uniform();
-    const auto some_class = static_cast<std::int64_t>(gen.next_u64() % static_cast<std::uint64_t>(k));
-    p.labels.push_back(u < 0.1f ? -1 : (u < 0.55f ? k : some_class));
-    p.weight_row.push_back(weight(0.15f));
-  }
-  for (std::int64_t i = 0; i < n * k; ++i) p.weight_elem.push_back(weight(0.2f));
-  return p;
-}
-
-struct RegProblem {
-  std::int64_t n = 0, d = 4;
-  std::vector<float> pred, target, weight;  // [N, D]
-
-  Tensor pred_t() const { return Tensor::from_vector(pred, Shape{n, d}); }
-  Tensor target_t() const { return Tensor::from_vector(target, Shape{n, d}); }
-  Tensor weight_t() const { return Tensor::from_vector(weight, Shape{n, d}); }
-};
-
-// Deltas spread over every GHM-R bin; weights as bbox_weights, or mixed {0, 0.5, 1, 2}.
-inline RegProblem make_reg_problem(std::uint64_t seed, std::int64_t n, bool mixed) {
-  Generator gen(seed);
-  RegProblem p;
-  p.n = n;
-  for (std::int64_t r = 0; r < n; ++r) {
-    const bool positive = gen.uniform() < 0.4f;
-    for (std::int64_t c = 0; c < p.d; ++c) {
-      const float t = gen.uniform(-1.5f, 1.5f), u = gen.uniform(), sign = gen.uniform() < 0.5f ? -1.0f : 1.0f;
-      const float delta = u < 0.75f ? sign * std::exp(gen.uniform(std::log(0.002f), std::log(0.5f)))
-                                    : (u < 0.85f ? sign * gen.uniform(0.0f, 1e-4f) : sign * gen.uniform(1.0f, 40.0f));
-      p.target.push_back(t);
-      p.pred.push_back(t + delta);
-      const float values[] = {0.0f, 0.5f, 1.0f, 2.0f};
-      p.weight.push_back(mixed ? values[gen.next_u64() % 4] : (positive ? 1.0f : 0.0f));
-    }
-  }
-  return p;
 }
 
 // ---- comparison -------------------------------------------------------------------------------
@@ -223,28 +140,36 @@ inline Report compare_runs(const GhmResult& gpu, const GhmResult& cpu, const ref
   return rep;
 }
 
+// A GHM forward: ghm_c_forward or ghm_r_forward (the same arguments).
+using GhmForward = GhmResult (*)(const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                                 const GhmSettings& settings, GhmEmaState& state,
+                                 std::span<const std::int64_t> level_rows, ElementWeights keep);
+
+struct CpuAndGpu {
+  GhmResult cpu, gpu;
+};
+
+// One forward on the CPU and on the GPU from the same host inputs pred, target [N, cols], every
+// label weight 1, each backend with a fresh state, element weights kept.
+inline CpuAndGpu run_on_both(GhmForward forward, const std::vector<float>& pred, const std::vector<float>& target,
+                             std::int64_t cols, const GhmSettings& settings) {
+  const Shape shape{static_cast<std::int64_t>(pred.size()) / cols, cols};
+  const Tensor x = Tensor::from_vector(pred, shape), y = Tensor::from_vector(target, shape), w = Tensor::ones(shape);
+  GhmEmaState cpu_state, gpu_state;
+  return {forward(x, y, w, settings, cpu_state, {}, ElementWeights::Keep),
+          forward(x.to(kGpu), y.to(kGpu), w.to(kGpu), settings, gpu_state, {}, ElementWeights::Keep)};
+}
+
 // The reference run of a GHM-C problem (for its near-edge flags).
 inline ref::Result ref_ghm_c(const ClsProblem& p, WeightForm wf, const GhmSettings& params,
                       const std::vector<std::int64_t>& levels = {}) {
   ref::State state(params.bins());
-  return ref::ghm_c(p.logits, ref::expand_labels(p.labels, p.k), p.ref_weight(wf), p.k,
-                    {params.bins(), params.momentum(), params.loss_weight()}, state, levels);
+  return ref::ghm_c(p.logits, p.ref_target(), p.ref_weight(wf), p.k, ref_params(params), state, levels);
 }
 
 inline ref::Result ref_ghm_r(const RegProblem& p, const GhmSettings& params, const std::vector<std::int64_t>& levels = {}) {
   ref::State state(params.bins());
-  return ref::ghm_r(p.pred, p.target, p.weight, p.d, params.mu(), {params.bins(), params.momentum(), params.loss_weight()},
-                    state, levels);
-}
-
-inline std::string error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected a ghm::Error");
-  return {};
+  return ref::ghm_r(p.pred, p.target, p.weight, p.d, params.mu(), ref_params(params), state, levels);
 }
 
 }  // namespace ghm::testing::cuda_loss_cases

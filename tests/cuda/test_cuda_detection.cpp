@@ -334,21 +334,15 @@ TEST_CASE("cuda postprocess: head outputs on the GPU give exactly the CPU's dete
   // bit, for several levels and images, sizes whose level holds more than one tile of the
   // compaction kernel, scores saturated at 1 (ties broken by index), empty results and a top-k cut.
   Generator gen(77);
-  const std::int64_t n = 3, k = 7, a = 3;
-  const std::vector<std::pair<std::int64_t, std::int64_t>> sizes = {{40, 52}, {20, 26}, {10, 13}, {5, 7}, {1, 1}};
-  std::vector<Tensor> cls, box, anchors;
-  for (const auto& [h, w] : sizes) {
-    Tensor c = Tensor::normal(Shape{n, a * k, h, w}, -3.0f, 2.5f, gen);
+  const std::int64_t k = 7;
+  auto [cls, box, anchors] = testing::random_head_outputs(
+      {.images = 3, .classes = k, .anchors_per_location = 3,
+       .level_sizes = {{40, 52}, {20, 26}, {10, 13}, {5, 7}, {1, 1}}, .logit_mean = -3.0f, .logit_std = 2.5f,
+       .span_x = 400, .span_y = 300, .max_side = 90},
+      gen);
+  for (Tensor& c : cls) {
     float* v = c.data<float>();
     for (std::int64_t i = 0; i < c.numel(); i += 97) v[i] = 30.0f;  // sigmoid = 1.0f exactly: ties
-    cls.push_back(c);
-    box.push_back(Tensor::normal(Shape{n, a * 4, h, w}, 0.0f, 0.3f, gen));
-    std::vector<float> anc;
-    for (std::int64_t i = 0; i < h * w * a; ++i) {
-      const float x = gen.uniform(0, 400), y = gen.uniform(0, 300), bw = gen.uniform(4, 90), bh = gen.uniform(4, 90);
-      anc.insert(anc.end(), {x, y, x + bw, y + bh});
-    }
-    anchors.push_back(Tensor::from_vector(anc, Shape{h * w * a, 4}));
   }
   std::vector<Tensor> cls_gpu, box_gpu;
   for (std::size_t l = 0; l < cls.size(); ++l) {

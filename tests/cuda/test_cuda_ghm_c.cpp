@@ -19,35 +19,20 @@ using namespace ghm::testing::cuda_loss_cases;
 // ---- GHM-C ------------------------------------------------------------------------------------
 
 TEST_CASE("cuda ghm_c: random inputs in every target and weight form equal the CPU, bins exactly") {
-  struct Size {
-    std::int64_t n, k;
-  };
   Report all;
-  std::uint64_t seed = 1100;
   // One element; K = 1; several tiles; K above the block size (the row walk); 4099 x 80: 81 tiles.
-  for (const Size size : {Size{1, 1}, Size{37, 1}, Size{53, 7}, Size{1001, 7}, Size{3, 300}, Size{257, 256},
-                          Size{4099, 80}}) {
-    const ClsProblem p = make_cls_problem(seed++, size.n, size.k);
-    for (TargetForm tf : {TargetForm::OneHot, TargetForm::LabelsI64, TargetForm::LabelsI32})
-      for (WeightForm wf : {WeightForm::PerElement, WeightForm::PerRow})
-        for (double momentum : {0.0, 0.75}) {
-          CAPTURE(size.n);
-          CAPTURE(size.k);
-          CAPTURE(static_cast<int>(tf));
-          CAPTURE(static_cast<int>(wf));
-          CAPTURE(momentum);
-          const GhmSettings params = GhmSettings::classification(30, momentum, 1.0f);
-          GhmEmaState cpu_state(params.bins()), gpu_state(params.bins());
-          const GhmcResult cpu =
-              ghm_c_forward(p.pred(), p.target(tf), p.weight(wf), params, cpu_state, {}, ElementWeights::Keep);
-          const GhmcResult gpu = ghm_c_forward(p.pred().to(kGpu), p.target(tf).to(kGpu), p.weight(wf).to(kGpu), params,
-                                               gpu_state, {}, ElementWeights::Keep);
-          all.merge(compare_runs(gpu, cpu, ref_ghm_c(p, wf, params), Tot::Count));
-          CHECK(gpu_state.on_device == (momentum > 0));
-          const std::vector<float> s = gpu_state.values();
-          for (std::size_t i = 0; i < s.size(); ++i) CHECK(rel(s[i], cpu_state.acc_sum[i]) <= kWeightRtol);
-        }
-  }
+  auto check = [&](const ClsProblem& p, TargetForm tf, WeightForm wf, const GhmSettings& params) {
+    GhmEmaState cpu_state(params.bins()), gpu_state(params.bins());
+    const GhmcResult cpu =
+        ghm_c_forward(p.pred(), p.target(tf), p.weight(wf), params, cpu_state, {}, ElementWeights::Keep);
+    const GhmcResult gpu = ghm_c_forward(p.pred().to(kGpu), p.target(tf).to(kGpu), p.weight(wf).to(kGpu), params,
+                                         gpu_state, {}, ElementWeights::Keep);
+    all.merge(compare_runs(gpu, cpu, ref_ghm_c(p, wf, params), Tot::Count));
+    CHECK(gpu_state.on_device == params.has_momentum());
+    const std::vector<float> s = gpu_state.values();
+    for (std::size_t i = 0; i < s.size(); ++i) CHECK(rel(s[i], cpu_state.acc_sum[i]) <= kWeightRtol);
+  };
+  for_each_random_cls_case(1100, {{1, 1}, {37, 1}, {53, 7}, {1001, 7}, {3, 300}, {257, 256}, {4099, 80}}, check);
   MESSAGE("cuda ghm_c random: ", all.summary());
 }
 

@@ -39,7 +39,7 @@ TEST_CASE("cuda ghm_c and ghm_r: every element ignored gives loss 0, gradient 0,
     if (i != 4) CHECK(s[i] == 0.0f);
 
   // GHM-R without a positive anchor, through autograd: loss 0, gradient 0.
-  const RegProblem q = make_reg_problem(1401, 333, false);
+  const RegProblem q = make_reg_problem(1401, 333, false, kPositiveFraction);
   const GhmSettings rparams = GhmSettings::regression(0.02f, 10, 0.7, 10.0f);
   GhmEmaState rstate(rparams.bins());
   Tensor x = q.pred_t().to(kGpu);
@@ -94,14 +94,10 @@ TEST_CASE("cuda ghm_c and ghm_r: empty inputs, an empty level, one element") {
 
   // One element, each target.
   for (float y : {0.0f, 1.0f}) {
-    GhmEmaState a, b;
-    const GhmSettings one = GhmSettings::classification(10, 0.0, 1.0f);
-    const Tensor x = Tensor::from_vector<float>({0.7f}, Shape{1, 1}), t = Tensor::from_vector<float>({y}, Shape{1, 1});
-    const GhmcResult c = ghm_c_forward(x, t, Tensor::ones(Shape{1, 1}), one, a);
-    const GhmcResult g = ghm_c_forward(x.to(kGpu), t.to(kGpu), Tensor::ones(Shape{1, 1}, DType::F32, kGpu), one, b);
-    CHECK(g.calls[0].num_in_bin == c.calls[0].num_in_bin);
-    CHECK(rel(g.total, c.total) <= kLossRtol);
-    CHECK(normalised(host(g.grad), c.grad.to_vector<float>()) <= kGradTol);
+    const CpuAndGpu one = run_on_both(ghm_c_forward, {0.7f}, {y}, 1, GhmSettings::classification(10, 0.0, 1.0f));
+    CHECK(one.gpu.calls[0].num_in_bin == one.cpu.calls[0].num_in_bin);
+    CHECK(rel(one.gpu.total, one.cpu.total) <= kLossRtol);
+    CHECK(normalised(host(one.gpu.grad), one.cpu.grad.to_vector<float>()) <= kGradTol);
   }
 }
 
@@ -110,12 +106,7 @@ TEST_CASE("cuda ghm_c and ghm_r: g exactly on an edge, 0 and 1 land in the CPU's
   const GhmSettings params = GhmSettings::classification(30, 0.0, 1.0f);
   const std::vector<float> x{0.0f, 0.0f, -30.0f, 30.0f, 30.0f, -200.0f, 1.3f, -2.2f, 0.4f};
   const std::vector<float> y{0.0f, 1.0f, 1.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f, 0.0f};
-  const auto n = static_cast<std::int64_t>(x.size());
-  GhmEmaState a, b;
-  const Tensor xt = Tensor::from_vector(x, Shape{n, 1}), yt = Tensor::from_vector(y, Shape{n, 1});
-  const GhmcResult cpu = ghm_c_forward(xt, yt, Tensor::ones(Shape{n, 1}), params, a);
-  const GhmcResult gpu =
-      ghm_c_forward(xt.to(kGpu), yt.to(kGpu), Tensor::ones(Shape{n, 1}, DType::F32, kGpu), params, b);
+  const auto [cpu, gpu] = run_on_both(ghm_c_forward, x, y, 1, params);
   CHECK(gpu.calls[0].num_in_bin == cpu.calls[0].num_in_bin);
   CHECK(gpu.calls[0].num_in_bin[15] == 2);
   CHECK(gpu.calls[0].num_in_bin[29] == 2);
@@ -126,12 +117,7 @@ TEST_CASE("cuda ghm_c and ghm_r: g exactly on an edge, 0 and 1 land in the CPU's
   // and g = 0.6 = edge 6/10, all exact in float32 (3-4-5 triangles); d = 0 is g = 0.
   const GhmSettings rparams = GhmSettings::regression(0.75f, 10, 0.0, 1.0f);
   const std::vector<float> pred{1.0f, -1.0f, 0.5625f, -0.5625f, 0.0f, 0.2f, -3.0f, 40.0f};
-  const std::vector<float> target(pred.size(), 0.0f), w(pred.size(), 1.0f);
-  const Tensor pt = Tensor::from_vector(pred, Shape{2, 4}), tt = Tensor::from_vector(target, Shape{2, 4}),
-               wt = Tensor::from_vector(w, Shape{2, 4});
-  GhmEmaState c, d;
-  const GhmrResult rcpu = ghm_r_forward(pt, tt, wt, rparams, c);
-  const GhmrResult rgpu = ghm_r_forward(pt.to(kGpu), tt.to(kGpu), wt.to(kGpu), rparams, d);
+  const auto [rcpu, rgpu] = run_on_both(ghm_r_forward, pred, std::vector<float>(pred.size(), 0.0f), 4, rparams);
   CHECK(rgpu.calls[0].num_in_bin == rcpu.calls[0].num_in_bin);
   CHECK(rgpu.calls[0].num_in_bin[8] == 2);
   CHECK(rgpu.calls[0].num_in_bin[6] == 2);
@@ -147,39 +133,17 @@ TEST_CASE("cuda ghm_c and ghm_r: elements within float32 ulps of every edge land
   const GhmSettings params = GhmSettings::classification(30, 0.0, 1.0f);
   const testing::EdgeProbes probes = testing::ghmc_edge_probes(params.bins());
   const std::vector<float>&x = probes.logits, &y = probes.labels;
-  const auto n = static_cast<std::int64_t>(x.size());
-  const std::vector<float> w(x.size(), 1.0f);
-  const Tensor xt = Tensor::from_vector(x, Shape{n, 1}), yt = Tensor::from_vector(y, Shape{n, 1}),
-               wt = Tensor::from_vector(w, Shape{n, 1});
-  GhmEmaState a, b;
-  const GhmcResult cpu = ghm_c_forward(xt, yt, wt, params, a, {}, ElementWeights::Keep);
-  const GhmcResult gpu = ghm_c_forward(xt.to(kGpu), yt.to(kGpu), wt.to(kGpu), params, b, {}, ElementWeights::Keep);
+  const auto [cpu, gpu] = run_on_both(ghm_c_forward, x, y, 1, params);
   ref::State rs;
-  const ref::Result near = ref::ghm_c(x, y, w, 1, {params.bins(), params.momentum(), params.loss_weight()}, rs);
-  CHECK(near.calls[0].near_total == n);
+  const ref::Result near = ref::ghm_c(x, y, std::vector<float>(x.size(), 1.0f), 1, ref_params(params), rs);
+  CHECK(near.calls[0].near_total == static_cast<std::int64_t>(x.size()));
   MESSAGE("cuda ghm_c at the edges: ", compare_runs(gpu, cpu, near, Tot::Count).summary());
 
   const GhmSettings rparams = GhmSettings::regression(0.02f, 10, 0.0, 1.0f);
-  std::vector<float> pred, target;
-  for (int j = 1; j < rparams.bins(); ++j) {
-    const double e = static_cast<double>(static_cast<float>(j) / static_cast<float>(rparams.bins()));
-    for (float sign : {-1.0f, 1.0f}) {
-      float d = sign * static_cast<float>(static_cast<double>(rparams.mu()) * e / std::sqrt(1.0 - e * e));
-      for (int step = 0; step < 4; ++step) d = std::nextafter(d, -100.0f);
-      for (int step = 0; step < 8; ++step, d = std::nextafter(d, 100.0f)) {
-        pred.push_back(d);
-        target.push_back(0.0f);
-      }
-    }
-  }
-  const auto rn = static_cast<std::int64_t>(pred.size()) / 4;
-  const std::vector<float> rw(pred.size(), 1.0f);
-  const Tensor pt = Tensor::from_vector(pred, Shape{rn, 4}), tt = Tensor::from_vector(target, Shape{rn, 4}),
-               rwt = Tensor::from_vector(rw, Shape{rn, 4});
-  GhmEmaState c, d;
-  const GhmrResult rcpu = ghm_r_forward(pt, tt, rwt, rparams, c, {}, ElementWeights::Keep);
-  const GhmrResult rgpu = ghm_r_forward(pt.to(kGpu), tt.to(kGpu), rwt.to(kGpu), rparams, d, {}, ElementWeights::Keep);
+  const testing::RegEdgeProbes rprobes = testing::ghmr_edge_probes(rparams.bins(), rparams.mu());
+  const auto [rcpu, rgpu] = run_on_both(ghm_r_forward, rprobes.pred, rprobes.target, 4, rparams);
   ref::State rrs;
-  const ref::Result rnear = ref::ghm_r(pred, target, rw, 4, rparams.mu(), {rparams.bins(), 0.0, 1.0}, rrs);
+  const ref::Result rnear = ref::ghm_r(rprobes.pred, rprobes.target, std::vector<float>(rprobes.pred.size(), 1.0f), 4,
+                                       rparams.mu(), ref_params(rparams), rrs);
   MESSAGE("cuda ghm_r at the edges: ", compare_runs(rgpu, rcpu, rnear, Tot::WeightSum).summary());
 }

@@ -18,22 +18,14 @@ using namespace ghm::testing::cuda_loss_cases;
 
 TEST_CASE("cuda ghm_r: random inputs (bbox and mixed weights) equal the CPU, bins exactly") {
   Report all;
-  std::uint64_t seed = 1600;
-  for (std::int64_t n : {1, 29, 301, 2003, 70001})
-    for (bool mixed : {false, true})
-      for (double momentum : {0.0, 0.7}) {
-        CAPTURE(n);
-        CAPTURE(mixed);
-        CAPTURE(momentum);
-        const RegProblem p = make_reg_problem(seed++, n, mixed);
-        const GhmSettings params = GhmSettings::regression(0.02f, 10, momentum, 10.0f);
-        GhmEmaState cs(params.bins()), gs(params.bins());
-        const GhmrResult cpu =
-            ghm_r_forward(p.pred_t(), p.target_t(), p.weight_t(), params, cs, {}, ElementWeights::Keep);
-        const GhmrResult gpu = ghm_r_forward(p.pred_t().to(kGpu), p.target_t().to(kGpu), p.weight_t().to(kGpu), params,
-                                             gs, {}, ElementWeights::Keep);
-        all.merge(compare_runs(gpu, cpu, ref_ghm_r(p, params), Tot::WeightSum));
-      }
+  auto check = [&](const RegProblem& p, const GhmSettings& params) {
+    GhmEmaState cs(params.bins()), gs(params.bins());
+    const GhmrResult cpu = ghm_r_forward(p.pred_t(), p.target_t(), p.weight_t(), params, cs, {}, ElementWeights::Keep);
+    const GhmrResult gpu = ghm_r_forward(p.pred_t().to(kGpu), p.target_t().to(kGpu), p.weight_t().to(kGpu), params,
+                                         gs, {}, ElementWeights::Keep);
+    all.merge(compare_runs(gpu, cpu, ref_ghm_r(p, params), Tot::WeightSum));
+  };
+  for_each_random_reg_case(1600, {1, 29, 301, 2003, 70001}, kPositiveFraction, check);
   MESSAGE("cuda ghm_r random: ", all.summary());
 }
 
@@ -44,7 +36,8 @@ TEST_CASE("cuda ghm_r: per-level calls over several steps through one state, via
   Report all;
   for (int step = 0; step < 4; ++step) {
     CAPTURE(step);
-    const RegProblem p = make_reg_problem(1700 + static_cast<std::uint64_t>(step), levels.back(), false);
+    const RegProblem p =
+        make_reg_problem(1700 + static_cast<std::uint64_t>(step), levels.back(), false, kPositiveFraction);
     const GhmrResult cpu = ghm_r_forward(p.pred_t(), p.target_t(), p.weight_t(), params, cs, levels);
     const GhmrResult gpu =
         ghm_r_forward(p.pred_t().to(kGpu), p.target_t().to(kGpu), p.weight_t().to(kGpu), params, gs, levels);
@@ -53,7 +46,7 @@ TEST_CASE("cuda ghm_r: per-level calls over several steps through one state, via
   MESSAGE("cuda ghm_r per level, 4 steps: ", all.summary());
 
   // The loss op: value and gradient through autograd, the state carried on from above.
-  const RegProblem p = make_reg_problem(1710, levels.back(), true);
+  const RegProblem p = make_reg_problem(1710, levels.back(), true, kPositiveFraction);
   Tensor xc = p.pred_t(), xg = p.pred_t().to(kGpu);
   xc.set_requires_grad(true);
   xg.set_requires_grad(true);

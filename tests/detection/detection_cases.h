@@ -1,7 +1,8 @@
 // What the detection tests share: the reference fixtures of tools/make_fixtures_detection.py
 // (tests/data/detection_<family>.safetensors), the normalised error of a CPU result against a
-// reference, and random boxes and detections shaped to reach the edge cases (zero-size boxes,
-// heavy overlap, tied scores). The CPU suites and the GPU suite draw the same inputs from these.
+// reference, random boxes and detections shaped to reach the edge cases (zero-size boxes, heavy
+// overlap, tied scores), and random head outputs with their anchors for post-processing. The CPU
+// suites and the GPU suite draw the same inputs from these.
 #pragma once
 
 #include <algorithm>
@@ -9,9 +10,11 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "case_fixture.h"
+#include "core/random.h"
 #include "core/tensor.h"
 
 namespace ghm::testing {
@@ -80,6 +83,39 @@ inline Detections random_detections(std::int64_t n, int num_classes, std::mt1993
     c.push_back(cls(rng));
   }
   return {Tensor::from_vector(b, Shape{n, 4}), Tensor::from_vector(s, Shape{n}), Tensor::from_vector(c, Shape{n})};
+}
+
+// The sizes and value ranges of random_head_outputs.
+struct HeadOutputSpec {
+  std::int64_t images, classes, anchors_per_location;               // N, K, A
+  std::vector<std::pair<std::int64_t, std::int64_t>> level_sizes;  // (H, W) of each level
+  float logit_mean, logit_std;
+  float span_x, span_y;  // anchors' top-left corners lie in [0, span_x) x [0, span_y)
+  float max_side;        // anchors' sides lie in [4, max_side)
+};
+
+// One image batch's head outputs and anchors, on the CPU, level by level.
+struct HeadOutputs {
+  std::vector<Tensor> cls;      // [N, A*K, H, W] logits ~ N(logit_mean, logit_std)
+  std::vector<Tensor> box;      // [N, A*4, H, W] deltas ~ N(0, 0.3)
+  std::vector<Tensor> anchors;  // [H*W*A, 4] boxes of positive size
+};
+
+inline HeadOutputs random_head_outputs(const HeadOutputSpec& s, Generator& gen) {
+  const std::int64_t n = s.images, k = s.classes, a = s.anchors_per_location;
+  HeadOutputs out;
+  for (const auto& [h, w] : s.level_sizes) {
+    out.cls.push_back(Tensor::normal(Shape{n, a * k, h, w}, s.logit_mean, s.logit_std, gen));
+    out.box.push_back(Tensor::normal(Shape{n, a * 4, h, w}, 0.0f, 0.3f, gen));
+    std::vector<float> anchors;
+    for (std::int64_t i = 0; i < h * w * a; ++i) {
+      const float x = gen.uniform(0, s.span_x), y = gen.uniform(0, s.span_y);
+      const float bw = gen.uniform(4, s.max_side), bh = gen.uniform(4, s.max_side);
+      anchors.insert(anchors.end(), {x, y, x + bw, y + bh});
+    }
+    out.anchors.push_back(Tensor::from_vector(anchors, Shape{h * w * a, 4}));
+  }
+  return out;
 }
 
 }  // namespace ghm::testing

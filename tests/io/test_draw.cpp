@@ -4,9 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "core/check.h"
 #include "io/draw.h"
@@ -49,6 +51,25 @@ Extent drawn_extent(const Image& image) {
   return e;
 }
 
+// A draw_rectangle call on a black image: the image's size, the box (x0, y0, x1, y1), the
+// thickness, and the picture it must give.
+struct RectangleCase {
+  const char* what;
+  int height, width;
+  std::array<float, 4> box;
+  int thickness;
+  const char* picture;
+};
+
+void check_rectangle_pictures(const std::vector<RectangleCase>& cases) {
+  for (const RectangleCase& c : cases) {
+    CAPTURE(c.what);
+    Image image(c.height, c.width);
+    ghm::io::draw_rectangle(image, c.box[0], c.box[1], c.box[2], c.box[3], kRed, c.thickness);
+    CHECK(picture(image) == c.picture);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("draw: fill_rectangle fills the half-open rectangle, clipped to the image") {
@@ -66,64 +87,55 @@ TEST_CASE("draw: fill_rectangle fills the half-open rectangle, clipped to the im
 }
 
 TEST_CASE("draw: draw_rectangle outlines the pixels whose centres lie inside the box") {
-  Image image(7, 9);
-  ghm::io::draw_rectangle(image, 1, 1, 7, 6, kRed, 1);  // COCO [1, 1, 6, 5]: columns 1..6, rows 1..5
-  CHECK(picture(image) ==
-        ".........\n"
-        ".######..\n"
-        ".#....#..\n"
-        ".#....#..\n"
-        ".#....#..\n"
-        ".######..\n"
-        ".........\n");
+  check_rectangle_pictures({{"COCO [1, 1, 6, 5]: columns 1..6, rows 1..5", 7, 9, {1, 1, 7, 6}, 1,
+                             ".........\n"
+                             ".######..\n"
+                             ".#....#..\n"
+                             ".#....#..\n"
+                             ".#....#..\n"
+                             ".######..\n"
+                             ".........\n"},
+                            {"two pixels thick", 7, 9, {1, 1, 7, 6}, 2,
+                             ".........\n"
+                             ".######..\n"
+                             ".######..\n"
+                             ".##..##..\n"
+                             ".######..\n"
+                             ".######..\n"
+                             ".........\n"},
+                            {"thinner than a pixel: still one pixel", 3, 3, {1.2f, 1.2f, 1.3f, 1.3f}, 1,
+                             "...\n.#.\n...\n"}});
+
   Image fractional(7, 9);  // centres at x + 0.5: 0.6 -> column 1, 6.4 -> up to column 5
   ghm::io::draw_rectangle(fractional, 0.6f, 0.6f, 6.4f, 5.6f, kRed, 1);
   CHECK(drawn_extent(fractional).x0 == 1);
   CHECK(drawn_extent(fractional).x1 == 6);
   CHECK(drawn_extent(fractional).y1 == 6);
 
-  Image thick(7, 9);
-  ghm::io::draw_rectangle(thick, 1, 1, 7, 6, kRed, 2);
-  CHECK(picture(thick) ==
-        ".........\n"
-        ".######..\n"
-        ".######..\n"
-        ".##..##..\n"
-        ".######..\n"
-        ".######..\n"
-        ".........\n");
   Image solid(7, 9);  // thicker than half the box: a filled box, never outside it
   ghm::io::draw_rectangle(solid, 1, 1, 7, 6, kRed, 5);
   CHECK(drawn_extent(solid).x0 == 1);
   CHECK(drawn_extent(solid).x1 == 7);
   CHECK(drawn_extent(solid).y1 == 6);
   CHECK(is(solid, 3, 3, kRed));
-
-  Image tiny(3, 3);  // thinner than a pixel: still one pixel
-  ghm::io::draw_rectangle(tiny, 1.2f, 1.2f, 1.3f, 1.3f, kRed, 1);
-  CHECK(picture(tiny) == "...\n.#.\n...\n");
 }
 
 TEST_CASE("draw: draw_rectangle clips boxes that cross or miss the image") {
-  Image image(5, 6);
-  ghm::io::draw_rectangle(image, -3, -2, 3, 3, kRed, 1);  // left and top edges outside
-  CHECK(picture(image) ==
-        "..#...\n"
-        "..#...\n"
-        "###...\n"
-        "......\n"
-        "......\n");
+  check_rectangle_pictures({{"left and top edges outside", 5, 6, {-3, -2, 3, 3}, 1,
+                             "..#...\n"
+                             "..#...\n"
+                             "###...\n"
+                             "......\n"
+                             "......\n"},
+                            {"right and bottom edges outside", 5, 6, {4, 3, 40, 30}, 1,
+                             "......\n"
+                             "......\n"
+                             "......\n"
+                             "....##\n"
+                             "....#.\n"}});
   Image huge(5, 6);
   ghm::io::draw_rectangle(huge, -1e30f, -1e30f, 1e30f, 1e30f, kRed, 2);  // all edges outside
   CHECK(drawn_extent(huge).x0 == 6);
-  Image bottom_right(5, 6);
-  ghm::io::draw_rectangle(bottom_right, 4, 3, 40, 30, kRed, 1);
-  CHECK(picture(bottom_right) ==
-        "......\n"
-        "......\n"
-        "......\n"
-        "....##\n"
-        "....#.\n");
 }
 
 TEST_CASE("draw: text stays inside text_extent, scales, and tolerates any bytes") {

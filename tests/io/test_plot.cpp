@@ -5,6 +5,7 @@
 // for their panels are errors.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -44,6 +45,14 @@ int count_color(const Image& image, int x0, int y0, int x1, int y1, Rgb c) {
     for (int x = std::max(x0, 0); x < std::min(x1, image.width); ++x) n += is(image, x, y, c);
   return n;
 }
+
+// A line on a black 6x8 image: from (x0, y0) to (x1, y1), its width, and the picture it must give.
+struct LineCase {
+  const char* what;
+  std::array<float, 4> from_to;
+  int width;
+  const char* picture;
+};
 
 bool is_nice_step(double step) {
   const double mantissa = step / std::pow(10.0, std::floor(std::log10(step)));
@@ -170,41 +179,39 @@ TEST_CASE("plot: auto ranges widen to whole steps, empty, one-value and NaN data
 }
 
 TEST_CASE("draw_line: the pixels of horizontal, diagonal, thick, clipped and zero-length lines") {
-  Image image(6, 8);
-  io::draw_line(image, 1.5f, 2.5f, 6.5f, 2.5f, kRed, 1);
-  CHECK(picture(image) ==
-        "........\n"
-        "........\n"
-        ".######.\n"
-        "........\n"
-        "........\n"
-        "........\n");
+  const LineCase pictures[] = {{"horizontal", {1.5f, 2.5f, 6.5f, 2.5f}, 1,
+                                "........\n"
+                                "........\n"
+                                ".######.\n"
+                                "........\n"
+                                "........\n"
+                                "........\n"},
+                               {"diagonal", {0.5f, 0.5f, 5.5f, 5.5f}, 1,
+                                "#.......\n"
+                                ".#......\n"
+                                "..#.....\n"
+                                "...#....\n"
+                                "....#...\n"
+                                ".....#..\n"},
+                               {"three pixels thick", {2.5f, 2.5f, 4.5f, 2.5f}, 3,
+                                "........\n"
+                                ".#####..\n"
+                                ".#####..\n"
+                                ".#####..\n"
+                                "........\n"
+                                "........\n"}};
+  for (const LineCase& c : pictures) {
+    CAPTURE(c.what);
+    Image image(6, 8);
+    io::draw_line(image, c.from_to[0], c.from_to[1], c.from_to[2], c.from_to[3], kRed, c.width);
+    CHECK(picture(image) == c.picture);
+  }
 
-  image = Image(6, 8);
-  io::draw_line(image, 0.5f, 0.5f, 5.5f, 5.5f, kRed, 1);
-  CHECK(picture(image) ==
-        "#.......\n"
-        ".#......\n"
-        "..#.....\n"
-        "...#....\n"
-        "....#...\n"
-        ".....#..\n");
-
-  image = Image(6, 8);  // a shallow line: one pixel per column, 8-connected
+  Image image(6, 8);  // a shallow line: one pixel per column, 8-connected
   io::draw_line(image, 0.5f, 1.5f, 7.5f, 4.5f, kRed, 1);
   for (int x = 0; x < 8; ++x) CHECK(count_color(image, x, 0, x + 1, 6, kRed) == 1);
   CHECK(is(image, 0, 1, kRed));
   CHECK(is(image, 7, 4, kRed));
-
-  image = Image(6, 8);
-  io::draw_line(image, 2.5f, 2.5f, 4.5f, 2.5f, kRed, 3);
-  CHECK(picture(image) ==
-        "........\n"
-        ".#####..\n"
-        ".#####..\n"
-        ".#####..\n"
-        "........\n"
-        "........\n");
 
   image = Image(6, 8);  // far outside on both ends: the visible part only, and quickly
   io::draw_line(image, -1e9f, 3.5f, 1e9f, 3.5f, kRed, 1);

@@ -10,7 +10,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <string>
@@ -22,6 +21,7 @@
 #include "scratch_dir.h"
 
 namespace fs = std::filesystem;
+using ghm::testing::read_file;
 using ghm::testing::ScratchDir;
 using ghm::DType;
 using ghm::Shape;
@@ -35,12 +35,6 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   REQUIRE(out.good());
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::string u64_le(std::uint64_t v) {
@@ -81,9 +75,90 @@ void check_rejected(const std::string& bytes, const std::string& reason) {
   CHECK(message.find(reason) != std::string::npos);
 }
 
-// A header holding one U8 tensor "t" whose entry is `entry`, with `data_bytes` bytes of data.
-void check_entry_rejected(const std::string& entry, std::size_t data_bytes, const std::string& reason) {
-  check_rejected(file_bytes(R"({"t":)" + entry + "}", std::string(data_bytes, '\x01')), reason);
+// A malformed file: the kind of damage, the file's bytes, and what the error must say.
+struct Malformed {
+  const char* damage;
+  std::string bytes;
+  const char* reason;
+};
+
+// One file per validation rule of the loader for the file as a whole and the header's layout.
+std::vector<Malformed> malformed_files() {
+  const std::string u8x4 = R"({"dtype":"U8","shape":[4],"data_offsets":[0,4]})";
+  return {
+      {"shorter than the length field", std::string("\x05\0\0\0\0", 5), "is 5 bytes long; it must start with"},
+      {"header length past the end of the file", u64_le(100) + "{}",
+       "header length 100 is larger than the 2 bytes that follow it"},
+      {"header length over the limit", u64_le(std::uint64_t{1} << 40) + "{}", "exceeds the limit of 100000000 bytes"},
+      {"empty header", u64_le(0), "invalid JSON in the header of safetensors file"},
+      {"header is not JSON", file_bytes(R"({"t":{"dtype":"U8",})", ""), "(byte 19): expected a string key, got '}'"},
+      {"header is not an object", file_bytes("[]", ""), "at $: expected an object, got an array"},
+      {"duplicate tensor names", file_bytes(R"({"t":)" + u8x4 + R"(,"t":)" + u8x4 + "}", "abcd"),
+       "duplicate key \"t\""},
+      {"overlapping tensors",
+       file_bytes(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
+                  R"("b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})",
+                  "abcdef"),
+       "tensors 'a' and 'b' overlap in the data region (a ends at byte 4, b begins at byte 2)"},
+      {"hole between tensors",
+       file_bytes(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
+                  R"("b":{"dtype":"U8","shape":[2],"data_offsets":[4,6]}})",
+                  "abcdef"),
+       "bytes [2, 4) of the data region belong to no tensor (a hole before tensor 'b')"},
+      {"metadata value that is not a string", file_bytes(R"({"__metadata__":{"epoch":3}})", ""),
+       "at $.__metadata__.epoch: expected a string"},
+      {"metadata that is not an object", file_bytes(R"({"__metadata__":"x"})", ""),
+       "at $.__metadata__: expected an object"},
+  };
+}
+
+// A header that holds one U8 tensor "t": the kind of damage, the tensor's entry, the bytes of data
+// that follow the header, and what the error must say.
+struct MalformedEntry {
+  const char* damage;
+  const char* entry;
+  std::size_t data_bytes;
+  const char* reason;
+};
+
+// One file per validation rule of the loader for a tensor's entry.
+std::vector<MalformedEntry> malformed_entries() {
+  return {
+      {"entry is not an object", "[1]", 0, "at $.t: expected an object, got an array"},
+      {"missing dtype", R"({"shape":[4],"data_offsets":[0,4]})", 4, "at $.t: missing key \"dtype\""},
+      {"missing shape", R"({"dtype":"U8","data_offsets":[0,4]})", 4, "at $.t: missing key \"shape\""},
+      {"missing data_offsets", R"({"dtype":"U8","shape":[4]})", 4, "at $.t: missing key \"data_offsets\""},
+      {"unknown field", R"({"dtype":"U8","shape":[4],"data_offsets":[0,4],"stride":[1]})", 4,
+       "tensor 't': unknown field \"stride\""},
+      {"dtype of the wrong type", R"({"dtype":1,"shape":[4],"data_offsets":[0,4]})", 4,
+       "at $.t.dtype: expected a string"},
+      {"shape of the wrong type", R"({"dtype":"U8","shape":"4","data_offsets":[0,4]})", 4,
+       "at $.t.shape: expected an array"},
+      {"fractional extent", R"({"dtype":"U8","shape":[1.5],"data_offsets":[0,4]})", 4,
+       "at $.t.shape[0]: expected an integer that fits in int64, got 1.5"},
+      {"data_offsets of the wrong type", R"({"dtype":"U8","shape":[4],"data_offsets":[0,"4"]})", 4,
+       "at $.t.data_offsets[1]: expected an integer, got a string"},
+      {"unsupported dtype", R"({"dtype":"F16","shape":[2],"data_offsets":[0,4]})", 4,
+       "tensor 't': dtype \"F16\" is not supported (supported: F32, I32, I64, U8)"},
+      {"negative extent", R"({"dtype":"U8","shape":[2,-1],"data_offsets":[0,0]})", 0,
+       "tensor 't': shape [2,-1] has negative extent -1 at dimension 1"},
+      {"more than 6 dimensions", R"({"dtype":"U8","shape":[1,1,1,1,1,1,1],"data_offsets":[0,1]})", 1,
+       "tensor 't': shape has 7 dimensions; at most 6 are supported"},
+      {"shape too large to address", R"({"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]})", 0,
+       "tensor 't': shape [4611686018427387904, 4] is too large to address"},
+      {"data_offsets with three entries", R"({"dtype":"U8","shape":[4],"data_offsets":[0,4,8]})", 4,
+       "data_offsets [0,4,8] must have exactly two entries"},
+      {"begin after end", R"({"dtype":"U8","shape":[0],"data_offsets":[4,0]})", 4,
+       "data_offsets [4,0] must satisfy 0 <= begin <= end"},
+      {"negative begin", R"({"dtype":"U8","shape":[4],"data_offsets":[-4,0]})", 4,
+       "data_offsets [-4,0] must satisfy 0 <= begin <= end"},
+      {"data_offsets past the data region", R"({"dtype":"U8","shape":[8],"data_offsets":[0,8]})", 4,
+       "tensor 't': data_offsets [0,8] run past the end of the data region, which holds 4 bytes"},
+      {"byte size disagrees with dtype and shape", R"({"dtype":"F32","shape":[2],"data_offsets":[0,4]})", 4,
+       "tensor 't': data_offsets [0,4] span 4 bytes but dtype F32 and shape [2] need 8"},
+      {"bytes after the last tensor", R"({"dtype":"U8","shape":[2],"data_offsets":[0,2]})", 4,
+       "bytes [2, 4) at the end of the data region belong to no tensor"},
+  };
 }
 
 }  // namespace
@@ -144,14 +219,14 @@ TEST_CASE("safetensors: exact bytes of a small file") {
                              R"("y":{"dtype":"U8","shape":[2],"data_offsets":[4,6]}})" + "      ";
   const std::string length("\x88\0\0\0\0\0\0\0", 8);
   const std::string data("\x00\x00\x80\x3F\x07\x08", 6);  // 1.0f little-endian, then 7, 8
-  CHECK(read_bytes(path) == length + header + data);
+  CHECK(read_file(path) == length + header + data);
 }
 
 TEST_CASE("safetensors: a file with no tensors") {
   ScratchDir dir("safetensors");
   const std::string path = dir.file("empty.safetensors");
   save_safetensors(path, {});
-  CHECK(read_bytes(path) == u64_le(8) + "{}      ");
+  CHECK(read_file(path) == u64_le(8) + "{}      ");
   const ghm::io::SafetensorsData loaded = load_safetensors(path);
   CHECK(loaded.tensors.empty());
   CHECK(loaded.metadata.empty());
@@ -170,10 +245,7 @@ TEST_CASE("safetensors: loads other writers' layouts: header order differs from 
   CHECK(loaded.at("a").to_vector<std::uint8_t>() == std::vector<std::uint8_t>{5, 6});
 }
 
-// Long because it is a list: one short SUBCASE per kind of damage, sharing the header helpers.
 TEST_CASE("safetensors: malformed files are rejected with the file and the reason") {
-  const std::string u8x4 = R"({"dtype":"U8","shape":[4],"data_offsets":[0,4]})";
-
   SUBCASE("missing file") {
     ScratchDir dir("safetensors");
     const std::string path = dir.file("absent.safetensors");
@@ -185,106 +257,17 @@ TEST_CASE("safetensors: malformed files are rejected with the file and the reaso
     const std::string message = load_error(dir.file(""));
     CHECK(message.find("is not a regular file") != std::string::npos);
   }
-  SUBCASE("shorter than the length field") {
-    check_rejected(std::string("\x05\0\0\0\0", 5), "is 5 bytes long; it must start with");
+  SUBCASE("one file per kind of damage to the file or its header") {
+    for (const Malformed& file : malformed_files()) {
+      CAPTURE(file.damage);
+      check_rejected(file.bytes, file.reason);
+    }
   }
-  SUBCASE("header length past the end of the file") {
-    check_rejected(u64_le(100) + "{}", "header length 100 is larger than the 2 bytes that follow it");
-  }
-  SUBCASE("header length over the limit") {
-    check_rejected(u64_le(std::uint64_t{1} << 40) + "{}", "exceeds the limit of 100000000 bytes");
-  }
-  SUBCASE("empty header") { check_rejected(u64_le(0), "invalid JSON in the header of safetensors file"); }
-  SUBCASE("header is not JSON") {
-    check_rejected(file_bytes(R"({"t":{"dtype":"U8",})", ""), "(byte 19): expected a string key, got '}'");
-  }
-  SUBCASE("header is not an object") { check_rejected(file_bytes("[]", ""), "at $: expected an object, got an array"); }
-  SUBCASE("duplicate tensor names") {
-    check_rejected(file_bytes(R"({"t":)" + u8x4 + R"(,"t":)" + u8x4 + "}", "abcd"), "duplicate key \"t\"");
-  }
-  SUBCASE("entry is not an object") { check_entry_rejected("[1]", 0, "at $.t: expected an object, got an array"); }
-  SUBCASE("missing dtype") {
-    check_entry_rejected(R"({"shape":[4],"data_offsets":[0,4]})", 4, "at $.t: missing key \"dtype\"");
-  }
-  SUBCASE("missing shape") {
-    check_entry_rejected(R"({"dtype":"U8","data_offsets":[0,4]})", 4, "at $.t: missing key \"shape\"");
-  }
-  SUBCASE("missing data_offsets") {
-    check_entry_rejected(R"({"dtype":"U8","shape":[4]})", 4, "at $.t: missing key \"data_offsets\"");
-  }
-  SUBCASE("unknown field") {
-    check_entry_rejected(R"({"dtype":"U8","shape":[4],"data_offsets":[0,4],"stride":[1]})", 4,
-                         "tensor 't': unknown field \"stride\"");
-  }
-  SUBCASE("dtype of the wrong type") {
-    check_entry_rejected(R"({"dtype":1,"shape":[4],"data_offsets":[0,4]})", 4, "at $.t.dtype: expected a string");
-  }
-  SUBCASE("shape of the wrong type") {
-    check_entry_rejected(R"({"dtype":"U8","shape":"4","data_offsets":[0,4]})", 4, "at $.t.shape: expected an array");
-  }
-  SUBCASE("fractional extent") {
-    check_entry_rejected(R"({"dtype":"U8","shape":[1.5],"data_offsets":[0,4]})", 4,
-                         "at $.t.shape[0]: expected an integer that fits in int64, got 1.5");
-  }
-  SUBCASE("data_offsets of the wrong type") {
-    check_entry_rejected(R"({"dtype":"U8","shape":[4],"data_offsets":[0,"4"]})", 4,
-                         "at $.t.data_offsets[1]: expected an integer, got a string");
-  }
-  SUBCASE("unsupported dtype") {
-    check_entry_rejected(R"({"dtype":"F16","shape":[2],"data_offsets":[0,4]})", 4,
-                         "tensor 't': dtype \"F16\" is not supported (supported: F32, I32, I64, U8)");
-  }
-  SUBCASE("negative extent") {
-    check_entry_rejected(R"({"dtype":"U8","shape":[2,-1],"data_offsets":[0,0]})", 0,
-                         "tensor 't': shape [2,-1] has negative extent -1 at dimension 1");
-  }
-  SUBCASE("more than 6 dimensions") {
-    check_entry_rejected(R"({"dtype":"U8","shape":[1,1,1,1,1,1,1],"data_offsets":[0,1]})", 1,
-                         "tensor 't': shape has 7 dimensions; at most 6 are supported");
-  }
-  SUBCASE("shape too large to address") {
-    check_entry_rejected(R"({"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]})", 0,
-                         "tensor 't': shape [4611686018427387904, 4] is too large to address");
-  }
-  SUBCASE("data_offsets with three entries") {
-    check_entry_rejected(R"({"dtype":"U8","shape":[4],"data_offsets":[0,4,8]})", 4,
-                         "data_offsets [0,4,8] must have exactly two entries");
-  }
-  SUBCASE("begin after end") {
-    check_entry_rejected(R"({"dtype":"U8","shape":[0],"data_offsets":[4,0]})", 4,
-                         "data_offsets [4,0] must satisfy 0 <= begin <= end");
-  }
-  SUBCASE("negative begin") {
-    check_entry_rejected(R"({"dtype":"U8","shape":[4],"data_offsets":[-4,0]})", 4,
-                         "data_offsets [-4,0] must satisfy 0 <= begin <= end");
-  }
-  SUBCASE("data_offsets past the data region") {
-    check_entry_rejected(R"({"dtype":"U8","shape":[8],"data_offsets":[0,8]})", 4,
-                         "tensor 't': data_offsets [0,8] run past the end of the data region, which holds 4 bytes");
-  }
-  SUBCASE("byte size disagrees with dtype and shape") {
-    check_entry_rejected(R"({"dtype":"F32","shape":[2],"data_offsets":[0,4]})", 4,
-                         "tensor 't': data_offsets [0,4] span 4 bytes but dtype F32 and shape [2] need 8");
-  }
-  SUBCASE("overlapping tensors") {
-    check_rejected(file_bytes(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
-                              R"("b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})",
-                              "abcdef"),
-                   "tensors 'a' and 'b' overlap in the data region (a ends at byte 4, b begins at byte 2)");
-  }
-  SUBCASE("hole between tensors") {
-    check_rejected(file_bytes(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
-                              R"("b":{"dtype":"U8","shape":[2],"data_offsets":[4,6]}})",
-                              "abcdef"),
-                   "bytes [2, 4) of the data region belong to no tensor (a hole before tensor 'b')");
-  }
-  SUBCASE("bytes after the last tensor") {
-    check_entry_rejected(R"({"dtype":"U8","shape":[2],"data_offsets":[0,2]})", 4,
-                         "bytes [2, 4) at the end of the data region belong to no tensor");
-  }
-  SUBCASE("metadata that is not an object of strings") {
-    check_rejected(file_bytes(R"({"__metadata__":{"epoch":3}})", ""), "at $.__metadata__.epoch: expected a string");
-    check_rejected(file_bytes(R"({"__metadata__":"x"})", ""), "at $.__metadata__: expected an object");
+  SUBCASE("one file per kind of damage to a tensor's entry") {
+    for (const MalformedEntry& e : malformed_entries()) {
+      CAPTURE(e.damage);
+      check_rejected(file_bytes(R"({"t":)" + std::string(e.entry) + "}", std::string(e.data_bytes, '\x01')), e.reason);
+    }
   }
 }
 
@@ -303,7 +286,7 @@ TEST_CASE("safetensors: invalid input throws before the existing file is touched
   ScratchDir dir("safetensors");
   const std::string path = dir.file("ckpt.safetensors");
   save_safetensors(path, {{"a", Tensor::from_vector<float>({1.f}, Shape{1})}});
-  const std::string good = read_bytes(path);
+  const std::string good = read_file(path);
   const Tensor ok = Tensor::from_vector<float>({2.f}, Shape{1});
 
   CHECK_THROWS_WITH_AS(save_safetensors(path, {{"ok", ok}, {"w", Tensor()}}),
@@ -318,7 +301,7 @@ TEST_CASE("safetensors: invalid input throws before the existing file is touched
   CHECK_THROWS_WITH_AS(save_safetensors(path, {{"ok", ok}}, {{"k", "\xC3"}}),
                        doctest::Contains("has invalid UTF-8 byte 0xC3"), ghm::Error);
 
-  CHECK(read_bytes(path) == good);
+  CHECK(read_file(path) == good);
   CHECK(dir.entries() == std::vector<std::string>{"ckpt.safetensors"});
 }
 

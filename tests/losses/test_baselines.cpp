@@ -26,10 +26,13 @@
 #include "core/random.h"
 #include "core/tensor.h"
 #include "losses/baselines.h"
+#include "losses/loss_problems.h"
 #include "losses/reference_losses.h"
 
 using namespace ghm;
 using namespace ghm::losses;
+using ghm::testing::loss_problems::contains;
+using ghm::testing::loss_problems::error_message;
 namespace ref = ghm::testing::reference;
 
 namespace {
@@ -138,17 +141,6 @@ Tensor weight_of(const Cls& c, WeightForm f) {
 std::vector<float> ref_weight(const Cls& c, WeightForm f) {
   return f == WeightForm::PerElement ? c.weight_elem : ref::expand_row_weights(c.weight_row, c.k);
 }
-
-std::string error_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected a ghm::Error");
-  return {};
-}
-bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

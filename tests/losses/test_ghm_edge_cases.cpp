@@ -147,24 +147,13 @@ TEST_CASE("ghm_c and ghm_r: elements within float32 ulps of every edge move at m
 
   // GHM-R: d = mu g / sqrt(1 - g^2) gives g = e_j; the float32 d nearest to it and neighbours.
   const GhmSettings rparams = GhmSettings::regression(0.02f, 10, 0.0, 1.0f);
-  std::vector<float> pred, target;
-  for (int j = 1; j < rparams.bins(); ++j) {
-    const double e = static_cast<double>(static_cast<float>(j) / static_cast<float>(rparams.bins()));
-    for (float sign : {-1.0f, 1.0f}) {
-      float d = sign * static_cast<float>(static_cast<double>(rparams.mu()) * e / std::sqrt(1.0 - e * e));
-      for (int step = 0; step < 4; ++step) d = std::nextafter(d, -100.0f);
-      for (int step = 0; step < 8; ++step, d = std::nextafter(d, 100.0f)) {
-        pred.push_back(d);
-        target.push_back(0.0f);
-      }
-    }
-  }
-  const auto rn = static_cast<std::int64_t>(pred.size()) / 4;
+  const testing::RegEdgeProbes rprobes = testing::ghmr_edge_probes(rparams.bins(), rparams.mu());
+  const std::vector<float>&pred = rprobes.pred, &target = rprobes.target;
+  const Shape rs{rprobes.rows(), 4};
   const std::vector<float> rw(pred.size(), 1.0f);
   GhmEmaState rstate;
-  const GhmrResult rours =
-      ghm_r_forward(Tensor::from_vector(pred, Shape{rn, 4}), Tensor::from_vector(target, Shape{rn, 4}),
-                    Tensor::from_vector(rw, Shape{rn, 4}), rparams, rstate);
+  const GhmrResult rours = ghm_r_forward(Tensor::from_vector(pred, rs), Tensor::from_vector(target, rs),
+                                         Tensor::from_vector(rw, rs), rparams, rstate);
   ref::State rref_state;
   const ref::Result rwant = ref::ghm_r(pred, target, rw, 4, rparams.mu(), ref_params(rparams), rref_state);
   CHECK(rwant.calls[0].near_total == static_cast<std::int64_t>(pred.size()));

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/autograd.h"
@@ -38,6 +39,22 @@ std::vector<float> logits_away_from_edges(Generator& gen, const std::vector<floa
   return x;
 }
 
+// dL/dpred through autograd of a GHM loss (ghm_c_loss or ghm_r_loss, the same arguments) on inputs
+// of `shape`, from a fresh state.
+using GhmLoss = Tensor (*)(const Tensor& pred, const Tensor& target, const Tensor& label_weight,
+                           const GhmSettings& settings, GhmEmaState& state, std::span<const std::int64_t> level_rows,
+                           std::vector<GhmCallStats>* stats);
+std::vector<float> autograd_gradient(GhmLoss loss, const std::vector<float>& pred, const std::vector<float>& target,
+                                     const std::vector<float>& weight, const Shape& shape,
+                                     const GhmSettings& settings) {
+  Tensor x = Tensor::from_vector(pred, shape);
+  x.set_requires_grad(true);
+  GhmEmaState state;
+  loss(x, Tensor::from_vector(target, shape), Tensor::from_vector(weight, shape), settings, state, {}, nullptr)
+      .backward();
+  return x.grad().to_vector<float>();
+}
+
 }  // namespace
 
 TEST_CASE("ghm_c: the autograd gradient matches finite differences of the loss with frozen weights") {
@@ -51,13 +68,7 @@ TEST_CASE("ghm_c: the autograd gradient matches finite differences of the loss w
   w[4] = 0.0f;  // one ignored element: gradient 0
   const GhmSettings params = GhmSettings::classification(10, 0.0, 1.0f);
 
-  Tensor pred = Tensor::from_vector(x, Shape{n, k});
-  pred.set_requires_grad(true);
-  GhmEmaState state;
-  const Tensor loss =
-      ghm_c_loss(pred, Tensor::from_vector(y, Shape{n, k}), Tensor::from_vector(w, Shape{n, k}), params, state);
-  loss.backward();
-  const std::vector<float> analytic = pred.grad().to_vector<float>();
+  const std::vector<float> analytic = autograd_gradient(ghm_c_loss, x, y, w, Shape{n, k}, params);
   CHECK(analytic[4] == 0.0f);
 
   // (a) Against central differences of the reference loss with the weights frozen, in double
@@ -65,16 +76,10 @@ TEST_CASE("ghm_c: the autograd gradient matches finite differences of the loss w
   // within float32 rounding of the exact derivative.
   ref::State ref_state;
   const ref::Result want = ref::ghm_c(x, y, w, k, ref_params(params), ref_state);
-  std::vector<double> xd(x.begin(), x.end()), numeric(x.size());
-  for (std::size_t e = 0; e < x.size(); ++e) {
-    const double eps = 1e-4, saved = xd[e];
-    xd[e] = saved + eps;
-    const double lp = ref::ghm_c_frozen_loss(xd, y, want.weight, want.calls[0].tot, 1.0);
-    xd[e] = saved - eps;
-    const double lm = ref::ghm_c_frozen_loss(xd, y, want.weight, want.calls[0].tot, 1.0);
-    xd[e] = saved;
-    numeric[e] = (lp - lm) / (2 * eps);
-  }
+  const std::vector<double> numeric =
+      central_differences({x.begin(), x.end()}, 1e-4, [&](const std::vector<double>& xd) {
+        return ref::ghm_c_frozen_loss(xd, y, want.weight, want.calls[0].tot, 1.0);
+      });
   const double err = ref::normalised_error(analytic, numeric);
   MESSAGE("ghm_c gradient vs double finite differences (frozen weights): normalised error ", err);
   CHECK(err <= kGradTol);
@@ -123,28 +128,16 @@ TEST_CASE("ghm_r: the autograd gradient matches finite differences of the loss w
   for (std::int64_t c = 0; c < d; ++c) w[static_cast<std::size_t>(d + c)] = 0.0f;  // row 1 negative
   const GhmSettings params = GhmSettings::regression(mu, 10, 0.0, 10.0f);
 
-  Tensor p = Tensor::from_vector(pred, Shape{n, d});
-  p.set_requires_grad(true);
-  GhmEmaState state;
-  const Tensor loss =
-      ghm_r_loss(p, Tensor::from_vector(target, Shape{n, d}), Tensor::from_vector(w, Shape{n, d}), params, state);
-  loss.backward();
-  const std::vector<float> analytic = p.grad().to_vector<float>();
+  const std::vector<float> analytic = autograd_gradient(ghm_r_loss, pred, target, w, Shape{n, d}, params);
 
   // Central differences in double of the frozen-weight reference loss (eps 1e-7: |d| >= 1e-3 so
   // the third derivative of ASL1 is <~ 1/mu^2 ~ 2.5e3: truncation ~1e-11, rounding ~1e-9).
   ref::State ref_state;
   const ref::Result want = ref::ghm_r(pred, target, w, d, mu, ref_params(params), ref_state);
-  std::vector<double> pd(pred.begin(), pred.end()), numeric(pred.size());
-  for (std::size_t e = 0; e < pred.size(); ++e) {
-    const double eps = 1e-7, saved = pd[e];
-    pd[e] = saved + eps;
-    const double lp = ref::ghm_r_frozen_loss(pd, target, want.weight, mu, want.calls[0].tot, params.loss_weight());
-    pd[e] = saved - eps;
-    const double lm = ref::ghm_r_frozen_loss(pd, target, want.weight, mu, want.calls[0].tot, params.loss_weight());
-    pd[e] = saved;
-    numeric[e] = (lp - lm) / (2 * eps);
-  }
+  const std::vector<double> numeric =
+      central_differences({pred.begin(), pred.end()}, 1e-7, [&](const std::vector<double>& pd) {
+        return ref::ghm_r_frozen_loss(pd, target, want.weight, mu, want.calls[0].tot, params.loss_weight());
+      });
   const double err = ref::normalised_error(analytic, numeric);
   MESSAGE("ghm_r gradient vs double finite differences (frozen weights): normalised error ", err);
   CHECK(err <= kGradTol);

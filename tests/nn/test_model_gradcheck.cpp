@@ -45,12 +45,8 @@ double loss_value(detection::RetinaNet& model, const Tensor& images, const std::
 
 TEST_CASE("model: gradients of a tiny RetinaNet match directional finite differences") {
   Generator gen(9);
-  detection::RetinaNetConfig c;
-  c.backbone = {18, 1, 64, nn::NormKind::BatchNorm, 0};
-  c.num_classes = 2;
-  c.width = 16;
-  c.head_convs = 1;
-  detection::RetinaNet model(c, gen);
+  detection::RetinaNet model(
+      {.backbone = {18, 1, 64, nn::NormKind::BatchNorm, 0}, .num_classes = 2, .width = 16, .head_convs = 1}, gen);
   model.eval();
   const Tensor images = Tensor::normal(Shape{2, 3, 64, 64}, 0, 1, gen);
   std::vector<Tensor> r_cls, r_box;

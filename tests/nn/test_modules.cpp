@@ -66,12 +66,8 @@ TEST_CASE("nn: RetinaNet-R50-FPN v2 layout (P6 from C5, GroupNorm heads) has tor
 
 TEST_CASE("nn: forward shapes, prior bias, and a backward that reaches the trainable parameters only") {
   Generator gen(3);
-  detection::RetinaNetConfig c;
-  c.backbone = {18, 1, 64, nn::NormKind::FrozenBatchNorm, 1};
-  c.num_classes = 3;
-  c.width = 32;
-  c.head_convs = 2;
-  detection::RetinaNet model(c, gen);
+  detection::RetinaNet model(
+      {.backbone = {18, 1, 64, nn::NormKind::FrozenBatchNorm, 1}, .num_classes = 3, .width = 32, .head_convs = 2}, gen);
   const Tensor images = Tensor::normal(Shape{2, 3, 64, 96}, 0, 1, gen);
   const detection::RetinaNetOutput out = model.forward(images);
   REQUIRE(out.cls_logits.size() == 5);
@@ -97,11 +93,8 @@ TEST_CASE("nn: forward shapes, prior bias, and a backward that reaches the train
 
 TEST_CASE("nn: state round trip through safetensors, strict and non-strict loading") {
   Generator a(4), b(5);
-  detection::RetinaNetConfig c;
-  c.backbone = {18, 1, 64, nn::NormKind::BatchNorm, 0};
-  c.num_classes = 2;
-  c.width = 16;
-  c.head_convs = 1;
+  const detection::RetinaNetConfig c{
+      .backbone = {18, 1, 64, nn::NormKind::BatchNorm, 0}, .num_classes = 2, .width = 16, .head_convs = 1};
   detection::RetinaNet first(c, a), second(c, b);
   const auto path = (std::filesystem::temp_directory_path() / "ghm_nn_state.safetensors").string();
   io::save_safetensors(path, first.state());

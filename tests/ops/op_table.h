@@ -81,6 +81,9 @@ struct OpEntry {
   std::function<std::vector<OpCase>()> cases;
 };
 
+// The backward tolerance of an entry whose inputs are all non-differentiable.
+constexpr Tolerance kNoGradient{0, "not differentiable: no gradient to compare"};
+
 constexpr std::int64_t kFiniteDifferenceElements = 600;
 // Finite differences move an input by eps = 1e-3 (a pre-activation by less than 1e-3 here); TF32
 // rounding moves a convolution's output by about 1e-3: 1e-2 leaves room for both.

@@ -161,7 +161,6 @@ constexpr Tolerance kSum{1e-5, "fp32 sums of up to 3e6 terms in different orders
                                "in double, the GPU in a fixed tree): well below 1e-5 relative to the largest sum"};
 constexpr Tolerance kBroadcastCopy{1e-6, "the gradient of a reduction is the upstream gradient broadcast back, "
                                          "times 1/n for a mean: one rounding"};
-constexpr Tolerance kNoGradient{0, "not differentiable: no gradient to compare"};
 
 OpEntry binary(const char* op, BinaryFn f, Values second = Values::Normal, ReluKink relu_kink = ReluKink::No) {
   return {op, kOneRounding, kBroadcastGradient, std::nullopt,

@@ -148,7 +148,6 @@ constexpr Tolerance kStatisticsGradient{1e-4, "the input gradient subtracts two 
                                               "of up to ~4e4 terms rounded once"};
 constexpr Tolerance kAffineGradient{1e-5, "dx = dy * scale: one rounding, with a scale that may differ in the "
                                           "last bit"};
-constexpr Tolerance kNoGradient{0, "not differentiable: no gradient to compare"};
 
 }  // namespace
 

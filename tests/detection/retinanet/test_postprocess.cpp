@@ -11,6 +11,7 @@
 
 #include "core/random.h"
 #include "detection/retinanet/postprocess.h"
+#include "tests/detection/detection_cases.h"
 
 using namespace ghm;
 using namespace ghm::detection;
@@ -92,19 +93,11 @@ Ref reference(const std::vector<Tensor>& cls, const std::vector<Tensor>& box, co
 
 TEST_CASE("postprocess: threshold, per-level top-k, decode, class-wise NMS, top-N and rescale") {
   Generator gen(31);
-  const std::int64_t n = 2, k = 3, a = 2;
-  const std::vector<std::pair<std::int64_t, std::int64_t>> sizes = {{4, 5}, {2, 3}};
-  std::vector<Tensor> cls, box, anchors;
-  for (const auto& [h, w] : sizes) {
-    cls.push_back(Tensor::normal(Shape{n, a * k, h, w}, -1.0f, 1.5f, gen));
-    box.push_back(Tensor::normal(Shape{n, a * 4, h, w}, 0.0f, 0.3f, gen));
-    std::vector<float> anc;
-    for (std::int64_t i = 0; i < h * w * a; ++i) {
-      const float x = gen.uniform(0, 40), y = gen.uniform(0, 30), bw = gen.uniform(4, 20), bh = gen.uniform(4, 20);
-      anc.insert(anc.end(), {x, y, x + bw, y + bh});
-    }
-    anchors.push_back(Tensor::from_vector(anc, Shape{h * w * a, 4}));
-  }
+  const std::int64_t n = 2, k = 3;
+  const auto [cls, box, anchors] = testing::random_head_outputs(
+      {.images = n, .classes = k, .anchors_per_location = 2, .level_sizes = {{4, 5}, {2, 3}}, .logit_mean = -1.0f,
+       .logit_std = 1.5f, .span_x = 40, .span_y = 30, .max_side = 20},
+      gen);
   PostprocessConfig c;
   c.score_thresh = 0.3f;
   c.topk_per_level = 7;

@@ -1,0 +1,154 @@
+// Detection on image files (detect.h): input expansion, the single-image batch, and the two
+// outputs of each image (JSON and drawing).
+#include "engine/detect.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/check.h"
+#include "core/cpu/large_block_cache.h"
+#include "engine/checkpoint.h"
+#include "engine/config.h"
+#include "engine/inference.h"
+#include "io/atomic_file.h"
+#include "io/draw.h"
+#include "io/image.h"
+#include "io/transforms.h"
+
+namespace ghm::engine {
+namespace {
+
+constexpr int kJpegQuality = 92;
+
+bool is_image_file(const std::filesystem::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
+  std::vector<std::string> files;
+  for (const std::string& in : inputs) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(in, ec)) {
+      std::vector<std::string> found;
+      for (const auto& e : std::filesystem::directory_iterator(in))
+        if (e.is_regular_file() && is_image_file(e.path())) found.push_back(e.path().string());
+      std::sort(found.begin(), found.end());
+      GHM_CHECK(!found.empty(), in, ": no .jpg, .jpeg, .png or .bmp files in this folder");
+      files.insert(files.end(), found.begin(), found.end());
+    } else {
+      GHM_CHECK(std::filesystem::exists(in, ec), in, ": no such file or folder");
+      files.push_back(in);
+    }
+  }
+  return files;
+}
+
+// The image resized and normalised as at inference, alone in a batch.
+io::Batch single_image_batch(const io::Image& original, const DataConfig& data) {
+  const io::RescaledSize size = io::rescale_size(original.height, original.width, data.test_short_side, data.max_side);
+  const io::Image resized = size.height == original.height && size.width == original.width
+                                ? original
+                                : io::resize_bilinear(original, size.height, size.width);
+  io::Sample s;
+  s.image = io::normalize(resized, data.mean, data.std, io::ChannelOrder::RGB);
+  s.boxes = Tensor::zeros({0, 4});
+  s.labels = Tensor::zeros({0}, DType::I64);
+  s.crowd_boxes = Tensor::zeros({0, 4});
+  s.orig_height = original.height;
+  s.orig_width = original.width;
+  s.scale_h = size.scale_h;
+  s.scale_w = size.scale_w;
+  std::vector<io::Sample> one;
+  one.push_back(std::move(s));
+  return io::collate(std::move(one), data.size_divisor);
+}
+
+// The image with each detection's box, class name and score; the best drawn last, on top.
+io::Image draw_detections(const io::Image& original, const detection::ImageDetections& det, const coco::Dataset& names) {
+  io::Image drawn = original;
+  const float* box = det.boxes.data<float>();  // [D, 4] x1, y1, x2, y2
+  for (std::int64_t j = det.scores.numel() - 1; j >= 0; --j) {
+    const int label = static_cast<int>(det.labels.data<std::int64_t>()[j]);
+    const float score = det.scores.data<float>()[j];
+    const std::string& name = names.categories[static_cast<std::size_t>(label)].name;
+    char text[96];
+    std::snprintf(text, sizeof text, "%s %.2f", name.c_str(), score);
+    io::label_box(drawn, box[4 * j], box[4 * j + 1], box[4 * j + 2], box[4 * j + 3], text, io::class_color(label));
+  }
+  return drawn;
+}
+
+// [{"bbox": [x, y, w, h], "score", "category_id", "category"}, ...], best first.
+io::Json detections_json(const detection::ImageDetections& det, const coco::Dataset& names) {
+  io::Json list = io::Json::array();
+  const float* box = det.boxes.data<float>();  // [D, 4] x1, y1, x2, y2
+  for (std::int64_t j = 0; j < det.scores.numel(); ++j) {
+    const int label = static_cast<int>(det.labels.data<std::int64_t>()[j]);
+    io::Json b = io::Json::array();
+    b.push_back(io::Json(static_cast<double>(box[4 * j])));
+    b.push_back(io::Json(static_cast<double>(box[4 * j + 1])));
+    b.push_back(io::Json(static_cast<double>(box[4 * j + 2] - box[4 * j])));
+    b.push_back(io::Json(static_cast<double>(box[4 * j + 3] - box[4 * j + 1])));
+    io::Json d = io::Json::object();
+    d.set("bbox", b);
+    d.set("score", io::Json(static_cast<double>(det.scores.data<float>()[j])));
+    d.set("category_id", io::Json(names.category_id(label)));
+    d.set("category", io::Json(names.categories[static_cast<std::size_t>(label)].name));
+    list.push_back(d);
+  }
+  return list;
+}
+
+// The categories of data.val_json (or data.train_json), checked against the model's class count.
+coco::Dataset class_names(const DataConfig& data, const detection::RetinaNetConfig& model_cfg,
+                          const std::string& config_path) {
+  const std::string names_json = !data.val_json.empty() ? data.val_json : data.train_json;
+  GHM_CHECK(!names_json.empty(), config_path, ": detect takes the class names from data.val_json or data.train_json; set one");
+  coco::LoadOptions quiet;
+  quiet.warnings = coco::Warnings::Collect;
+  coco::Dataset names = coco::load_dataset(names_json, quiet);
+  GHM_CHECK(names.num_classes() == model_cfg.num_classes, names_json, " has ", names.num_classes(),
+            " categories but model.head.num_classes is ", model_cfg.num_classes);
+  return names;
+}
+
+}  // namespace
+
+void detect_images(const DetectImagesOptions& o) {
+  const io::Json config = load_config(o.config_path, o.overrides);
+  const DataConfig data = data_config(config);
+  const detection::RetinaNetConfig model_cfg = retinanet_config(config);
+  const coco::Dataset names = class_names(data, model_cfg, o.config_path);
+
+  Generator gen(0);
+  detection::RetinaNet model(model_cfg, gen);
+  load_model_weights(resolve_checkpoint(o.checkpoint), model, nn::Strict::Yes);
+  model.to(parse_device(o.device, "detect --device"));
+  model.eval();
+  cpu::enable_host_cache_for_inference();
+  TestConfig test = test_config(config);
+  test.post.score_thresh = o.score_thresh;
+  const detection::AnchorGenerator anchors(anchor_config(config));
+  std::filesystem::create_directories(o.out_dir);
+
+  for (const std::string& file : expand_inputs(o.inputs)) {
+    const io::Image original = io::read_image(file);
+    const detection::ImageDetections det =
+        detect_batch(model, anchors, single_image_batch(original, data), test.post).front();
+    const std::string stem = (std::filesystem::path(o.out_dir) / std::filesystem::path(file).stem()).string();
+    io::Json root = io::Json::object();
+    root.set("file", io::Json(file));
+    root.set("width", io::Json(original.width));
+    root.set("height", io::Json(original.height));
+    root.set("detections", detections_json(det, names));
+    io::write_file_atomic(stem + ".json", root.dump() + "\n");
+    io::write_jpeg(stem + ".jpg", draw_detections(original, det, names), kJpegQuality);
+    std::printf("%s: %lld detections -> %s.jpg\n", file.c_str(), static_cast<long long>(det.scores.numel()), stem.c_str());
+  }
+}
+
+}  // namespace ghm::engine
