@@ -6,7 +6,6 @@
 // --json writes {"stats": [12 numbers], "per_class": {"<category id>": {"name": ..., "ap": ...}}}
 // (per_class only with --per-class; -1 marks a category without ground truth, as pycocotools).
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +14,7 @@
 #include "core/check.h"
 #include "coco/eval.h"
 #include "io/json.h"
+#include "io/output_file.h"
 
 namespace ghm::app {
 namespace {
@@ -31,11 +31,7 @@ void write_json(const std::string& path, const coco::GroundTruth& gt, const coco
                   io::Json::object().set("name", gt.categories[k].name).set("ap", r.per_class_ap[k]));
     doc.set("per_class", std::move(classes));
   }
-  std::ofstream out(path, std::ios::binary);
-  GHM_CHECK(out.good(), "coco-eval: cannot write '", path, "'");
-  out << doc.dump() << '\n';
-  out.close();
-  GHM_CHECK(out.good(), "coco-eval: error while writing '", path, "'");
+  io::write_output(path, doc.dump() + "\n");
 }
 
 }  // namespace

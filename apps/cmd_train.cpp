@@ -29,7 +29,12 @@ int run_train(const std::vector<std::string>& args) {
   app->add_option("--work-dir", work_dir, "where config.json, log.jsonl and the checkpoints go "
                                           "(default: work_dirs/<config name>)")
       ->type_name("DIR");
-  app->add_flag("--resume", options.resume, "continue from the newest checkpoint in the work directory");
+  CLI::Option* resume =
+      app->add_flag("--resume", options.resume, "continue from the newest checkpoint in the work directory");
+  app->add_flag("--overwrite", options.overwrite,
+                "delete the earlier run's files in the work directory (config.json, log.jsonl, eval.jsonl, "
+                "checkpoints) and start anew; other files stay")
+      ->excludes(resume);
   app->footer("Ctrl-C finishes the current iteration, writes a checkpoint and exits (code 130).");
   if (!cli::parse(*app, args)) return 0;
   options.work_dir = work_dir.empty() ? "work_dirs/" + config_stem(config_path) : work_dir;

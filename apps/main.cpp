@@ -1,7 +1,10 @@
 // ghm_retinanet: one binary, several sub-commands (as darknet's `detector train/test/valid`).
 //
 //   ghm_retinanet --version | --help | <command> [options]
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <vector>
@@ -32,7 +35,7 @@ const std::vector<Command>& commands() {
       {"make-shapes", "write the synthetic shapes detection dataset (COCO JSON + JPEG images)",
        ghm::app::run_make_shapes},
       {"plot", "draw a training log's loss and learning-rate curves as a PNG", ghm::app::run_plot},
-      {"train", "train a RetinaNet from a config (work dir: log.jsonl, checkpoints; --resume)", ghm::app::run_train},
+      {"train", "train a RetinaNet from a config (work dir: log.jsonl, checkpoints; --resume or --overwrite)", ghm::app::run_train},
   };
   return list;
 }
@@ -46,32 +49,48 @@ void print_help() {
   std::printf("\n`ghm_retinanet <command> --help` describes a command's options.\n");
 }
 
+// The command's exit code, or 1 when what it printed could not all be written: a full disk or a
+// closed pipe behind standard output must not look like success.
+int finish(int code) {
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return code;
+  std::fprintf(stderr, "ghm_retinanet: error: cannot write to standard output: %s\n", std::strerror(errno));
+  return code == 0 ? 1 : code;
+}
+
+int run(const std::vector<std::string>& args, std::string& help) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_help();
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    ghm::app::print_version();
+    return 0;
+  }
+  for (const Command& c : commands()) {
+    if (args[0] != c.name) continue;
+    help = "ghm_retinanet " + args[0] + " --help";
+    return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  if (args[0].starts_with("-")) throw ghm::app::UsageError("unknown option '" + args[0] + "'");
+  throw ghm::app::UsageError("unknown command '" + args[0] + "'");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A write past the file-size limit or into a closed pipe fails with EFBIG or EPIPE and is
+  // reported by the writer (io/output_file.h), instead of killing the process without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
+  std::signal(SIGPIPE, SIG_IGN);
   const std::vector<std::string> args(argv + 1, argv + argc);
   std::string help = "ghm_retinanet --help";  // where a usage error points
   try {
-    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-      print_help();
-      return args.empty() ? 2 : 0;
-    }
-    if (args[0] == "--version" || args[0] == "version") {
-      ghm::app::print_version();
-      return 0;
-    }
-    for (const Command& c : commands()) {
-      if (args[0] != c.name) continue;
-      help = "ghm_retinanet " + args[0] + " --help";
-      return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
-    }
-    if (args[0].starts_with("-")) throw ghm::app::UsageError("unknown option '" + args[0] + "'");
-    throw ghm::app::UsageError("unknown command '" + args[0] + "'");
+    return finish(run(args, help));
   } catch (const ghm::app::UsageError& e) {
     std::fprintf(stderr, "ghm_retinanet: %s (see %s)\n", e.what(), help.c_str());
-    return 2;
+    return finish(2);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ghm_retinanet: error: %s\n", e.what());
-    return 1;
+    return finish(1);
   }
 }

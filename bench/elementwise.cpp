@@ -8,7 +8,6 @@
 //   GB/s = bytes / median time
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -20,6 +19,7 @@
 #include "core/ops/reduce.h"
 #include "core/random.h"
 #include "core/runtime_info.h"
+#include "io/output_file.h"
 
 namespace ghm::bench {
 namespace {
@@ -86,9 +86,7 @@ int run_elementwise_bench(const ElementwiseBenchOptions& o) {
       js << (i ? ", " : "") << "{\"name\": \"" << rows_out[i].name << "\", \"ms\": " << rows_out[i].ms
          << ", \"gbps\": " << rows_out[i].gbps() << ", \"of_copy\": " << rows_out[i].gbps() / copy_gbps << "}";
     js << "]}\n";
-    std::ofstream out(o.json_out);
-    out << js.str();
-    GHM_CHECK(out.good(), "bench elementwise: cannot write '", o.json_out, "'");
+    io::write_output(o.json_out, js.str());
   }
   return 0;
 }

@@ -29,7 +29,7 @@
 #include "bench/timing.h"
 #include "engine/detection_data.h"
 #include "core/check.h"
-#include "io/atomic_file.h"
+#include "io/output_file.h"
 #include "io/image.h"
 #include "io/json.h"
 #include "io/transforms.h"
@@ -176,7 +176,7 @@ int run_loader_bench(const LoaderBenchOptions& o) {
     }
   }
   json.set("loader", std::move(runs));
-  if (!o.json_out.empty()) io::write_file_atomic(o.json_out, json.dump() + "\n");
+  if (!o.json_out.empty()) io::write_output(o.json_out, json.dump() + "\n");
   return 0;
 }
 

@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -23,6 +22,7 @@
 #include "core/autograd.h"
 #include "core/random.h"
 #include "core/runtime_info.h"
+#include "io/output_file.h"
 #include "losses/baselines.h"
 #include "losses/ghm_c.h"
 #include "losses/ghm_r.h"
@@ -125,9 +125,7 @@ int run_loss_bench(const LossBenchOptions& o) {
   }
   json << "]}\n";
   if (!o.json_out.empty()) {
-    std::ofstream out(o.json_out);
-    GHM_CHECK(out.good(), "bench loss: cannot write '", o.json_out, "'");
-    out << json.str();
+    io::write_output(o.json_out, json.str());
   }
   return 0;
 }

@@ -33,6 +33,7 @@
 #include "core/ops/conv.h"
 #include "core/random.h"
 #include "core/runtime_info.h"
+#include "io/output_file.h"
 #if GHM_WITH_CUDA
 #include "core/cuda/conv_cudnn.h"
 #include "core/cuda/device_guard.h"
@@ -239,9 +240,7 @@ int run_ops_bench(const OpsBenchOptions& o) {
   json << "], \"total\": {\"num_convs\": " << total_count << ", \"gflop_fwd\": " << total_flops / 1e9
        << ", \"fwd_ms\": " << total_fwd << ", \"bwd_ms\": " << total_bwd << "}}\n";
   if (!o.json_out.empty()) {
-    std::ofstream out(o.json_out);
-    GHM_CHECK(out.good(), "bench ops: cannot write '", o.json_out, "'");
-    out << json.str();
+    io::write_output(o.json_out, json.str());
   }
   return 0;
 }

@@ -15,9 +15,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -36,6 +36,7 @@
 #endif
 #include "detection/retinanet/loss.h"
 #include "detection/targets.h"
+#include "io/output_file.h"
 #include "io/safetensors.h"
 #include "nn/optim.h"
 
@@ -172,8 +173,7 @@ void print_profile(const std::vector<profile::Entry>& rows, int repeats) {
 }
 
 void write_json(const TrainBenchOptions& o, const char* mode, int depth, const Measured& m) {
-  std::ofstream out(o.json_out);
-  GHM_CHECK(out.good(), "bench train: cannot write '", o.json_out, "'");
+  std::ostringstream out;
   out << "{\"mode\": \"" << mode << "\", \"depth\": " << depth << ", \"batch\": " << o.batch
       << ", \"height\": " << o.size.height << ", \"width\": " << o.size.width << ", \"threads\": " << o.threads
       << ", \"device\": \"" << o.device.to_string() << "\", \"peak_device_mib\": " << m.peak_device_mib
@@ -185,7 +185,7 @@ void write_json(const TrainBenchOptions& o, const char* mode, int depth, const M
         << 1e3 * m.profile[i].seconds / o.repeats << ", \"calls\": " << static_cast<double>(m.profile[i].calls) / o.repeats
         << "}";
   out << "]}\n";
-  GHM_CHECK(out.good(), "bench train: cannot write '", o.json_out, "'");
+  io::write_output(o.json_out, out.str());
 }
 
 }  // namespace

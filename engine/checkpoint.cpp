@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <exception>
 #include <map>
 
 #include "core/check.h"
@@ -119,20 +120,45 @@ std::string resolve_checkpoint(const std::string& path) {
 }
 
 std::vector<std::string> list_checkpoints(const std::string& work_dir) {
-  std::vector<std::pair<long long, std::string>> found;
+  std::vector<std::pair<std::int64_t, std::string>> found;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(work_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (!name.starts_with("iter_") || !name.ends_with(".safetensors")) continue;
-    const std::string digits = name.substr(5, name.size() - 5 - 12);
-    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      continue;
-    found.emplace_back(std::stoll(digits), entry.path().string());
+    const std::int64_t n = checkpoint_iteration(entry.path().filename().string());
+    if (n >= 0) found.emplace_back(n, entry.path().string());
   }
   std::sort(found.begin(), found.end());
   std::vector<std::string> out;
   for (auto& f : found) out.push_back(f.second);
   return out;
+}
+
+std::int64_t checkpoint_iteration(const std::string& path) {
+  const std::string name = std::filesystem::path(path).filename().string();
+  if (!name.starts_with("iter_") || !name.ends_with(".safetensors")) return -1;
+  const std::string digits = name.substr(5, name.size() - 5 - 12);
+  if (digits.empty() || digits.size() > 18 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return -1;
+  return std::stoll(digits);
+}
+
+ResumePoint load_newest_checkpoint(const std::string& work_dir, nn::Module& model, nn::Sgd& sgd,
+                                   detection::DetectionLossState& loss_state) {
+  const std::vector<std::string> found = list_checkpoints(work_dir);
+  GHM_CHECK(!found.empty(), "train --resume: no checkpoint (iter_<N>.safetensors) in '", work_dir, "'");
+  ResumePoint point;
+  for (auto it = found.rbegin(); it != found.rend(); ++it) {
+    try {
+      point.info = load_checkpoint(*it, model, sgd, loss_state);
+      point.path = *it;
+      return point;
+    } catch (const std::exception& e) {  // Error, or bad_alloc from a corrupt header's sizes
+      point.skipped.push_back(*it + ": " + e.what());
+    }
+  }
+  std::string reasons;
+  for (const std::string& s : point.skipped) reasons += "\n  " + s;
+  GHM_FAIL("train --resume: none of the ", found.size(), " checkpoints in '", work_dir, "' loads:", reasons);
 }
 
 }  // namespace ghm::engine

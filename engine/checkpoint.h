@@ -58,4 +58,19 @@ std::string resolve_checkpoint(const std::string& path);
 // Checkpoints of a work directory: "<dir>/iter_<N>.safetensors", sorted by N.
 std::vector<std::string> list_checkpoints(const std::string& work_dir);
 
+// N for a file name (or path) "iter_<N>.safetensors"; -1 for any other name.
+std::int64_t checkpoint_iteration(const std::string& path);
+
+struct ResumePoint {
+  std::string path;                  // the checkpoint that was loaded
+  CheckpointInfo info;
+  std::vector<std::string> skipped;  // "<path>: <why>" for each newer checkpoint that does not load
+};
+
+// Loads the newest checkpoint of a work directory that loads (load_checkpoint), trying the newest
+// first: a truncated or corrupt newer file is skipped and reported. Fails naming the folder when it
+// holds no checkpoint or none of them loads (each with its reason).
+ResumePoint load_newest_checkpoint(const std::string& work_dir, nn::Module& model, nn::Sgd& sgd,
+                                   detection::DetectionLossState& loss_state);
+
 }  // namespace ghm::engine

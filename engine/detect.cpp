@@ -12,7 +12,7 @@
 #include "engine/checkpoint.h"
 #include "engine/config.h"
 #include "engine/inference.h"
-#include "io/atomic_file.h"
+#include "io/output_file.h"
 #include "io/draw.h"
 #include "io/image.h"
 #include "io/transforms.h"
@@ -145,7 +145,7 @@ void detect_images(const DetectImagesOptions& o) {
     root.set("width", io::Json(original.width));
     root.set("height", io::Json(original.height));
     root.set("detections", detections_json(det, names));
-    io::write_file_atomic(stem + ".json", root.dump() + "\n");
+    io::write_output(stem + ".json", root.dump() + "\n");
     io::write_jpeg(stem + ".jpg", draw_detections(original, det, names), kJpegQuality);
     std::printf("%s: %lld detections -> %s.jpg\n", file.c_str(), static_cast<long long>(det.scores.numel()), stem.c_str());
   }

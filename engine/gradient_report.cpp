@@ -13,7 +13,7 @@
 #include "engine/config.h"
 #include "engine/detection_data.h"
 #include "engine/gradient_analysis.h"
-#include "io/atomic_file.h"
+#include "io/output_file.h"
 #include "io/image.h"
 #include "io/plot.h"
 
@@ -172,9 +172,9 @@ void write_gradient_report(const GradientReportOptions& o) {
 
   std::filesystem::create_directories(o.out_dir);
   const std::filesystem::path dir(o.out_dir);
-  io::write_file_atomic((dir / "classification_g.csv").string(), stats.classification_csv());
-  io::write_file_atomic((dir / "reformulated_gradient.csv").string(), stats.reformulated_csv());
-  io::write_file_atomic((dir / "regression_g.csv").string(), stats.regression_csv());
+  io::write_output((dir / "classification_g.csv").string(), stats.classification_csv());
+  io::write_output((dir / "reformulated_gradient.csv").string(), stats.reformulated_csv());
+  io::write_output((dir / "regression_g.csv").string(), stats.regression_csv());
   plot_classification(stats, (dir / "fig2_classification_g.png").string());
   plot_reformulated(stats, (dir / "fig3_reformulated_gradient.png").string());
   plot_regression(stats, (dir / "fig4_regression_g.png").string());

@@ -7,7 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/check.h"
-#include "io/atomic_file.h"
+#include "io/output_file.h"
 
 namespace ghm::engine {
 
@@ -64,7 +64,7 @@ void write_results_json(const std::string& path, const std::vector<CocoResult>& 
     text += line;
   }
   text += "\n]\n";
-  io::write_file_atomic(path, text);
+  io::write_output(path, text);
 }
 
 namespace {
@@ -131,7 +131,7 @@ void write_eval_json(const std::string& path, const EvalReport& report, const co
   io::Json root = io::Json::object();
   root.set("stats", stats);
   root.set("per_class", per_class);
-  io::write_file_atomic(path, root.dump() + "\n");
+  io::write_output(path, root.dump() + "\n");
 }
 
 }  // namespace ghm::engine

@@ -3,6 +3,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -18,7 +19,7 @@
 #include "engine/inference.h"
 #include "core/check.h"
 #include "detection/targets.h"
-#include "io/atomic_file.h"
+#include "io/output_file.h"
 
 namespace ghm::engine {
 namespace {
@@ -97,10 +98,77 @@ void check_finite(double value, const char* term, std::int64_t iteration, const 
            ". Lower train.lr, raise train.warmup_iters or check the data");
 }
 
-void prune_checkpoints(const std::string& work_dir, int keep) {
-  std::vector<std::string> all = list_checkpoints(work_dir);
-  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < all.size(); ++i) std::filesystem::remove(all[i]);
+// A file that a run writes into its work directory.
+bool is_run_file(const std::string& name) {
+  return name == "config.json" || name == "log.jsonl" || name == "eval.jsonl" || checkpoint_iteration(name) >= 0;
 }
+
+// A temporary file of one of them ("<name>.tmp.<pid>", left behind by a killed run).
+bool is_run_temp_file(const std::string& name) {
+  const std::size_t tmp = name.rfind(".tmp.");
+  if (tmp == std::string::npos || tmp + 5 == name.size()) return false;
+  return std::all_of(name.begin() + static_cast<std::ptrdiff_t>(tmp + 5), name.end(),
+                     [](char c) { return c >= '0' && c <= '9'; }) &&
+         is_run_file(name.substr(0, tmp));
+}
+
+// Keeps a new run from mixing with an earlier one in its work directory: without --resume, a folder
+// holding a run's files is refused, or with --overwrite those files and their temporary files are
+// removed first. Only the folder's own entries are looked at, and a symbolic link is removed as a
+// link, never followed; anything else in the folder stays.
+void claim_work_dir(const TrainOptions& options) {
+  namespace fs = std::filesystem;
+  GHM_CHECK(!(options.resume && options.overwrite), "train: --resume and --overwrite exclude each other");
+  if (options.resume) return;
+  std::vector<fs::path> ours;
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options.work_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (is_run_file(name)) found.push_back(name);
+    if (is_run_file(name) || is_run_temp_file(name)) ours.push_back(entry.path());
+  }
+  if (!options.overwrite) {
+    if (found.empty()) return;
+    std::sort(found.begin(), found.end());
+    std::string names;
+    for (std::size_t i = 0; i < found.size() && i < 6; ++i) names += (i ? ", " : "") + found[i];
+    if (found.size() > 6) names += " and " + std::to_string(found.size() - 6) + " more";
+    GHM_FAIL("train: the work directory '", options.work_dir, "' holds an earlier run (", names,
+             "); pass --resume to continue it, or --overwrite to delete that run's files and start anew");
+  }
+  for (const fs::path& p : ours) {
+    GHM_CHECK(!fs::is_directory(fs::symlink_status(p)), "train --overwrite: '", p.string(),
+              "' is a folder, not a file of a run; move it out of the work directory");
+    fs::remove(p, ec);  // a symbolic link goes, its target stays
+    GHM_CHECK(!ec, "train --overwrite: cannot delete '", p.string(), "': ", ec.message());
+  }
+}
+
+// The checkpoints of this run and, on --resume, of the run it continues: retention deletes only
+// among these (the lowest iterations first), never another run's files.
+class RunCheckpoints {
+ public:
+  explicit RunCheckpoints(int keep) : keep_(static_cast<std::size_t>(keep)) {}
+
+  void add(const std::string& path) {
+    const std::int64_t n = checkpoint_iteration(path);
+    const auto at = std::lower_bound(paths_.begin(), paths_.end(), std::make_pair(n, std::string()));
+    if (at != paths_.end() && at->first == n) at->second = path;  // rewritten by a resumed run
+    else paths_.insert(at, {n, path});
+  }
+
+  void prune() {
+    while (paths_.size() > keep_) {
+      std::filesystem::remove(paths_.front().second);
+      paths_.erase(paths_.begin());
+    }
+  }
+
+ private:
+  std::size_t keep_;
+  std::vector<std::pair<std::int64_t, std::string>> paths_;  // (iteration, path), sorted
+};
 
 // Keeps the log lines of iterations up to `iteration` (those after it are about to be repeated).
 void truncate_log(const std::string& path, std::int64_t iteration) {
@@ -112,7 +180,7 @@ void truncate_log(const std::string& path, std::int64_t iteration) {
     const io::Json entry = io::Json::parse(line, path);
     if (entry.at("iteration").as_int() <= iteration) kept += line + "\n";
   }
-  io::write_file_atomic(path, kept);
+  io::write_output(path, kept);
 }
 
 bool all_finite(const std::vector<Tensor>& params) {
@@ -126,12 +194,7 @@ bool all_finite(const std::vector<Tensor>& params) {
   return true;
 }
 
-void append_line(const std::string& path, const std::string& line) {
-  std::ofstream out(path, std::ios::app);
-  GHM_CHECK(out.good(), "cannot append to '", path, "'");
-  out << line << '\n';
-  GHM_CHECK(out.good(), "cannot append to '", path, "'");
-}
+void append_line(const std::string& path, const std::string& line) { io::append_output(path, line + "\n"); }
 
 // The learning rate per iteration: linear warmup, then steps at the given epochs.
 nn::LrSchedule lr_schedule(const TrainConfig& train, std::int64_t per_epoch) {
@@ -157,28 +220,29 @@ void prepare_model(detection::RetinaNet& model, const TrainConfig& train, const 
   model.train();
 }
 
-// With --resume: the newest checkpoint's model, optimizer and loss state, and the log cut back to
-// it. Otherwise a fresh log. Either way the work directory gets the resolved config.
+// With --resume: the model, optimizer and loss state of the newest checkpoint that loads, the log
+// cut back to it, and the checkpoints up to it counted as this run's (newer ones that do not load
+// stay until the run rewrites them). Either way the work directory gets the resolved config.
 void start_or_resume(const TrainOptions& options, const std::string& log_path, const std::string& config_text,
                      detection::RetinaNet& model, nn::Sgd& sgd, detection::DetectionLossState& loss_state,
-                     TrainProgress& progress, TrainOutcome& outcome) {
+                     TrainProgress& progress, TrainOutcome& outcome, RunCheckpoints& checkpoints) {
   if (options.resume) {
-    const std::vector<std::string> found = list_checkpoints(options.work_dir);
-    GHM_CHECK(!found.empty(), "train --resume: no checkpoint (iter_<N>.safetensors) in '", options.work_dir, "'");
-    const CheckpointInfo info = load_checkpoint(found.back(), model, sgd, loss_state);
-    progress = info.progress;
+    const ResumePoint point = load_newest_checkpoint(options.work_dir, model, sgd, loss_state);
+    for (const std::string& skipped : point.skipped)
+      std::fprintf(stderr, "warning: train --resume: skipping a checkpoint that does not load: %s\n", skipped.c_str());
+    progress = point.info.progress;
     outcome.iterations = progress.iteration;
-    outcome.last_checkpoint = found.back();
-    if (info.config_json != config_text && !options.quiet)
+    outcome.last_checkpoint = point.path;
+    for (const std::string& c : list_checkpoints(options.work_dir))
+      if (checkpoint_iteration(c) <= checkpoint_iteration(point.path)) checkpoints.add(c);
+    if (point.info.config_json != config_text && !options.quiet)
       std::fprintf(stderr, "warning: resuming %s with a config that differs from the one it was written with\n",
-                   found.back().c_str());
+                   point.path.c_str());
     if (!options.quiet)
-      std::printf("resumed from %s at iteration %lld\n", found.back().c_str(), static_cast<long long>(progress.iteration));
+      std::printf("resumed from %s at iteration %lld\n", point.path.c_str(), static_cast<long long>(progress.iteration));
     truncate_log(log_path, progress.iteration);
-  } else {
-    std::filesystem::remove(log_path);
   }
-  io::write_file_atomic(options.work_dir + "/config.json", config_text + "\n");
+  io::write_output(options.work_dir + "/config.json", config_text + "\n");
 }
 
 struct StepResult {
@@ -275,6 +339,7 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
   if (train.threads > 0) omp_set_num_threads(train.threads);
 
+  claim_work_dir(options);
   std::filesystem::create_directories(options.work_dir);
   const std::string log_path = options.work_dir + "/log.jsonl";
   const std::string config_text = config.dump();
@@ -304,7 +369,8 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
 
   TrainProgress progress;
   TrainOutcome outcome;
-  start_or_resume(options, log_path, config_text, model, sgd, loss_state, progress, outcome);
+  RunCheckpoints checkpoints(train.keep_checkpoints);
+  start_or_resume(options, log_path, config_text, model, sgd, loss_state, progress, outcome, checkpoints);
 
   auto save = [&]() {
     GHM_CHECK(all_finite(params), "training diverged: the parameters are not finite after iteration ",
@@ -314,7 +380,8 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     const std::string path = options.work_dir + "/iter_" + std::to_string(progress.iteration) + ".safetensors";
     save_checkpoint(path, model, sgd, loss_state, progress, config_text);
     outcome.last_checkpoint = path;
-    prune_checkpoints(options.work_dir, train.keep_checkpoints);
+    checkpoints.add(path);
+    checkpoints.prune();
   };
 
   StopSignals signals;

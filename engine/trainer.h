@@ -6,9 +6,15 @@
 //
 // The work directory receives: config.json (the resolved config), log.jsonl (one JSON object per
 // logged iteration: iteration, epoch, lr, loss, loss_cls, loss_reg, grad_norm, time, data_time,
-// memory_mb), iter_<N>.safetensors checkpoints (engine/checkpoint.h; the newest keep_checkpoints are
-// kept) and, with periodic evaluation, eval.jsonl. The console gets a progress line per log
-// interval with the ETA and images/s.
+// memory_mb), iter_<N>.safetensors checkpoints (engine/checkpoint.h; the newest keep_checkpoints of
+// this run are kept, the only ones retention ever deletes) and, with periodic evaluation,
+// eval.jsonl. The console gets a progress line per log interval with the ETA and images/s.
+//
+// One run per work directory: a folder that already holds any of those files is refused unless
+// the run continues it (resume) or replaces it (overwrite: those files and their "<name>.tmp.<pid>"
+// temporaries are deleted first, symbolic links as links; nothing else in the folder is touched).
+// A resume loads the newest checkpoint that loads, warning on stderr about each newer one that
+// does not (a truncated file), and counts the checkpoints up to it as the run's own.
 //
 // Exactness: data order and augmentation are functions of (seed, epoch, index); the model is
 // initialised from the seed; a resumed run restores the model, SGD momentum, GHM EMA state and the
@@ -28,7 +34,8 @@ namespace ghm::engine {
 struct TrainOptions {
   std::string work_dir;
   bool resume = false;
-  bool quiet = false;  // no console progress lines (tests)
+  bool overwrite = false;  // delete an earlier run's files first (not with resume)
+  bool quiet = false;      // no console progress lines (tests)
 };
 
 struct TrainOutcome {

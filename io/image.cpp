@@ -29,6 +29,7 @@
 #include <memory>
 
 #include "core/check.h"
+#include "io/output_file.h"
 
 namespace ghm::io {
 namespace {
@@ -117,25 +118,6 @@ void append_bytes(void* context, void* data, int size) {
   out->insert(out->end(), bytes, bytes + size);
 }
 
-void write_file_atomically(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    GHM_CHECK(out.good(), "cannot create '", temp, "' to write image '", path, "': ", std::strerror(errno));
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out.good()) {
-      std::remove(temp.c_str());
-      GHM_FAIL("error while writing '", temp, "' for image '", path, "'");
-    }
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(temp.c_str());
-    GHM_FAIL("cannot rename '", temp, "' to '", path, "': ", reason);
-  }
-}
-
 }  // namespace
 
 Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name) {
@@ -168,7 +150,7 @@ void write_jpeg(const std::string& path, const Image& image, int quality) {
   std::vector<std::uint8_t> bytes;
   GHM_CHECK(stbi_write_jpg_to_func(append_bytes, &bytes, image.width, image.height, 3, image.data.data(), quality) != 0,
             "cannot encode image '", path, "' as JPEG");
-  write_file_atomically(path, bytes);
+  write_output(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 void write_png(const std::string& path, const Image& image) {
@@ -177,7 +159,7 @@ void write_png(const std::string& path, const Image& image) {
   GHM_CHECK(stbi_write_png_to_func(append_bytes, &bytes, image.width, image.height, 3, image.data.data(),
                                    image.width * 3) != 0,
             "cannot encode image '", path, "' as PNG");
-  write_file_atomically(path, bytes);
+  write_output(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace ghm::io

@@ -20,6 +20,7 @@
 #include <set>
 
 #include "io/json.h"
+#include "io/output_file.h"
 
 namespace ghm::io {
 
@@ -216,44 +217,6 @@ std::string build_header(const std::vector<std::pair<std::string, Tensor>>& tens
   return text;
 }
 
-void write_all(int fd, const void* src, std::size_t bytes, const std::string& file) {
-  const auto* in = static_cast<const char*>(src);
-  while (bytes > 0) {
-    const ssize_t put = ::write(fd, in, bytes);
-    if (put < 0 && errno == EINTR) continue;
-    GHM_CHECK(put > 0, "cannot write '", file, "': ", put < 0 ? errno_text() : "no progress");
-    in += put;
-    bytes -= static_cast<std::size_t>(put);
-  }
-}
-
-// Makes a completed rename durable. Filesystems that cannot sync directories say EINVAL; that is
-// as good as it gets there.
-void sync_directory(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  FileDescriptor fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  GHM_CHECK(fd.get() >= 0, "wrote safetensors file '", path, "' but cannot open its directory to sync it: ",
-            errno_text());
-  GHM_CHECK(::fsync(fd.get()) == 0 || errno == EINVAL, "wrote safetensors file '", path,
-            "' but cannot sync its directory: ", errno_text());
-}
-
-// Removes the temp file unless the write got as far as renaming it.
-class TempFileGuard {
- public:
-  explicit TempFileGuard(std::string path) : path_(std::move(path)) {}
-  ~TempFileGuard() {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-  TempFileGuard(const TempFileGuard&) = delete;
-  TempFileGuard& operator=(const TempFileGuard&) = delete;
-  void dismiss() { path_.clear(); }
-
- private:
-  std::string path_;
-};
-
 }  // namespace
 
 // ---- public API --------------------------------------------------------------------------------
@@ -325,22 +288,15 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   }
   const std::uint64_t header_bytes = header.size();
 
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  FileDescriptor fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  GHM_CHECK(fd.get() >= 0, "cannot create '", temp, "' to write safetensors file '", path, "': ", errno_text());
-  TempFileGuard guard(temp);
-  write_all(fd.get(), &header_bytes, kHeaderLengthBytes, temp);
-  write_all(fd.get(), header.data(), header.size(), temp);
+  OutputFile out(path);
+  out.write(&header_bytes, kHeaderLengthBytes);
+  out.write(header);
   for (const auto& [name, tensor] : tensors) {
     if (tensor.nbytes() == 0) continue;
     const Tensor host = tensor.device().is_cuda() ? tensor.detach().to(Device::cpu()) : tensor;  // one at a time
-    write_all(fd.get(), host.raw_data(), host.nbytes(), temp);
+    out.write(host.raw_data(), host.nbytes());
   }
-  GHM_CHECK(::fsync(fd.get()) == 0, "cannot sync '", temp, "' to disk: ", errno_text());
-  GHM_CHECK(fd.close(), "cannot close '", temp, "': ", errno_text());
-  GHM_CHECK(::rename(temp.c_str(), path.c_str()) == 0, "cannot rename '", temp, "' to '", path, "': ", errno_text());
-  guard.dismiss();
-  sync_directory(path);
+  out.commit();
 }
 
 }  // namespace ghm::io

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/check.h"
-#include "io/atomic_file.h"
+#include "io/output_file.h"
 #include "io/image.h"
 #include "io/json.h"
 
@@ -126,7 +126,7 @@ void write_shapes_dataset(const ShapesDatasetOptions& o) {
     const std::vector<std::vector<ShapeObject>> records = write_images(o, split, count);
     const std::string json_path =
         (std::filesystem::path(o.out) / (std::string(shapes_split_name(split)) + ".json")).string();
-    write_file_atomic(json_path, coco_json(o, split, records, counts).dump() + "\n");
+    write_output(json_path, coco_json(o, split, records, counts).dump() + "\n");
   }
   print_summary(o, counts, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "core/check.h"
 #include "core/tensor.h"
 #include "io/safetensors.h"
+#include "file_size_limit.h"
 #include "scratch_dir.h"
 
 namespace fs = std::filesystem;
@@ -305,13 +307,31 @@ TEST_CASE("safetensors: invalid input throws before the existing file is touched
   CHECK(dir.entries() == std::vector<std::string>{"ckpt.safetensors"});
 }
 
-TEST_CASE("safetensors: a save that fails late removes its temp file") {
+TEST_CASE("safetensors: a save that fails late removes its temp file and keeps the old file") {
   ScratchDir dir("safetensors");
-  // The target is a non-empty directory, so everything succeeds up to the rename, which fails.
+  const std::string path = dir.file("ckpt.safetensors");
+  save_safetensors(path, {{"a", Tensor::from_vector<float>({1.f}, Shape{1})}});
+  const std::string old = read_file(path);
+  // The header and the first bytes go out, then the file-size limit stops the tensor data.
+  std::string message;
+  try {
+    const ghm::testing::FileSizeLimit limit(4096);
+    save_safetensors(path, {{"big", Tensor::zeros(Shape{10000})}});
+  } catch (const ghm::Error& e) {
+    message = e.what();
+  }
+  CHECK(message.find("cannot write '" + path + ".tmp.") != std::string::npos);
+  CHECK(message.find(std::strerror(EFBIG)) != std::string::npos);
+  CHECK(read_file(path) == old);
+  CHECK(dir.entries() == std::vector<std::string>{"ckpt.safetensors"});
+}
+
+TEST_CASE("safetensors: a save onto a directory is refused, and nothing is written") {
+  ScratchDir dir("safetensors");
   const std::string path = dir.file("taken");
   fs::create_directories(fs::path(path) / "child");
   CHECK_THROWS_WITH_AS(save_safetensors(path, {{"a", Tensor::from_vector<float>({1.f}, Shape{1})}}),
-                       message_has("cannot rename '" + path + ".tmp."), ghm::Error);
+                       message_has("cannot write '" + path + "': it is a directory"), ghm::Error);
   CHECK(dir.entries() == std::vector<std::string>{"taken"});
 }
 
@@ -319,7 +339,8 @@ TEST_CASE("safetensors: saving into a missing directory names the path") {
   ScratchDir dir("safetensors");
   const std::string path = dir.file("no/such/dir/x.safetensors");
   CHECK_THROWS_WITH_AS(save_safetensors(path, {}),
-                       message_has("to write safetensors file '" + path + "': No such file or directory"),
+                       message_has("cannot write '" + path + "': its folder '" + dir.file("no/such/dir") +
+                                   "' is not writable: No such file or directory"),
                        ghm::Error);
   CHECK(dir.entries().empty());
 }
