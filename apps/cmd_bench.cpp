@@ -50,7 +50,9 @@ CLI::App* declare_ops(CLI::App& app, OpsArgs& a) {
   a.o.threads = std::min(omp_get_max_threads(), engine::max_thread_count());
   c->add_option("--threads", a.o.threads, "OpenMP threads")->check(cli::thread_count());
   add_runs(*c, a.o.warmup, a.o.repeats);
-  c->add_option("--shapes", a.o.shapes_file, "the convolutions, one per line (see the file's header)")
+  c->add_option("--shapes", a.o.shapes_file,
+                "the convolutions, one per line (see the file's header); a relative path missing here is "
+                "read from the source tree ($GHM_SOURCE_DIR, else the one built from)")
       ->type_name("FILE");
   c->add_option("--only", a.o.only, "time only the shape of this name; repeatable")
       ->allow_extra_args(false)
@@ -135,7 +137,10 @@ struct TrainArgs : DeviceArgs<bench::TrainBenchOptions> {
 
 CLI::App* declare_train(CLI::App& app, TrainArgs& a) {
   CLI::App* c = app.add_subcommand("train", "RetinaNet training step or inference time, peak memory, per-op profile");
-  c->add_option("--config", a.o.config, "the model (random weights)")->type_name("CFG.yaml");
+  c->add_option("--config", a.o.config,
+                "the model (random weights); a relative path missing here is read from the source tree "
+                "($GHM_SOURCE_DIR, else the one built from)")
+      ->type_name("CFG.yaml");
   cli::add_overrides(*c, a.o.overrides);
   c->add_option("--depth", a.depth, "ResNet depth (model.backbone.depth); 0: the config's")
       ->check(CLI::IsMember({0, 18, 34, 50, 101, 152}));
@@ -182,6 +187,17 @@ CLI::App* declare_elementwise(CLI::App& app, ElementwiseArgs& a) {
   return c;
 }
 
+CLI::App* declare_parse(CLI::App& app, bench::ParseBenchOptions& o) {
+  CLI::App* c = app.add_subcommand("parse", "JSON reader and YAML parser time on one object of N keys, and of 2N");
+  c->add_option("--keys", o.keys, "N, one row per value; repeatable")
+      ->default_str("10000 100000 1000000")
+      ->check(cli::integer_in(1, std::int64_t{1} << 24));
+  add_runs(*c, o.warmup, o.repeats);
+  add_json_out(*c, o.json_out);
+  c->footer("Linear parsers take about twice as long for twice the keys: the x/doubling column (t(2N) / t(N)).");
+  return c;
+}
+
 }  // namespace
 
 int run_bench(const std::vector<std::string>& args) {
@@ -193,12 +209,14 @@ int run_bench(const std::vector<std::string>& args) {
   bench::LoaderBenchOptions loader;
   TrainArgs train;
   ElementwiseArgs elementwise;
+  bench::ParseBenchOptions parse;
   const CLI::App* ops_suite = declare_ops(*app, ops);
   const CLI::App* loss_suite = declare_loss(*app, loss);
   const CLI::App* coco_load_suite = declare_coco_load(*app, coco_load);
   const CLI::App* loader_suite = declare_loader(*app, loader);
   const CLI::App* train_suite = declare_train(*app, train);
   const CLI::App* elementwise_suite = declare_elementwise(*app, elementwise);
+  const CLI::App* parse_suite = declare_parse(*app, parse);
   if (!cli::parse(*app, args)) return 0;
   if (ops_suite->parsed()) return run_ops(ops);
   if (loss_suite->parsed()) return run_on_device(loss, "loss", bench::run_loss_bench);
@@ -206,7 +224,8 @@ int run_bench(const std::vector<std::string>& args) {
   if (loader_suite->parsed()) return run_loader(loader);
   if (train_suite->parsed()) return run_train(train);
   if (elementwise_suite->parsed()) return run_on_device(elementwise, "elementwise", bench::run_elementwise_bench);
-  throw UsageError("bench: name a suite: ops, loss, coco-load, loader, train or elementwise");
+  if (parse_suite->parsed()) return bench::run_parse_bench(parse);
+  throw UsageError("bench: name a suite: ops, loss, coco-load, loader, train, elementwise or parse");
 }
 
 }  // namespace ghm::app

@@ -15,7 +15,7 @@ int run_detect(const std::vector<std::string>& args) {
   engine::DetectImagesOptions o;
   cli::add_config(*app, o.config_path);
   cli::add_checkpoint(*app, o.checkpoint);
-  app->add_option("--out", o.out_dir, "where <stem>.json and <stem>.jpg go (created if missing)")
+  app->add_option("--out", o.out_dir, "where <stem>.json and <stem>.jpg go, in the inputs' folder structure (created if missing; must not hold an input)")
       ->type_name("DIR")
       ->required();
   app->add_option("--score-thresh", o.score_thresh, "the lowest score kept, in the JSON and the drawing")

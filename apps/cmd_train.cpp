@@ -35,11 +35,11 @@ int run_train(const std::vector<std::string>& args) {
                 "delete the earlier run's files in the work directory (config.json, log.jsonl, eval.jsonl, "
                 "checkpoints) and start anew; other files stay")
       ->excludes(resume);
-  app->footer("Ctrl-C finishes the current iteration, writes a checkpoint and exits (code 130).");
+  app->footer("Ctrl-C (SIGINT) or SIGTERM finishes the current iteration, writes a checkpoint and exits with 130 or 143.");
   if (!cli::parse(*app, args)) return 0;
   options.work_dir = work_dir.empty() ? "work_dirs/" + config_stem(config_path) : work_dir;
   const TrainOutcome outcome = train_detector(load_config(config_path, overrides), options);
-  if (outcome.interrupted) return 130;
+  if (outcome.stop_signal != 0) return 128 + outcome.stop_signal;
   std::printf("training finished: %lld iterations, last checkpoint %s\n", static_cast<long long>(outcome.iterations),
               outcome.last_checkpoint.c_str());
   return 0;

@@ -21,7 +21,7 @@ const std::vector<Command>& commands() {
       {"analyze-gradients", "gradient-norm distributions of a checkpoint (the GHM paper's Fig. 2-4: CSV + PNG)",
        ghm::app::run_analyze_gradients},
       {"bench", "benchmarks: `bench ops`, `loss`, `coco-load`, `loader`, `train` (training step / inference + profile), "
-                "`elementwise`",
+                "`elementwise`, `parse`",
        ghm::app::run_bench},
       {"coco-eval", "COCO box AP of a results file against ground truth (pycocotools' twelve numbers)",
        ghm::app::run_coco_eval},

@@ -20,12 +20,11 @@ struct ImageSize {
 
 // `bench ops` (peer: torch_ops.py): conv2d forward and backward GFLOP/s on the RetinaNet R50-FPN
 // convolutions of a shapes file.
-std::string default_conv_shapes_file();  // bench/retinanet_conv_shapes.txt, from here or the source tree
 constexpr std::int64_t kConvShapesImageSize = 512;  // the image side the shapes file describes
 struct OpsBenchOptions {
   int threads = 1;
   int warmup = 1, repeats = 3;  // on CUDA at least one warm-up run (the algorithm search)
-  std::string shapes_file = default_conv_shapes_file();
+  std::string shapes_file = "bench/retinanet_conv_shapes.txt";  // relative: see resolve_source_file
   std::vector<std::string> only;  // the shape names to time; empty: all
   ConvCpuImpl impl = conv2d_cpu_impl();
   Device device = Device::cpu();
@@ -68,10 +67,9 @@ int run_loader_bench(const LoaderBenchOptions& o);
 
 // `bench train` (peer: torch_detection.py): one RetinaNet training step or inference on a
 // synthetic batch: median time, peak memory, and with `profile` the time of every op.
-std::string default_train_bench_config();  // configs/retinanet_r50_fpn_torchvision.yaml
 enum class TrainBenchMode { Train, Infer };
 struct TrainBenchOptions {
-  std::string config = default_train_bench_config();
+  std::string config = "configs/retinanet_r50_fpn_torchvision.yaml";  // relative: see resolve_source_file
   std::vector<std::string> overrides;  // key=value, applied to the config in order
   TrainBenchMode mode = TrainBenchMode::Train;
   int batch = 2;
@@ -93,5 +91,14 @@ struct ElementwiseBenchOptions {
   std::string json_out;
 };
 int run_elementwise_bench(const ElementwiseBenchOptions& o);
+
+// `bench parse` (no peer: the figure is the growth, t(2N) / t(N)): the JSON reader and the YAML
+// parser on one object of N keys and of 2N keys.
+struct ParseBenchOptions {
+  std::vector<std::int64_t> keys = {10000, 100000, 1000000};
+  int warmup = 1, repeats = 3;
+  std::string json_out;
+};
+int run_parse_bench(const ParseBenchOptions& o);
 
 }  // namespace ghm::bench

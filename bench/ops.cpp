@@ -33,6 +33,7 @@
 #include "core/ops/conv.h"
 #include "core/random.h"
 #include "core/runtime_info.h"
+#include "core/source_tree.h"
 #include "io/output_file.h"
 #if GHM_WITH_CUDA
 #include "core/cuda/conv_cudnn.h"
@@ -168,13 +169,6 @@ ShapeTiming time_shape(const ConvShape& s, ConvCpuImpl impl, Device device, int 
 
 }  // namespace
 
-std::string default_conv_shapes_file() {
-  for (const std::string& p : {std::string("bench/retinanet_conv_shapes.txt"),
-                              std::string(GHM_SOURCE_DIR) + "/bench/retinanet_conv_shapes.txt"})
-    if (std::ifstream(p).good()) return p;
-  return "bench/retinanet_conv_shapes.txt";
-}
-
 int run_ops_bench(const OpsBenchOptions& o) {
   const Device device = o.device;
   const ConvCpuImpl impl = o.impl;
@@ -182,7 +176,7 @@ int run_ops_bench(const OpsBenchOptions& o) {
   const int threads = o.threads, repeats = o.repeats;
   const int warmup = device.is_cuda() ? std::max(o.warmup, 1) : o.warmup;  // a shape's first run searches its algorithms
   omp_set_num_threads(threads);
-  std::vector<ConvShape> shapes = read_shapes(o.shapes_file);
+  std::vector<ConvShape> shapes = read_shapes(resolve_source_file(o.shapes_file));
   for (ConvShape& s : shapes) {
     s.h = scale_extent(s.h, size.height);
     s.w = scale_extent(s.w, size.width);

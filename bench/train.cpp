@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -31,6 +30,7 @@
 #include "core/profile.h"
 #include "core/random.h"
 #include "core/runtime_info.h"
+#include "core/source_tree.h"
 #if GHM_WITH_CUDA
 #include "core/cuda/device_memory.h"
 #endif
@@ -190,19 +190,13 @@ void write_json(const TrainBenchOptions& o, const char* mode, int depth, const M
 
 }  // namespace
 
-std::string default_train_bench_config() {
-  const std::string rel = "configs/retinanet_r50_fpn_torchvision.yaml";
-  if (std::filesystem::exists(rel)) return rel;
-  return std::string(GHM_SOURCE_DIR) + "/" + rel;
-}
-
 int run_train_bench(const TrainBenchOptions& o) {
   struct RestoreThreads {  // the caller's OpenMP thread count comes back however we leave
     int threads = omp_get_max_threads();
     ~RestoreThreads() { omp_set_num_threads(threads); }
   } restore_threads;
   omp_set_num_threads(o.threads);
-  const io::Json config = load_config(o.config, o.overrides);
+  const io::Json config = load_config(resolve_source_file(o.config), o.overrides);
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
   const TrainConfig train = train_config(config);
   const TestConfig test = test_config(config);

@@ -82,7 +82,7 @@ train:
   steps: [8, 11]           # epochs after which lr is multiplied by gamma
   gamma: 0.1
   seed: 0
-  threads: 0               # compute threads; 0 = all cores
+  threads: 0               # compute threads; 0 = all cores, less those other programs keep busy
   log_interval: 20         # iterations between log lines
   checkpoint_interval: 0   # iterations between checkpoints (0: at the end of each epoch only)
   keep_checkpoints: 3
@@ -113,6 +113,20 @@ void merge(io::Json& base, const io::Json& over) {
   }
 }
 
+// Upper bounds of the keys that size memory or work, far beyond any sensible value, so that a typo
+// gets an error naming the key instead of an allocation failure deep inside: image sides (8192
+// is more than 6x COCO's 1333), batch sizes, model widths and class counts.
+constexpr int kMaxImageSide = 8192;
+constexpr int kMaxBatch = 1024;
+constexpr int kMaxWidth = 4096;
+constexpr int kMaxClasses = 100000;
+
+int int_in(const io::Json& v, int low, int high, const char* what) {
+  const std::int64_t x = v.as_int();
+  GHM_CHECK(x >= low && x <= high, v.location(), ": ", what, " ", x, " is outside [", low, ", ", high, "]");
+  return static_cast<int>(x);
+}
+
 }  // namespace
 
 io::Json default_config() { return io::parse_yaml(kDefaults, "built-in defaults"); }
@@ -135,22 +149,22 @@ detection::RetinaNetConfig retinanet_config(const io::Json& config) {
   const io::Json& b = m.at("backbone");
   detection::RetinaNetConfig c;
   c.backbone.depth = static_cast<int>(b.at("depth").as_int());
-  c.backbone.groups = static_cast<int>(b.at("groups").as_int());
-  c.backbone.width_per_group = static_cast<int>(b.at("width_per_group").as_int());
+  c.backbone.groups = int_in(b.at("groups"), 1, kMaxWidth, "groups");
+  c.backbone.width_per_group = int_in(b.at("width_per_group"), 1, kMaxWidth, "width_per_group");
   const std::string norm = b.at("norm").as_string();
   GHM_CHECK(norm == "frozen_bn" || norm == "bn", b.at("norm").location(), ": norm must be frozen_bn or bn, got '", norm, "'");
   c.backbone.norm = norm == "bn" ? nn::NormKind::BatchNorm : nn::NormKind::FrozenBatchNorm;
   c.backbone.frozen_stages = static_cast<int>(b.at("frozen_stages").as_int());
-  c.backbone.base_width = static_cast<int>(b.at("base_width").as_int());
+  c.backbone.base_width = int_in(b.at("base_width"), 1, kMaxWidth, "base_width");
   const io::Json& f = m.at("fpn");
-  c.width = f.at("width").as_int();
+  c.width = int_in(f.at("width"), 1, kMaxWidth, "width");
   const std::string p6 = f.at("p6_from").as_string();
   GHM_CHECK(p6 == "c5" || p6 == "p5", f.at("p6_from").location(), ": p6_from must be c5 or p5, got '", p6, "'");
   c.p6_source = p6 == "p5" ? nn::P6Source::P5 : nn::P6Source::C5;
   const io::Json& h = m.at("head");
-  c.num_classes = h.at("num_classes").as_int();
+  c.num_classes = int_in(h.at("num_classes"), 1, kMaxClasses, "num_classes");
   c.anchors_per_location = h.at("anchors_per_location").as_int();
-  c.head_convs = static_cast<int>(h.at("convs").as_int());
+  c.head_convs = int_in(h.at("convs"), 0, 64, "convs");
   c.head_group_norm = static_cast<int>(h.at("group_norm").as_int());
   GHM_CHECK(c.head_group_norm >= 0 && (c.head_group_norm == 0 || c.width % c.head_group_norm == 0),
             h.at("group_norm").location(), ": group_norm ", c.head_group_norm, " must be 0 or divide the width ", c.width);
@@ -238,11 +252,13 @@ DataConfig data_config(const io::Json& config) {
   c.train_images = join_root(root, d.at("train_images").as_string());
   c.val_json = join_root(root, d.at("val_json").as_string());
   c.val_images = join_root(root, d.at("val_images").as_string());
-  c.train_short_sides = int_list(d.at("train_short_sides"), true);
-  GHM_CHECK(!c.train_short_sides.empty(), d.at("train_short_sides").location(), ": needs at least one size");
-  c.test_short_side = positive_int(d.at("test_short_side"), "test_short_side");
-  c.max_side = positive_int(d.at("max_side"), "max_side");
-  c.size_divisor = positive_int(d.at("size_divisor"), "size_divisor");
+  const io::Json& sides = d.at("train_short_sides");
+  for (std::size_t i = 0; i < sides.size(); ++i)
+    c.train_short_sides.push_back(int_in(sides.at(i), 1, kMaxImageSide, "train_short_sides"));
+  GHM_CHECK(!c.train_short_sides.empty(), sides.location(), ": needs at least one size");
+  c.test_short_side = int_in(d.at("test_short_side"), 1, kMaxImageSide, "test_short_side");
+  c.max_side = int_in(d.at("max_side"), 1, kMaxImageSide, "max_side");
+  c.size_divisor = int_in(d.at("size_divisor"), 1, 1024, "size_divisor");
   c.flip = number_in(d.at("flip"), 0.0, 1.0);
   c.mean = three_numbers(d.at("mean"));
   c.std = three_numbers(d.at("std"));
@@ -252,7 +268,7 @@ DataConfig data_config(const io::Json& config) {
   c.workers = non_negative_int(d.at("workers"));
   GHM_CHECK(c.workers <= max_thread_count(), d.at("workers").location(), ": ", c.workers,
             " loader threads is more than 4 x the cores (", max_thread_count(), ")");
-  c.prefetch = positive_int(d.at("prefetch"), "prefetch");
+  c.prefetch = int_in(d.at("prefetch"), 1, 64, "prefetch");
   c.group_by_aspect = d.at("group_by_aspect").as_bool();
   return c;
 }
@@ -260,7 +276,7 @@ DataConfig data_config(const io::Json& config) {
 TrainConfig train_config(const io::Json& config) {
   const io::Json& t = config.at("train");
   TrainConfig c;
-  c.batch_size = positive_int(t.at("batch_size"), "batch_size");
+  c.batch_size = int_in(t.at("batch_size"), 1, kMaxBatch, "batch_size");
   c.epochs = positive_int(t.at("epochs"), "epochs");
   c.sgd.lr = number_in(t.at("lr"), 0.0, 10.0);
   c.sgd.momentum = number_in(t.at("momentum"), 0.0, 0.999);
@@ -350,7 +366,7 @@ detection::DetectionLossConfig loss_config(const io::Json& config) {
 TestConfig test_config(const io::Json& config) {
   const io::Json& t = config.at("test");
   TestConfig c;
-  c.batch_size = positive_int(t.at("batch_size"), "batch_size");
+  c.batch_size = int_in(t.at("batch_size"), 1, kMaxBatch, "batch_size");
   c.post.score_thresh = number_in(t.at("score_thresh"), 0.0, 1.0);
   c.post.topk_per_level = positive_int(t.at("topk_per_level"), "topk_per_level");
   c.post.nms_iou = number_in(t.at("nms_iou"), 0.0, 1.0);

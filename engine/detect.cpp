@@ -1,9 +1,7 @@
-// Detection on image files (detect.h): input expansion, the single-image batch, and the two
-// outputs of each image (JSON and drawing).
+// Detection on image files (detect.h): the single-image batch and the two outputs of each image
+// (JSON and drawing); where they go is detect_outputs.h.
 #include "engine/detect.h"
 
-#include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <filesystem>
 
@@ -11,6 +9,7 @@
 #include "core/cpu/large_block_cache.h"
 #include "engine/checkpoint.h"
 #include "engine/config.h"
+#include "engine/detect_outputs.h"
 #include "engine/inference.h"
 #include "io/output_file.h"
 #include "io/draw.h"
@@ -21,31 +20,6 @@ namespace ghm::engine {
 namespace {
 
 constexpr int kJpegQuality = 92;
-
-bool is_image_file(const std::filesystem::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
-}
-
-std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
-  std::vector<std::string> files;
-  for (const std::string& in : inputs) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(in, ec)) {
-      std::vector<std::string> found;
-      for (const auto& e : std::filesystem::directory_iterator(in))
-        if (e.is_regular_file() && is_image_file(e.path())) found.push_back(e.path().string());
-      std::sort(found.begin(), found.end());
-      GHM_CHECK(!found.empty(), in, ": no .jpg, .jpeg, .png or .bmp files in this folder");
-      files.insert(files.end(), found.begin(), found.end());
-    } else {
-      GHM_CHECK(std::filesystem::exists(in, ec), in, ": no such file or folder");
-      files.push_back(in);
-    }
-  }
-  return files;
-}
 
 // The image resized and normalised as at inference, alone in a batch.
 io::Batch single_image_batch(const io::Image& original, const DataConfig& data) {
@@ -119,6 +93,7 @@ coco::Dataset class_names(const DataConfig& data, const detection::RetinaNetConf
 }  // namespace
 
 void detect_images(const DetectImagesOptions& o) {
+  const std::vector<DetectOutput> plan = plan_detect_outputs(o.inputs, o.out_dir);
   const io::Json config = load_config(o.config_path, o.overrides);
   const DataConfig data = data_config(config);
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
@@ -133,13 +108,12 @@ void detect_images(const DetectImagesOptions& o) {
   TestConfig test = test_config(config);
   test.post.score_thresh = o.score_thresh;
   const detection::AnchorGenerator anchors(anchor_config(config));
-  std::filesystem::create_directories(o.out_dir);
 
-  for (const std::string& file : expand_inputs(o.inputs)) {
+  for (const auto& [file, stem] : plan) {
     const io::Image original = io::read_image(file);
     const detection::ImageDetections det =
         detect_batch(model, anchors, single_image_batch(original, data), test.post).front();
-    const std::string stem = (std::filesystem::path(o.out_dir) / std::filesystem::path(file).stem()).string();
+    std::filesystem::create_directories(std::filesystem::path(stem).parent_path());
     io::Json root = io::Json::object();
     root.set("file", io::Json(file));
     root.set("width", io::Json(original.width));

@@ -1,6 +1,6 @@
 // Detection on image files, behind `ghm_retinanet detect`: a trained model (evaluation mode) runs
 // on each image alone, resized and normalised as at inference (data.test_short_side,
-// data.max_side), and for each image writes, in the output folder,
+// data.max_side), and for each image writes, in the output folder (where exactly: detect_outputs.h),
 //
 //   <stem>.json  {"file": ..., "width": W, "height": H,
 //                 "detections": [{"bbox": [x, y, w, h], "score": s, "category_id": c, "category": name}, ...]}
@@ -26,7 +26,8 @@ struct DetectImagesOptions {
   std::string device = "cpu";          // cpu, cuda or cuda:I (checked by parse_device when the model is loaded)
 };
 
-// Writes <stem>.json and <stem>.jpg per image and prints one line per image.
+// Writes <stem>.json and <stem>.jpg per image and prints one line per image. The outputs are planned
+// (and an output folder holding an input refused) before the model is loaded.
 void detect_images(const DetectImagesOptions& options);
 
 }  // namespace ghm::engine

@@ -5,11 +5,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "core/check.h"
 #include "io/image.h"
+#include "io/input_file.h"
 #include "io/json.h"
 #include "io/plot.h"
 
@@ -24,8 +25,7 @@ struct TrainingCurves {
 };
 
 TrainingCurves read_log(const std::string& path) {
-  std::ifstream in(path);
-  GHM_CHECK(in.good(), path, ": cannot open the training log (no such file, or not readable)");
+  std::istringstream in(io::read_input_text(path, "training log", io::json_limit()));
   TrainingCurves c;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
@@ -37,7 +37,6 @@ TrainingCurves read_log(const std::string& path) {
     c.loss_reg.push_back(entry.at("loss_reg").as_double());
     c.lr.push_back(entry.at("lr").as_double());
   }
-  GHM_CHECK(!in.bad(), path, ": read error");
   GHM_CHECK(!c.iteration.empty(), path, ": no iterations logged (the file has no JSON lines)");
   return c;
 }

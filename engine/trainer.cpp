@@ -11,14 +11,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <limits>
+#include <optional>
 
 #include "engine/checkpoint.h"
 #include "engine/config.h"
 #include "engine/detection_data.h"
 #include "engine/inference.h"
 #include "core/check.h"
+#include "core/cpu/fair_share.h"
 #include "detection/targets.h"
+#include "io/input_file.h"
 #include "io/output_file.h"
 
 namespace ghm::engine {
@@ -47,7 +51,7 @@ class StopSignals {
   }
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
-  static bool requested() { return g_stop_signal.load() != 0; }
+  static int received() { return g_stop_signal.load(); }
 
  private:
   struct sigaction old_int_ {};
@@ -172,8 +176,9 @@ class RunCheckpoints {
 
 // Keeps the log lines of iterations up to `iteration` (those after it are about to be repeated).
 void truncate_log(const std::string& path, std::int64_t iteration) {
-  std::ifstream in(path);
-  if (!in.good()) return;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return;
+  std::istringstream in(io::read_input_text(path, "training log", io::json_limit()));
   std::string kept, line;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
@@ -292,10 +297,11 @@ void log_interval(const std::string& log_path, const TrainProgress& progress, fl
   char line[512];
   std::snprintf(line, sizeof line,
                 "{\"iteration\": %lld, \"epoch\": %lld, \"lr\": %.6g, \"loss\": %.6f, \"loss_cls\": %.6f, "
-                "\"loss_reg\": %.6f, \"grad_norm\": %.4f, \"time\": %.4f, \"data_time\": %.4f, \"memory_mb\": %.1f}",
+                "\"loss_reg\": %.6f, \"grad_norm\": %.4f, \"time\": %.4f, \"data_time\": %.4f, \"memory_mb\": %.1f, "
+                "\"threads\": %d}",
                 static_cast<long long>(progress.iteration), static_cast<long long>(progress.epoch + 1), lr,
                 interval.loss / k, interval.cls / k, interval.reg / k, interval.grad_norm / k, interval.seconds / k,
-                interval.data_seconds / k, resident_mb());
+                interval.data_seconds / k, resident_mb(), omp_get_max_threads());
   append_line(log_path, line);
   if (quiet) return;
   const double elapsed = std::chrono::duration<double>(now - context.run_start).count();
@@ -384,6 +390,9 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     checkpoints.prune();
   };
 
+  // train.threads: 0 follows the machine: a core kept busy by another program is left to it.
+  std::optional<cpu::FairShare> share;
+  if (train.threads == 0 && !device.is_cuda()) share.emplace(omp_get_max_threads(), omp_get_num_procs());
   StopSignals signals;
   IntervalStats interval;
   const LogContext context{per_epoch * train.epochs, progress.iteration, train.epochs, Clock::now()};
@@ -391,6 +400,12 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     loader.start_epoch(progress.epoch, progress.epoch_batch);
     auto iteration_start = Clock::now();
     while (std::optional<io::Batch> batch = loader.next()) {
+      if (share && share->update(cpu::other_runnable_tasks()) != omp_get_max_threads()) {
+        if (!options.quiet)
+          std::printf("compute threads: %d of %d (%s)\n", share->threads(), omp_get_num_procs(),
+                      share->threads() < omp_get_max_threads() ? "other programs keep cores busy" : "cores free again");
+        omp_set_num_threads(share->threads());
+      }
       const float lr = schedule.at(static_cast<int>(progress.iteration));
       const StepResult step = train_step(model, *batch, device, lr, anchors, target_cfg, loss_cfg, loss_state, sgd,
                                          params, train, progress.iteration, outcome.last_checkpoint);
@@ -409,10 +424,12 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
         interval = IntervalStats{};
       }
       if (train.checkpoint_interval > 0 && progress.iteration % train.checkpoint_interval == 0) save();
-      if (StopSignals::requested()) {
+      if (const int signal = StopSignals::received(); signal != 0) {
         save();
-        outcome.interrupted = true;
-        if (!options.quiet) std::printf("interrupted: checkpoint %s written\n", outcome.last_checkpoint.c_str());
+        outcome.stop_signal = signal;
+        if (!options.quiet)
+          std::printf("stopped by %s: checkpoint %s written\n", signal == SIGTERM ? "SIGTERM" : "SIGINT",
+                      outcome.last_checkpoint.c_str());
         return outcome;
       }
     }

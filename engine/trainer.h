@@ -22,7 +22,8 @@
 //
 // Failures: a non-finite loss term or gradient norm stops the run with an error naming the
 // iteration and the term; no checkpoint is written after the last good one. SIGINT/SIGTERM finish
-// the current iteration, write a checkpoint and return.
+// the current iteration, write a checkpoint and return with the signal in stop_signal (the
+// command then exits with 128 + the signal: 130 and 143, as the signal itself would).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -40,7 +41,7 @@ struct TrainOptions {
 
 struct TrainOutcome {
   std::int64_t iterations = 0;  // completed, in total
-  bool interrupted = false;     // stopped by a signal (a checkpoint was written)
+  int stop_signal = 0;          // SIGINT or SIGTERM when a signal stopped the run (a checkpoint was written)
   std::string last_checkpoint;
   double final_loss = 0;        // the mean loss of the last logged interval
 };

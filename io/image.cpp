@@ -1,6 +1,7 @@
 // Image decoding and encoding over stb_image / stb_image_write (contract in image.h).
 //
-// Decoding: read the whole file, check the container is complete, then let stb decode it with
+// Decoding: read the whole file (at most GHM_MAX_IMAGE_BYTES), check the container is complete and
+// the header's width x height is within GHM_MAX_IMAGE_PIXELS, then let stb decode it with
 // three channels forced (gray, gray+alpha and RGBA become RGB). stb alone is too lenient about
 // truncation (a BMP that ends early decodes with the missing rows black, a PNG cut inside its final
 // chunk decodes) and its reasons for other cuts are cryptic. So before decoding we check:
@@ -20,15 +21,14 @@
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <memory>
 
 #include "core/check.h"
+#include "io/input_file.h"
 #include "io/output_file.h"
 
 namespace ghm::io {
@@ -67,6 +67,33 @@ void check_jpeg_complete(std::span<const std::uint8_t> bytes, const std::string&
             "': truncated JPEG (no end-of-image marker FF D9 at the end of its ", bytes.size(), " bytes)");
 }
 
+// stb_image 2.27 (Debian 12's libstb) trusts the 16 code counts of a DHT (Huffman table) segment:
+// counts adding up to more than 256 overrun its 256-entry tables, a write past the table inside
+// the decoder's state. No valid table has more than 256 codes, so such a file is refused here.
+// Segments are walked by their lengths as stb walks them; bytes between segments (entropy-coded
+// data, fill) are skipped up to the next marker, since DHT segments may follow a scan.
+void check_jpeg_huffman_tables(std::span<const std::uint8_t> bytes, const std::string& name) {
+  const auto byte_at = [&](std::size_t i) -> std::size_t { return i < bytes.size() ? bytes[i] : 0; };
+  std::size_t at = 2;  // after the start-of-image marker
+  while (at + 1 < bytes.size()) {
+    const std::size_t marker = bytes[at + 1];
+    if (bytes[at] != 0xFF || marker == 0x00 || marker == 0xFF || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+      ++at;  // not a marker with a segment: data, stuffing, fill, TEM, RSTn, SOI
+      continue;
+    }
+    if (marker == 0xD9) return;  // end of image
+    const std::size_t segment_end = at + 2 + (byte_at(at + 2) << 8 | byte_at(at + 3));
+    for (std::size_t table = at + 4; marker == 0xC4 && table < segment_end && table < bytes.size();) {
+      std::size_t codes = 0;
+      for (std::size_t i = 1; i <= 16; ++i) codes += byte_at(table + i);
+      GHM_CHECK(codes <= 256, "cannot decode image '", name, "': corrupt JPEG (the Huffman table at byte ", table,
+                " declares ", codes, " codes; a table has at most 256)");
+      table += 17 + codes;
+    }
+    at = std::max(segment_end, at + 2);
+  }
+}
+
 void check_png_complete(std::span<const std::uint8_t> bytes, const std::string& name) {
   std::size_t offset = sizeof(kPngSignature);
   while (offset + 8 <= bytes.size()) {
@@ -92,7 +119,10 @@ void check_bmp_complete(std::span<const std::uint8_t> bytes, const std::string& 
 
 void check_complete(std::span<const std::uint8_t> bytes, const std::string& name) {
   switch (sniff_format(bytes)) {
-    case Format::Jpeg: check_jpeg_complete(bytes, name); break;
+    case Format::Jpeg:
+      check_jpeg_complete(bytes, name);
+      check_jpeg_huffman_tables(bytes, name);
+      break;
     case Format::Png: check_png_complete(bytes, name); break;
     case Format::Bmp: check_bmp_complete(bytes, name); break;
     case Format::Other: break;
@@ -126,21 +156,28 @@ Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name)
             " bytes is more than the decoder accepts");
   check_complete(bytes, name);
   int width = 0, height = 0, channels_in_file = 0;
+  // The size from the header first: a small file can declare a huge image (a decompression bomb).
+  if (stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file) != 0) {
+    const std::uint64_t pixels = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
+    const std::uint64_t most = input_limits().image_pixels;
+    GHM_CHECK(pixels <= most, "cannot decode image '", name, "': ", width, "x", height, " is ", pixels,
+              " pixels, more than the limit of ", most, " (GHM_MAX_IMAGE_PIXELS raises it)");
+  }
   const std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file, 3),
       stbi_image_free);
   GHM_CHECK(pixels != nullptr, "cannot decode image '", name, "': ", stb_reason());
+  // stb's PNM reader accepts a header without a size ("P6") as a 0x0 image.
+  GHM_CHECK(width > 0 && height > 0, "cannot decode image '", name, "': a ", width, "x", height,
+            " image has no pixels");
   Image image(height, width);
   std::memcpy(image.data.data(), pixels.get(), image.data.size());
   return image;
 }
 
 Image read_image(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  GHM_CHECK(in.good(), "cannot open image '", path, "': ", std::strerror(errno));
-  const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  GHM_CHECK(!in.bad(), "cannot read image '", path, "': ", std::strerror(errno));
-  return decode_image(bytes, path);
+  const FileBytes file = read_input_file(path, "image", image_limit());
+  return decode_image({reinterpret_cast<const std::uint8_t*>(file.bytes.get()), file.size}, path);
 }
 
 void write_jpeg(const std::string& path, const Image& image, int quality) {

@@ -24,8 +24,9 @@ struct Image {
   }
 };
 
-// Decodes a file; a missing, unreadable, truncated or corrupt file throws std::runtime_error whose
-// message names the path and the reason.
+// Decodes a file; a missing, unreadable, truncated or corrupt file, one over GHM_MAX_IMAGE_BYTES or
+// an image over GHM_MAX_IMAGE_PIXELS (io/input_file.h) throws std::runtime_error whose message
+// names the path and the reason.
 Image read_image(const std::string& path);
 // Decodes bytes already in memory; `name` is used in error messages.
 Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name);

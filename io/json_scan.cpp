@@ -3,12 +3,13 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <system_error>
+
+#include "io/input_file.h"
 
 namespace ghm::io {
 
@@ -45,21 +46,10 @@ PaddedText::PaddedText(std::string_view text)
 }
 
 PaddedText read_padded_file(const std::string& path, const char* what) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  GHM_CHECK(f != nullptr, "cannot open ", what, " '", path, "': ", std::strerror(errno));
+  FileBytes file = read_input_file(path, what, json_limit(), kJsonPadding);
   PaddedText text;
-  bool ok = std::fseek(f, 0, SEEK_END) == 0;
-  const long size = ok ? std::ftell(f) : -1;
-  ok = ok && size >= 0 && std::fseek(f, 0, SEEK_SET) == 0;
-  if (ok) {
-    text.size_ = static_cast<std::size_t>(size);
-    text.bytes_ = std::make_unique_for_overwrite<char[]>(text.size_ + kJsonPadding);
-    ok = std::fread(text.bytes_.get(), 1, text.size_, f) == text.size_;
-  }
-  const int error = errno;
-  std::fclose(f);
-  GHM_CHECK(ok, "cannot read ", what, " '", path, "': ", std::strerror(error));
-  std::memset(text.bytes_.get() + text.size_, 0, kJsonPadding);
+  text.bytes_ = std::move(file.bytes);
+  text.size_ = file.size;
   return text;
 }
 

@@ -59,7 +59,8 @@ class PaddedText {
   std::size_t size_ = 0;
 };
 
-// The whole file; errors read "cannot open <what> '<path>': <reason>".
+// The whole file, at most GHM_MAX_JSON_BYTES (io/input_file.h); errors read "cannot open <what>
+// '<path>': <reason>".
 PaddedText read_padded_file(const std::string& path, const char* what);
 
 // "line L, column C" of byte `offset` of `text` (columns count bytes from 1).

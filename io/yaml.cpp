@@ -4,13 +4,11 @@
 // yaml_scalar.cpp's; --set overrides and key checks are yaml_override.cpp's.
 #include "io/yaml.h"
 
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 
+#include "io/input_file.h"
 #include "io/yaml_parser.h"
 
 namespace ghm::io {
@@ -310,12 +308,7 @@ Json parse_yaml(std::string_view text, const std::string& source) {
 }
 
 Json load_yaml_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  GHM_CHECK(file.is_open(), "cannot open config file '", path, "': ", std::strerror(errno));
-  std::ostringstream contents;
-  contents << file.rdbuf();
-  GHM_CHECK(!file.bad(), "cannot read config file '", path, "': ", std::strerror(errno));
-  return parse_yaml(contents.str(), path);
+  return parse_yaml(read_input_text(path, "config file", config_limit()), path);
 }
 
 }  // namespace ghm::io

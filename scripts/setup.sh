@@ -4,6 +4,7 @@
 #
 #   bash scripts/setup.sh            # build packages
 #   bash scripts/setup.sh --python   # also the reference tooling (tools/, bench/): torch, numpy
+#   bash scripts/setup.sh --fuzz     # also clang, libFuzzer and clang's OpenMP (scripts/fuzz.sh)
 #
 # The CUDA toolkit, cuBLAS and cuDNN are not installed here: the build finds them when present
 # (-DGHM_CUDA=AUTO) and builds the CPU backend alone otherwise.
@@ -11,14 +12,16 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libdnnl-dev libstb-dev libcli11-dev doctest-dev git)
 python_packages=(python3-torch python3-numpy)
+fuzz_packages=(clang libclang-rt-14-dev libomp-dev)
 
 usage() {
-  sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 for arg in "$@"; do
   case "$arg" in
     --python) packages+=("${python_packages[@]}") ;;
+    --fuzz) packages+=("${fuzz_packages[@]}") ;;
     -h | --help) usage; exit 0 ;;
     *) echo "setup.sh: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
   esac

@@ -7,6 +7,7 @@
 
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "test_paths.h"
 
 namespace ghm::testing {
 
@@ -15,7 +16,7 @@ struct CaseFixture {
   int num_cases = 0;
 
   explicit CaseFixture(const std::string& stem)
-      : data(io::load_safetensors(std::string(GHM_TEST_DATA_DIR) + "/" + stem + ".safetensors")) {
+      : data(io::load_safetensors(::ghm::testing::test_data_dir() + "/" + stem + ".safetensors")) {
     num_cases = std::stoi(data.metadata.at("num_cases"));
   }
   static std::string key(int i, const std::string& name) { return "case" + std::to_string(i) + "." + name; }

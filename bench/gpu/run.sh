@@ -22,6 +22,7 @@ while (($# > 0)); do
   esac
   shift
 done
+ghm_cuda_binary="$build_dir/bin/ghm_retinanet"  # whose libraries scripts/cuda_env.sh checks
 # shellcheck source=scripts/cuda_env.sh
 source "$repo_root/scripts/cuda_env.sh"
 [[ -n "$GHM_TORCH_PYTHON" ]] || { echo "bench/gpu/run.sh: no python with torch found (set PYTHON)" >&2; exit 1; }

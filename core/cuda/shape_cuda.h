@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/cuda/slice_copy_plan.h"
 #include "core/shape.h"
 
 namespace ghm::cuda {
@@ -17,5 +18,8 @@ void permute_copy(const void* x, void* out, const Shape& in_shape, const int* or
 void copy_slice(const void* src, void* dst, std::int64_t outer, std::int64_t inner, std::int64_t len_src,
                 std::int64_t src_start, std::int64_t len_dst, std::int64_t dst_start, std::int64_t len,
                 std::size_t elem_bytes);
+// The copy of a plan_slice_copy plan (copy_slice plans with the current device's maximum pitch;
+// the GPU tests give small limits to run every method on small buffers).
+void copy_slice_planned(const void* src, void* dst, const SliceCopyPlan& plan);
 
 }  // namespace ghm::cuda

@@ -17,6 +17,7 @@
 #include "engine/config.h"
 #include "io/json.h"
 #include "tests/scratch_dir.h"
+#include "tests/test_paths.h"
 
 using namespace ghm;
 
@@ -75,7 +76,7 @@ Printed capture_stdout(const Run& run, const std::vector<std::string>& args) {
   return p;
 }
 
-std::string shapes_config() { return std::string(GHM_SOURCE_DIR_FOR_TESTS) + "/configs/shapes_ghm.yaml"; }
+std::string shapes_config() { return ::ghm::testing::source_dir() + "/configs/shapes_ghm.yaml"; }
 
 }  // namespace
 
@@ -193,4 +194,34 @@ TEST_CASE("cli: train.threads and data.workers are bounded by 4 x the cores, nam
   CHECK(engine::train_config(engine::load_config(shapes_config(), {"train.threads=" + most})).threads ==
         engine::max_thread_count());
   CHECK(engine::data_config(engine::load_config(shapes_config(), {"data.workers=0"})).workers == 0);
+}
+
+TEST_CASE("config: keys that size memory are bounded, and the error names the key and the range") {
+  struct Case {
+    std::string set, key;
+  };
+  const Case data_cases[] = {{"data.train_short_sides=[800, 100000]", "data.train_short_sides[1]: train_short_sides 100000 is outside [1, 8192]"},
+                             {"data.test_short_side=0", "data.test_short_side: test_short_side 0 is outside [1, 8192]"},
+                             {"data.max_side=1000000000", "data.max_side: max_side 1000000000 is outside [1, 8192]"},
+                             {"data.size_divisor=4096", "data.size_divisor: size_divisor 4096"},
+                             {"data.prefetch=100000", "data.prefetch: prefetch 100000"}};
+  for (const Case& c : data_cases) {
+    CAPTURE(c.set);
+    CHECK_THROWS_WITH_AS(engine::data_config(engine::load_config(shapes_config(), {c.set})),
+                         doctest::Contains(c.key.c_str()), Error);
+  }
+  CHECK_THROWS_WITH_AS(engine::train_config(engine::load_config(shapes_config(), {"train.batch_size=100000"})),
+                       doctest::Contains("train.batch_size: batch_size 100000 is outside [1, 1024]"), Error);
+  CHECK_THROWS_WITH_AS(engine::test_config(engine::load_config(shapes_config(), {"test.batch_size=0"})),
+                       doctest::Contains("test.batch_size"), Error);
+  CHECK_THROWS_WITH_AS(engine::retinanet_config(engine::load_config(shapes_config(), {"model.fpn.width=1000000"})),
+                       doctest::Contains("model.fpn.width: width 1000000 is outside [1, 4096]"), Error);
+  CHECK_THROWS_WITH_AS(
+      engine::retinanet_config(engine::load_config(shapes_config(), {"model.head.num_classes=1000000000"})),
+      doctest::Contains("model.head.num_classes"), Error);
+  // The edges are accepted.
+  const engine::DataConfig edge = engine::data_config(
+      engine::load_config(shapes_config(), {"data.train_short_sides=[1, 8192]", "data.max_side=8192"}));
+  CHECK(edge.train_short_sides == std::vector<int>{1, 8192});
+  CHECK(edge.max_side == 8192);
 }

@@ -15,6 +15,7 @@
 #include "core/check.h"
 #include "io/json.h"
 #include "tests/scratch_dir.h"
+#include "tests/test_paths.h"
 
 using namespace ghm;
 
@@ -24,7 +25,7 @@ constexpr double kTolerance = 1e-6;  // the evaluator's contract with pycocotool
 
 io::Json read_json(const std::string& path) { return io::Json::parse(testing::read_file(path), path); }
 
-std::string fixture(const std::string& name) { return std::string(GHM_TEST_DATA_DIR) + "/cocoeval_" + name; }
+std::string fixture(const std::string& name) { return ::ghm::testing::test_data_dir() + "/cocoeval_" + name; }
 
 }  // namespace
 

@@ -10,11 +10,12 @@
 #include "engine/config.h"
 #include "io/safetensors.h"
 #include "nn/torchvision_formula.h"
+#include "test_paths.h"
 
 using namespace ghm;
 
 TEST_CASE("forward command: config + converted-style weights reproduce torchvision's R18 outputs") {
-  const io::SafetensorsData f = io::load_safetensors(std::string(GHM_TEST_DATA_DIR) + "/model_retinanet_r18.safetensors");
+  const io::SafetensorsData f = io::load_safetensors(::ghm::testing::test_data_dir() + "/model_retinanet_r18.safetensors");
   const auto dir = std::filesystem::temp_directory_path() / ("ghm_forward_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string cfg = (dir / "r18.yaml").string(), weights = (dir / "w.safetensors").string(),
@@ -51,7 +52,7 @@ TEST_CASE("forward command: config + converted-style weights reproduce torchvisi
 
 TEST_CASE("config: configs/retinanet_r50_fpn_torchvision.yaml reads as torchvision's layout (91 classes, P6 from P5, frozen BN)") {
   const detection::RetinaNetConfig c =
-      engine::retinanet_config(engine::load_config(std::string(GHM_SOURCE_DIR_FOR_TESTS) + "/configs/retinanet_r50_fpn_torchvision.yaml", {}));
+      engine::retinanet_config(engine::load_config(::ghm::testing::source_dir() + "/configs/retinanet_r50_fpn_torchvision.yaml", {}));
   CHECK(c.num_classes == 91);
   CHECK(c.p6_source == nn::P6Source::P5);
   CHECK(c.backbone.depth == 50);

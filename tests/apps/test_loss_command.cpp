@@ -22,6 +22,7 @@
 #include "apps/commands.h"
 #include "core/runtime_info.h"
 #include "io/safetensors.h"
+#include "test_paths.h"
 
 using namespace ghm;
 
@@ -38,7 +39,7 @@ std::vector<std::string> split(const std::string& s) {
 
 std::vector<std::string> fixture_cases() {
   std::vector<std::string> cases;
-  for (const auto& e : std::filesystem::directory_iterator(GHM_TEST_DATA_DIR)) {
+  for (const auto& e : std::filesystem::directory_iterator(::ghm::testing::test_data_dir())) {
     const std::string name = e.path().filename().string();
     const std::string suffix = ".in.safetensors";
     if (name.starts_with("losses_") && name.ends_with(suffix)) cases.push_back(name.substr(0, name.size() - suffix.size()));
@@ -67,8 +68,8 @@ TEST_CASE("loss command: agrees with the PyTorch reference on every fixture") {
   std::filesystem::create_directories(tmp);
   for (const std::string& c : cases) {
     CAPTURE(c);
-    const std::string in = std::string(GHM_TEST_DATA_DIR) + "/" + c + ".in.safetensors";
-    const std::string ref_path = std::string(GHM_TEST_DATA_DIR) + "/" + c + ".out.safetensors";
+    const std::string in = ::ghm::testing::test_data_dir() + "/" + c + ".in.safetensors";
+    const std::string ref_path = ::ghm::testing::test_data_dir() + "/" + c + ".out.safetensors";
     const std::string out = (tmp / (c + ".out.safetensors")).string();
     const io::SafetensorsData input = io::load_safetensors(in);
     std::vector<std::string> args = split(input.metadata.at("options"));
@@ -114,7 +115,7 @@ TEST_CASE("loss command: agrees with the PyTorch reference on every fixture") {
 }
 
 TEST_CASE("loss command: a device it cannot use is an error naming the device and the reason") {
-  const std::string in = std::string(GHM_TEST_DATA_DIR) + "/" + fixture_cases().front() + ".in.safetensors";
+  const std::string in = ::ghm::testing::test_data_dir() + "/" + fixture_cases().front() + ".in.safetensors";
   const auto out = std::filesystem::temp_directory_path() / ("ghm_loss_dev_" + std::to_string(::getpid()) + ".st");
   CHECK_THROWS_WITH_AS(app::run_loss({"--kind", "bce", "--in", in, "--out", out.string(), "--device", "gpu"}),
                        doctest::Contains("device 'gpu' must be cpu, cuda or cuda:I"), std::exception);

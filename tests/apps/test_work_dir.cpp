@@ -100,6 +100,7 @@ class StderrCapture {
 struct WorkDirSetup : testing::TinyDetector {
   WorkDirSetup()
       : TinyDetector("work_dir",
+                     "  threads: 2\n"  // fixed, so resumed losses match bit for bit whatever the load
                      "  batch_size: 4\n"
                      "  epochs: 2\n"
                      "  lr: 0.01\n"

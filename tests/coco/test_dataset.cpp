@@ -14,6 +14,7 @@
 #include "core/check.h"
 #include "coco/dataset.h"
 #include "scratch_dir.h"
+#include "test_paths.h"
 
 using ghm::testing::ScratchDir;
 using namespace ghm::coco;
@@ -424,7 +425,7 @@ TEST_CASE("coco dataset: the COCO fixtures of tests/data, counted as Python's js
   for (const Expected& e : cases) {
     CAPTURE(e.name);
     const Dataset data =
-        load_dataset(std::string(GHM_TEST_DATA_DIR) + "/cocoeval_" + e.name + ".gt.json", quiet());
+        load_dataset(::ghm::testing::test_data_dir() + "/cocoeval_" + e.name + ".gt.json", quiet());
     CHECK(data.images.size() == e.images);
     CHECK(data.report.annotations == static_cast<std::int64_t>(e.annotations));
     CHECK(data.boxes.size() == e.boxes);

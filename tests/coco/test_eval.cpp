@@ -26,6 +26,7 @@
 #include "coco/eval.h"
 #include "io/json.h"
 #include "scratch_dir.h"
+#include "test_paths.h"
 
 using namespace ghm;
 using namespace ghm::coco;
@@ -36,7 +37,7 @@ constexpr double kTolerance = 1e-6;
 
 std::vector<std::string> fixture_cases() {
   std::vector<std::string> cases;
-  for (const auto& e : std::filesystem::directory_iterator(GHM_TEST_DATA_DIR)) {
+  for (const auto& e : std::filesystem::directory_iterator(::ghm::testing::test_data_dir())) {
     const std::string name = e.path().filename().string();
     const std::string suffix = ".stats.json";
     if (name.starts_with("cocoeval_") && name.ends_with(suffix)) cases.push_back(name.substr(0, name.size() - suffix.size()));
@@ -85,7 +86,7 @@ TEST_CASE("coco eval: agrees with pycocotools on every fixture") {
   REQUIRE(cases.size() >= 5);
   for (const std::string& c : cases) {
     CAPTURE(c);
-    const std::string base = std::string(GHM_TEST_DATA_DIR) + "/" + c;
+    const std::string base = ::ghm::testing::test_data_dir() + "/" + c;
     const GroundTruth gt = load_ground_truth(base + ".gt.json");
     const Detections dt = load_detections(base + ".dt.json", gt);
     const EvalResult r = evaluate_bbox(gt, dt);
@@ -130,7 +131,7 @@ TEST_CASE("coco eval: agrees with pycocotools on every fixture") {
 }
 
 TEST_CASE("coco eval: the result does not depend on the thread count") {
-  const std::string base = std::string(GHM_TEST_DATA_DIR) + "/cocoeval_random_float";
+  const std::string base = ::ghm::testing::test_data_dir() + "/cocoeval_random_float";
   const GroundTruth gt = load_ground_truth(base + ".gt.json");
   const Detections dt = load_detections(base + ".dt.json", gt);
   const int threads = omp_get_max_threads();
@@ -224,7 +225,7 @@ TEST_CASE("coco eval: the ground truth holds every annotation as the general JSO
   // category order, against io::Json's reading of the same file.
   for (const std::string& c : fixture_cases()) {
     CAPTURE(c);
-    const std::string path = std::string(GHM_TEST_DATA_DIR) + "/" + c + ".gt.json";
+    const std::string path = ::ghm::testing::test_data_dir() + "/" + c + ".gt.json";
     const GroundTruth gt = load_ground_truth(path);
     const io::Json doc = io::Json::parse(testing::read_file(path), path);
     std::vector<std::int64_t> image_ids;
@@ -258,7 +259,7 @@ TEST_CASE("coco eval: the ground truth holds every annotation as the general JSO
 TEST_CASE("coco eval: the training and evaluation views of a fixture hold the same boxes") {
   for (const std::string& c : fixture_cases()) {
     CAPTURE(c);
-    const std::string path = std::string(GHM_TEST_DATA_DIR) + "/" + c + ".gt.json";
+    const std::string path = ::ghm::testing::test_data_dir() + "/" + c + ".gt.json";
     const GroundTruth gt = load_ground_truth(path);
     LoadOptions quiet;
     quiet.warnings = Warnings::Collect;

@@ -27,6 +27,7 @@
 #include "detection/targets.h"
 #include "io/safetensors.h"
 #include "nn/optim.h"
+#include "test_paths.h"
 
 using namespace ghm;
 using ghm::testing::normalised_error;
@@ -196,7 +197,7 @@ TEST_CASE("cuda model: the loss command on the GPU equals the CPU on every loss 
   const auto tmp = std::filesystem::temp_directory_path() / ("ghm_cuda_loss_cmd_" + std::to_string(::getpid()));
   std::filesystem::create_directories(tmp);
   std::vector<std::string> cases;
-  for (const auto& e : std::filesystem::directory_iterator(GHM_TEST_DATA_DIR)) {
+  for (const auto& e : std::filesystem::directory_iterator(::ghm::testing::test_data_dir())) {
     const std::string name = e.path().filename().string(), suffix = ".in.safetensors";
     if (name.starts_with("losses_") && name.ends_with(suffix)) cases.push_back(name.substr(0, name.size() - suffix.size()));
   }
@@ -204,7 +205,7 @@ TEST_CASE("cuda model: the loss command on the GPU equals the CPU on every loss 
   REQUIRE(cases.size() >= 10);
   for (const std::string& c : cases) {
     CAPTURE(c);
-    const std::string in = std::string(GHM_TEST_DATA_DIR) + "/" + c + ".in.safetensors";
+    const std::string in = ::ghm::testing::test_data_dir() + "/" + c + ".in.safetensors";
     std::vector<std::string> args;
     std::istringstream options(io::load_safetensors(in).metadata.at("options"));
     for (std::string w; options >> w;) args.push_back(w);

@@ -19,6 +19,7 @@ const std::map<std::string, std::set<std::string>>& allowed_layers() {
       {"nn", {"nn", "core"}},
       {"losses", {"losses", "core"}},
       {"coco", {"coco", "io", "core"}},
+      {"fuzz", {"fuzz", "coco", "io", "core"}},
       {"detection", {"detection", "nn", "losses", "core"}},
       {"engine", {"engine", "detection", "coco", "nn", "losses", "io", "core"}},
       {"bench", {"bench", "engine", "detection", "coco", "nn", "losses", "io", "core"}},
@@ -70,6 +71,7 @@ std::map<std::string, std::set<std::string>> ghm_link_edges(const std::string& c
 
 std::string layer_of_library(const std::string& library) {
   if (library == "ghm_retinanet") return "apps";
+  if (library.starts_with("ghm_fuzz_")) return "fuzz";  // the libFuzzer binaries, ghm_fuzz_<target>
   if (!library.starts_with("ghm_")) return "";
   const std::string name = library.substr(4);
   return allowed_layers().contains(name) ? name : "";

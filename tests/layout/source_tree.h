@@ -7,6 +7,7 @@
 //     bench     the C++ side of the benchmarks                ghm_bench
 //     engine    config, trainer, inference, checkpoints       ghm_engine
 //     detection shared detector parts; retinanet/             ghm_detection
+//     fuzz      fuzz targets over the io and coco readers     ghm_fuzz, ghm_fuzz_<target>
 //     coco      COCO readers and the evaluator                ghm_coco
 //     losses    GHM-C, GHM-R, baselines                       ghm_losses
 //     nn        modules, backbones, FPN, optimiser            ghm_nn

@@ -9,11 +9,10 @@
 #include <vector>
 
 #include "layout/source_tree.h"
+#include "test_paths.h"
 
 namespace ghm::testing {
 namespace {
-
-const std::string kRoot = GHM_SOURCE_DIR_FOR_TESTS;
 
 std::string numbered_lines(std::size_t n) {
   std::string text;
@@ -58,14 +57,14 @@ TEST_CASE("layout: the rules themselves, on made-up sources") {
 }
 
 TEST_CASE("layout: every include points down the layers") {
-  const std::vector<std::string> files = source_files(kRoot);
+  const std::vector<std::string> files = source_files(source_dir());
   REQUIRE(files.size() > 100);  // the tree was found
   int checked = 0;
   for (const std::string& file : files) {
     const std::string layer = layer_of(file);
     if (layer.empty()) continue;
     const auto& allowed = allowed_layers().at(layer);
-    for (const std::string& header : layer_includes(read_text(kRoot + "/" + file))) {
+    for (const std::string& header : layer_includes(read_text(source_dir() + "/" + file))) {
       ++checked;
       INFO(file, " includes ", header);
       CHECK(allowed.contains(layer_of(header)));
@@ -77,7 +76,7 @@ TEST_CASE("layout: every include points down the layers") {
 TEST_CASE("layout: every library links only the libraries of the layers below it") {
   int checked = 0;
   for (const auto& [layer, allowed] : allowed_layers()) {
-    const auto edges = ghm_link_edges(read_text(kRoot + "/" + layer + "/CMakeLists.txt"));
+    const auto edges = ghm_link_edges(read_text(source_dir() + "/" + layer + "/CMakeLists.txt"));
     for (const auto& [target, libraries] : edges) {
       INFO(layer, "/CMakeLists.txt: ", target);
       CHECK(layer_of_library(target) == layer);
@@ -93,8 +92,8 @@ TEST_CASE("layout: every library links only the libraries of the layers below it
 }
 
 TEST_CASE("layout: files stay under the size limit and long functions say why") {
-  for (const std::string& file : source_files(kRoot)) {
-    const std::string text = read_text(kRoot + "/" + file);
+  for (const std::string& file : source_files(source_dir())) {
+    const std::string text = read_text(source_dir() + "/" + file);
     const auto lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
     INFO(file, ": ", lines, " lines");
     CHECK(lines <= kMaxFileLines);

@@ -32,6 +32,7 @@
 #include "detection/retinanet/model.h"
 #include "io/safetensors.h"
 #include "nn/torchvision_formula.h"
+#include "test_paths.h"
 
 using namespace ghm;
 
@@ -41,7 +42,7 @@ constexpr double kTolerance = 1e-4;
 
 void check_against_torchvision(const std::string& name, const nn::ResNetConfig& backbone) {
   const io::SafetensorsData f =
-      io::load_safetensors(std::string(GHM_TEST_DATA_DIR) + "/model_" + name + ".safetensors");
+      io::load_safetensors(::ghm::testing::test_data_dir() + "/model_" + name + ".safetensors");
   REQUIRE(f.metadata.at("formula") == "sin-v1");
   REQUIRE(f.metadata.at("p6") == "P5");
   REQUIRE(std::stoi(f.metadata.at("depth")) == backbone.depth);

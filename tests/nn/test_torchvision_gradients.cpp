@@ -50,6 +50,7 @@
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "nn/torchvision_formula.h"
+#include "test_paths.h"
 
 using namespace ghm;
 
@@ -70,7 +71,7 @@ Tensor loss_weight(bool cls, const Tensor& like, std::size_t level) {
 
 TEST_CASE("torchvision: RetinaNet-R18-FPN gradients with BatchNorm2d in training mode equal torchvision's") {
   const io::SafetensorsData f =
-      io::load_safetensors(std::string(GHM_TEST_DATA_DIR) + "/model_grad_r18_train.safetensors");
+      io::load_safetensors(::ghm::testing::test_data_dir() + "/model_grad_r18_train.safetensors");
   REQUIRE(f.metadata.at("formula") == "sin-v1");
   REQUIRE(f.metadata.at("p6") == "P5");
   REQUIRE(f.metadata.at("norm") == "BatchNorm2d");

@@ -15,7 +15,7 @@
 //     Entries with a TF32 tolerance run again with TF32 allowed (core/cuda/math_mode.h).
 //   test_op_coverage.cpp (CPU, every build): the table against the sources, so that an op cannot
 //     land without an entry. The ops are read from the sources themselves (the test gets the
-//     source directory as GHM_SOURCE_DIR_FOR_TESTS): every function declared in core/ops/*.h that
+//     source tree from tests/test_paths.h): every function declared in core/ops/*.h that
 //     takes a tensor (the public op API; each one runs its CPU or its CUDA kernel by the operands'
 //     device), and every op name that core/ passes to record_op (the ops with a backward, Tensor
 //     methods included). A list kept by hand, or a registry in core/ops, could itself be forgotten

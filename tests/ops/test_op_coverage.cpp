@@ -12,6 +12,7 @@
 #include <string>
 
 #include "op_table.h"
+#include "test_paths.h"
 
 using namespace ghm::testing;
 
@@ -85,7 +86,7 @@ std::set<std::string> table_ops() {
 }  // namespace
 
 TEST_CASE("op table: every op in core/ops and every op with a backward has an entry") {
-  const fs::path root = GHM_SOURCE_DIR_FOR_TESTS;
+  const fs::path root = ::ghm::testing::source_dir();
   const std::set<std::string> declared = declared_ops(root), recorded = recorded_ops(root), table = table_ops();
   // The scans themselves: a broken pattern or path would find nothing and pass.
   for (const char* known : {"conv2d", "batch_norm", "gather", "sum", "broadcast_to", "frozen_batch_norm_affine"})
