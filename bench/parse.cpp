@@ -45,7 +45,7 @@ struct Row {
   std::string format;
   std::int64_t keys = 0;
   double ms = 0, ms_double = 0;  // N keys, 2N keys
-  double per_doubling() const { return ms_double / ms; }
+  double per_doubling() const { return ms > 0 ? ms_double / ms : 0; }  // 0: too fast to tell
 };
 
 }  // namespace

@@ -156,6 +156,9 @@ detection::RetinaNetConfig retinanet_config(const io::Json& config) {
   c.backbone.norm = norm == "bn" ? nn::NormKind::BatchNorm : nn::NormKind::FrozenBatchNorm;
   c.backbone.frozen_stages = static_cast<int>(b.at("frozen_stages").as_int());
   c.backbone.base_width = int_in(b.at("base_width"), 1, kMaxWidth, "base_width");
+  GHM_CHECK(std::int64_t{c.backbone.groups} * c.backbone.width_per_group <= kMaxWidth, b.at("groups").location(),
+            ": groups x width_per_group = ", std::int64_t{c.backbone.groups} * c.backbone.width_per_group,
+            " channels is more than ", kMaxWidth);
   const io::Json& f = m.at("fpn");
   c.width = int_in(f.at("width"), 1, kMaxWidth, "width");
   const std::string p6 = f.at("p6_from").as_string();

@@ -58,13 +58,22 @@ fs::path common_folder(const std::vector<fs::path>& files) {
 }  // namespace
 
 std::vector<DetectOutput> plan_detect_outputs(const std::vector<std::string>& inputs, const std::string& out_dir) {
+  GHM_CHECK(!inputs.empty(), "detect: no input images");
+  std::error_code ec;
+  GHM_CHECK(!fs::exists(out_dir, ec) || fs::is_directory(out_dir, ec), "detect: --out '", out_dir,
+            "' exists and is not a folder");
   const fs::path out_real = fs::weakly_canonical(fs::absolute(out_dir));
+  const fs::path out_given = fs::absolute(out_dir).lexically_normal();
   std::vector<std::string> files;
   std::vector<fs::path> where;  // absolute, normal, links kept: the structure the user sees
   std::set<fs::path> seen;      // links resolved: the same file given twice
   for (const std::string& f : expand_inputs(inputs)) {
     const fs::path real = fs::weakly_canonical(fs::absolute(f));
-    GHM_CHECK(!is_inside(real, out_real), "detect: the output folder '", out_dir, "' holds the input '", f,
+    // Where the file is, and where it seems to be (a link in the output folder to an image
+    // elsewhere would have its target replaced by the drawing).
+    const fs::path given = fs::absolute(f).lexically_normal();
+    GHM_CHECK(!is_inside(real, out_real) && !is_inside(given, out_given) && !is_inside(given, out_real),
+              "detect: the output folder '", out_dir, "' holds the input '", f,
               "'; outputs would overwrite or mix with the images; choose another --out");
     if (!seen.insert(real).second) continue;
     files.push_back(f);
@@ -88,6 +97,10 @@ std::vector<DetectOutput> plan_detect_outputs(const std::vector<std::string>& in
     GHM_CHECK(fresh, "detect: '", files[it->second], "' and '", files[i], "' would both write ",
               (fs::path(out_dir) / rel[i]).string(), ".json; give them in separate runs");
     plan.push_back({files[i], (fs::path(out_dir) / rel[i]).string()});
+    // Last guard: no output may be an input under another name (links inside the tree).
+    for (const char* ext : {".json", ".jpg"})
+      GHM_CHECK(!seen.contains(fs::weakly_canonical(fs::absolute(plan.back().stem + ext))), "detect: the output ",
+                plan.back().stem, ext, " would replace an input image; choose another --out");
   }
   return plan;
 }

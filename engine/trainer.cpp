@@ -34,6 +34,18 @@ std::atomic<int> g_stop_signal{0};
 
 extern "C" void on_stop_signal(int signal) { g_stop_signal.store(signal); }
 
+// Puts back the OpenMP thread count of the caller when a training run ends.
+class OmpThreadsRestorer {
+ public:
+  OmpThreadsRestorer() : threads_(omp_get_max_threads()) {}
+  ~OmpThreadsRestorer() { omp_set_num_threads(threads_); }
+  OmpThreadsRestorer(const OmpThreadsRestorer&) = delete;
+  OmpThreadsRestorer& operator=(const OmpThreadsRestorer&) = delete;
+
+ private:
+  int threads_;
+};
+
 // Routes SIGINT/SIGTERM to a flag for the lifetime of a training run.
 class StopSignals {
  public:
@@ -343,6 +355,7 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   const detection::DetectionLossConfig loss_cfg = loss_config(config);
   const TestConfig test = test_config(config);
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
+  const OmpThreadsRestorer restore_threads;  // the fair share below may change the count
   if (train.threads > 0) omp_set_num_threads(train.threads);
 
   claim_work_dir(options);
@@ -392,7 +405,8 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
 
   // train.threads: 0 follows the machine: a core kept busy by another program is left to it.
   std::optional<cpu::FairShare> share;
-  if (train.threads == 0 && !device.is_cuda()) share.emplace(omp_get_max_threads(), omp_get_num_procs());
+  if (train.threads == 0 && !device.is_cuda() && cpu::fair_share_applies())
+    share.emplace(omp_get_max_threads(), omp_get_num_procs());
   StopSignals signals;
   IntervalStats interval;
   const LogContext context{per_epoch * train.epochs, progress.iteration, train.epochs, Clock::now()};

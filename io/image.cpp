@@ -157,12 +157,12 @@ Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name)
   check_complete(bytes, name);
   int width = 0, height = 0, channels_in_file = 0;
   // The size from the header first: a small file can declare a huge image (a decompression bomb).
-  if (stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file) != 0) {
-    const std::uint64_t pixels = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
-    const std::uint64_t most = input_limits().image_pixels;
-    GHM_CHECK(pixels <= most, "cannot decode image '", name, "': ", width, "x", height, " is ", pixels,
-              " pixels, more than the limit of ", most, " (GHM_MAX_IMAGE_PIXELS raises it)");
-  }
+  GHM_CHECK(stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file) != 0,
+            "cannot decode image '", name, "': ", stb_reason());
+  const std::uint64_t count = static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(height);
+  const std::uint64_t most = input_limits().image_pixels;
+  GHM_CHECK(count <= most, "cannot decode image '", name, "': ", width, "x", height, " is ", count,
+            " pixels, more than the limit of ", most, " (GHM_MAX_IMAGE_PIXELS raises it)");
   const std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels_in_file, 3),
       stbi_image_free);

@@ -16,7 +16,6 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
-#include <vector>
 
 #include "core/check.h"
 
@@ -80,9 +79,10 @@ std::uint64_t parse_limit_value(const std::string& text, const char* variable) {
   else if (suffix == "T" || suffix == "t") shift = 40;
   GHM_CHECK(digits > 0 && digits <= 15 && shift >= 0, variable, "='", text,
             "' is not a positive count (a number with an optional K, M, G or T suffix)");
-  const std::uint64_t value = std::strtoull(text.substr(0, digits).c_str(), nullptr, 10) << shift;
-  GHM_CHECK(value > 0, variable, "='", text, "' must be positive");
-  return value;
+  const std::uint64_t count = std::strtoull(text.substr(0, digits).c_str(), nullptr, 10);
+  GHM_CHECK(count > 0, variable, "='", text, "' must be positive");
+  GHM_CHECK(count <= (std::uint64_t{1} << 62) >> shift, variable, "='", text, "' is more than 2^62");
+  return count << shift;
 }
 
 InputLimits input_limits() {
@@ -118,20 +118,25 @@ FileBytes read_input_file(const std::string& path, const char* what, ByteLimit l
     GHM_CHECK(got == out.size, what, " '", path, "' ended after ", got, " of its ", out.size,
               " bytes (did it change while being read?)");
   } else {  // a stream: read with the limit as the bound
-    // Capacity never beyond limit + 1: one byte past the limit is enough to refuse.
-    const std::uint64_t most = limit.bytes + 1;
-    std::vector<char> buffer(static_cast<std::size_t>(std::min<std::uint64_t>(std::uint64_t{64} << 10, most)));
+    // Capacity never beyond limit + 1: one byte past the limit is enough to refuse. The buffer
+    // (with room for the padding) doubles, one copy per doubling, and is handed over as it is.
+    const std::uint64_t most = std::min<std::uint64_t>(limit.bytes, std::uint64_t{1} << 62) + 1;
+    std::size_t capacity = static_cast<std::size_t>(std::min<std::uint64_t>(std::uint64_t{64} << 10, most));
+    out.bytes = std::make_unique_for_overwrite<char[]>(capacity + padding);
     std::size_t size = 0;
     for (;;) {
-      if (size == buffer.size()) buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(2 * size, most)));
-      const std::size_t got = read_some(f.fd, buffer.data() + size, buffer.size() - size, path, what);
+      if (size == capacity) {
+        capacity = static_cast<std::size_t>(std::min<std::uint64_t>(2 * std::uint64_t{capacity}, most));
+        auto grown = std::make_unique_for_overwrite<char[]>(capacity + padding);
+        std::memcpy(grown.get(), out.bytes.get(), size);
+        out.bytes = std::move(grown);
+      }
+      const std::size_t got = read_some(f.fd, out.bytes.get() + size, capacity - size, path, what);
       size += got;
       if (size > limit.bytes || got == 0) break;
     }
     if (size > limit.bytes) fail_too_large(path, what, "a stream of more than that", limit);
     out.size = size;
-    out.bytes = std::make_unique_for_overwrite<char[]>(size + padding);
-    std::memcpy(out.bytes.get(), buffer.data(), size);
   }
   std::memset(out.bytes.get() + out.size, 0, padding);
   return out;

@@ -2,6 +2,9 @@
 // process's own (the fewest of three looks), and the median of the last few samples.
 #include "core/cpu/fair_share.h"
 
+#include <omp.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -55,6 +58,11 @@ int other_runnable_tasks() {
     fewest = fewest < 0 ? others : std::min(fewest, others);
   }
   return fewest;
+}
+
+bool fair_share_applies() {
+  const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return online > 0 && omp_get_num_procs() >= online;
 }
 
 int fair_thread_count(int most, int cores, int others) { return std::clamp(cores - others, 1, std::max(1, most)); }

@@ -25,6 +25,11 @@ namespace ghm::cpu {
 // Runnable tasks on the machine other than this process's threads; -1 when /proc cannot tell.
 int other_runnable_tasks();
 
+// Whether the count means anything here: procs_running covers every online core, so a process
+// limited to some of them (taskset, a container's cpuset) cannot tell which tasks run on its own
+// cores, and keeps its thread count.
+bool fair_share_applies();
+
 // The thread count for `others` busy tasks: clamp(cores - others, 1, most).
 int fair_thread_count(int most, int cores, int others);
 

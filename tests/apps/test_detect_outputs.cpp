@@ -132,3 +132,25 @@ TEST_CASE("detect: two images with one name both get their outputs, and --out on
   CHECK(listing() == std::vector<std::string>{"img.jpg"});
   CHECK(fs::file_size(a / "img.jpg") == before);
 }
+
+TEST_CASE("detect outputs: links in the output folder to images elsewhere are refused, so no target is replaced") {
+  const testing::ScratchDir d("detect_plan");
+  const fs::path r = d.path();
+  touch(r / "store" / "x.jpg");
+  fs::create_directories(r / "sel");
+  fs::create_symlink(r / "store" / "x.jpg", r / "sel" / "x.jpg");
+  CHECK_THROWS_WITH_AS(engine::plan_detect_outputs({(r / "sel").string()}, (r / "sel").string()),
+                       doctest::Contains("holds the input"), Error);
+  // An output that is, through a link inside --out, one of the inputs.
+  fs::create_directories(r / "out");
+  fs::create_directory_symlink(r / "store", r / "out" / "store");
+  touch(r / "other" / "a.jpg");
+  CHECK_THROWS_WITH_AS(engine::plan_detect_outputs({(r / "store" / "x.jpg").string(), (r / "other" / "a.jpg").string()},
+                                                   (r / "out").string()),
+                       doctest::Contains("would replace an input image"), Error);
+  // An --out that is a file, and no inputs at all.
+  touch(r / "file.txt");
+  CHECK_THROWS_WITH_AS(engine::plan_detect_outputs({(r / "store").string()}, (r / "file.txt").string()),
+                       doctest::Contains("is not a folder"), Error);
+  CHECK_THROWS_AS(engine::plan_detect_outputs({}, (r / "out").string()), Error);
+}

@@ -43,15 +43,37 @@ int train_then_signal(const ghm::testing::TinyDetector& t, const fs::path& work_
   posix_spawn_file_actions_init(&files);
   posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, (work_dir.string() + ".out").c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // The child starts with no signal blocked and the default actions, whatever this process has.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none, stops;
+  sigemptyset(&none);
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGTERM);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &stops);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  const int spawned = posix_spawn(&pid, argv[0], &files, nullptr, argv.data(), environ);
+  const int spawned = posix_spawn(&pid, argv[0], &files, &attributes, argv.data(), environ);
   posix_spawn_file_actions_destroy(&files);
+  posix_spawnattr_destroy(&attributes);
   REQUIRE(spawned == 0);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!has_logged(work_dir / "log.jsonl") && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ::kill(pid, signal);
   int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool exited = false;
+  while (!has_logged(work_dir / "log.jsonl") && std::chrono::steady_clock::now() < deadline &&
+         !(exited = ::waitpid(pid, &status, WNOHANG) == pid))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (exited || !has_logged(work_dir / "log.jsonl")) {
+    if (!exited) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+    }
+    FAIL("train logged no iteration before " << (exited ? "exiting" : "the deadline") << "; see "
+                                                    << work_dir.string() << ".out");
+  }
+  ::kill(pid, signal);
   while (::waitpid(pid, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline + std::chrono::seconds(60)) {
       ::kill(pid, SIGKILL);

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +44,8 @@ TEST_CASE("fair share: a busy process beside this one counts as another runnable
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives the test
+    ::alarm(30);
     volatile unsigned long spin = 0;
     for (;;) {  // busy until killed
       spin = spin + 1;
