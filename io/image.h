@@ -1,4 +1,5 @@
-// 8-bit RGB images: decoding (JPEG, PNG, BMP and the other formats stb_image reads) and encoding
+// 8-bit RGB images: decoding (JPEG, PNG and BMP; the other formats stb_image reads are refused,
+// their decoders in Debian's stb 2.27 being unsafe on crafted files) and encoding
 // (JPEG, PNG). Grayscale, gray+alpha and RGBA inputs become RGB (alpha is dropped, not blended).
 //
 // Layout: data[(y * width + x) * 3 + c], rows top to bottom, c = R, G, B.

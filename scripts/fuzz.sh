@@ -6,6 +6,8 @@
 #   bash scripts/fuzz.sh [options]
 #
 #   --time SECONDS    how long to fuzz each target (default 60)
+#   --seed N          libFuzzer's random seed (default 0: a new one each run); CI fixes it, so a
+#                     run explores the same inputs in the same order every time
 #   --target NAME     fuzz only this target; may be repeated (default: all of fuzz/corpus/)
 #   --build-dir DIR   build directory (default: build-fuzz/ in the repo)
 #   -j N              parallel build jobs (default: nproc)
@@ -22,7 +24,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  sed -n '2,25s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 die() {
@@ -31,6 +33,7 @@ die() {
 }
 
 seconds=60
+seed=0
 targets=()
 build_dir=""
 jobs="$(nproc)"
@@ -43,6 +46,11 @@ while (($# > 0)); do
       shift
       ;;
     --time=*) seconds="${1#--time=}" ;;
+    --seed)
+      (($# >= 2)) || die "--seed needs a number"
+      seed="$2"
+      shift
+      ;;
     --target)
       (($# >= 2)) || die "--target needs a target name"
       targets+=("$2")
@@ -68,6 +76,7 @@ while (($# > 0)); do
 done
 
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || die "--time wants a positive number of seconds, got '$seconds'"
+[[ "$seed" =~ ^[0-9]+$ ]] || die "--seed wants a non-negative number, got '$seed'"
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || die "-j wants a positive number, got '$jobs'"
 # Work from the repository root. The default build directory lies there; a relative --build-dir
 # is taken from the caller's directory.
@@ -144,7 +153,7 @@ for t in "${targets[@]}"; do
   started=$SECONDS
   set +e
   "$binary" "$corpus" "${options[@]}" -max_len="$(max_len_of "$t")" -timeout=10 -rss_limit_mb=2048 \
-    -malloc_limit_mb=1024 -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$findings/" > "$log" 2>&1
+    -malloc_limit_mb=1024 -max_total_time="$seconds" -print_final_stats=1 -seed="$seed" -artifact_prefix="$findings/" > "$log" 2>&1
   status=$?
   set -e
   elapsed=$((SECONDS - started))
