@@ -27,9 +27,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 
 #include "core/check.h"
+#include "io/key_set.h"
 
 namespace ghm::io {
 
@@ -182,7 +182,7 @@ class JsonScanner {
 
  private:
   // The keys of one object, for finding repeats: a linear search over the few keys of a usual
-  // object, kept on the stack; a hash set once an object has more.
+  // object, kept on the stack; a flat hash set (key_set.h) once an object has more.
   class KeyScope {
    public:
     explicit KeyScope(JsonScanner& s) : s_(s), first_decoded_(s.decoded_keys_.size()) {}
@@ -201,10 +201,10 @@ class JsonScanner {
         return false;
       }
       if (many_ == nullptr) {
-        many_ = std::make_unique<std::unordered_set<std::string_view>>();
-        for (std::size_t i = 0; i < kFewKeys; ++i) many_->emplace(few_data_[i], few_sizes_[i]);
+        many_ = std::make_unique<KeySet>();
+        for (std::size_t i = 0; i < kFewKeys; ++i) many_->insert({few_data_[i], few_sizes_[i]}, 0);
       }
-      return !many_->insert(key).second;
+      return many_->insert(key, 0) != nullptr;
     }
 
    private:
@@ -216,7 +216,7 @@ class JsonScanner {
     std::array<const char*, kFewKeys> few_data_;
     std::array<std::size_t, kFewKeys> few_sizes_;
     std::size_t count_ = 0;
-    std::unique_ptr<std::unordered_set<std::string_view>> many_;
+    std::unique_ptr<KeySet> many_;
   };
 
   void check_depth(int depth) const {

@@ -131,10 +131,9 @@ void YamlParser::parse_block_mapping(int indent, const std::string& path, int de
 
 void YamlParser::check_duplicate(KeyOffsets& key_offsets, const std::string& key, std::size_t offset,
                                  const std::string& path) const {
-  const auto [first, inserted] = key_offsets.try_emplace(key, offset);
-  if (!inserted)
+  if (const std::size_t* first = key_offsets.insert(key, offset))
     fail_at(offset, "duplicate key '", key, "' at ", join_path(path, key), " (first defined at line ",
-            line_of(first->second), ")");
+            line_of(*first), ")");
 }
 
 // Writes `key` and its ':' to the mapping's JSON text, after a ',' unless it is the first.

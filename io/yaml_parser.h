@@ -10,7 +10,7 @@
 // The parser writes the document as JSON text as it goes (json_), which Json::parse then reads so
 // that every value carries its source and path for later accessor errors. Writing text rather than
 // building a tree keeps a mapping of n keys O(n): the only per-key lookup is the duplicate check,
-// a hash map per mapping. Nesting is capped at kMaxDepth, well below Json::parse's own cap, so
+// a flat hash set per mapping (key_set.h). Nesting is capped at kMaxDepth, well below Json::parse's own cap, so
 // hostile input cannot overflow the stack.
 //
 // The methods are defined in three files:
@@ -24,10 +24,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "core/check.h"
 #include "io/json.h"
+#include "io/key_set.h"
 
 namespace ghm::io {
 
@@ -53,7 +53,7 @@ class YamlParser {
  private:
   enum class NodeKind { Scalar, Sequence, Mapping };
   // The first line of each key in one mapping, to report a duplicate with its first definition.
-  using KeyOffsets = std::unordered_map<std::string, std::size_t>;
+  using KeyOffsets = KeySet;  // key -> its offset in the text
 
   // ---- errors and characters (yaml_scan.cpp) ---------------------------------------------------
 
