@@ -346,3 +346,20 @@ TEST_CASE("json scan: duplicate keys are found in small and large objects, escap
   // A key repeated in a nested object does not clash with the enclosing object's keys.
   CHECK(parse(R"({"x":{"x":{"x":1}},"y":2})").at("x").at("x").at("x").as_int() == 1);
 }
+
+TEST_CASE("key set: every key is found again across growths, with the value it was added with") {
+  ghm::io::KeySet keys;
+  const int n = 5000;  // about nine doublings of the table
+  for (int k = 0; k < n; ++k) REQUIRE(keys.insert("key" + std::to_string(k), static_cast<std::size_t>(k)) == nullptr);
+  CHECK(keys.insert("", 7) == nullptr);  // the empty key is a key
+  CHECK(keys.size() == static_cast<std::size_t>(n) + 1);
+  for (int k = 0; k < n; k += 97) {
+    const std::size_t* first = keys.insert("key" + std::to_string(k), 0);
+    REQUIRE(first != nullptr);
+    CHECK(*first == static_cast<std::size_t>(k));
+  }
+  CHECK(*keys.insert("", 0) == 7);
+  CHECK(keys.insert("key", 0) == nullptr);        // a prefix of every key is another key
+  CHECK(keys.insert("key1x", 0) == nullptr);
+  CHECK(keys.size() == static_cast<std::size_t>(n) + 3);
+}
