@@ -68,20 +68,6 @@ void dump_user_string(std::string& out, std::string_view s, const Json& owner, c
   dump_string(out, s);
 }
 
-// ".key" for identifier-like keys, else ["key"], so that paths stay unambiguous for keys such as
-// tensor names with dots in them.
-std::string member_suffix(const std::string& key) {
-  bool identifier = !key.empty() && !is_digit(key[0]);
-  for (char c : key) {
-    const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
-    identifier = identifier && word;
-  }
-  if (identifier) return "." + key;
-  std::string quoted;
-  dump_string(quoted, key);
-  return "[" + quoted + "]";
-}
-
 }  // namespace
 
 // ---- parser ------------------------------------------------------------------------------------
@@ -115,7 +101,7 @@ class JsonParser {
             depth,
             [&](std::string_view key) {
               std::string name(key);
-              Json value = parse_value(path + member_suffix(name), depth + 1);
+              Json value = parse_value(Json::member_path(path, name), depth + 1);
               members.emplace_back(std::move(name), std::move(value));
             },
             [&] { return path; });
@@ -279,6 +265,24 @@ Json& Json::set(const std::string& key, Json value) {
   }
   members.emplace_back(key, std::move(value));
   return *this;
+}
+
+std::string Json::member_path(const std::string& parent, const std::string& key) {
+  bool identifier = !key.empty() && !is_digit(key[0]);
+  for (char c : key) {
+    const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
+    identifier = identifier && word;
+  }
+  std::string path = parent;
+  if (identifier) {
+    path += '.';
+    path += key;
+    return path;
+  }
+  path += '[';
+  dump_string(path, key);
+  path += ']';
+  return path;
 }
 
 // ---- writer ------------------------------------------------------------------------------------

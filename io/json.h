@@ -91,6 +91,10 @@ class Json {
 
   std::string dump() const;
 
+  // The path location() names for member `key` of the value at `parent`: "$.lr" for an
+  // identifier-like key, else the key quoted, "$[\"layer1.0.weight\"]", so paths stay unambiguous.
+  static std::string member_path(const std::string& parent, const std::string& key);
+
  private:
   struct Number {
     double value = 0;
@@ -102,7 +106,8 @@ class Json {
   static Number integer_from(std::int64_t i) { return {static_cast<double>(i), i, true}; }
   [[noreturn]] static void fail_unsigned_range(unsigned long long i);
 
-  friend class JsonParser;
+  friend class JsonParser;  // parsers fill in values, members and locations directly:
+  friend class YamlParser;  // Object members are appended without set()'s search
   const char* type_name() const;
   [[noreturn]] void fail_type(const char* wanted) const;
   void dump_to(std::string& out) const;

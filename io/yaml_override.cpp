@@ -137,14 +137,11 @@ void apply_override(Json& config, std::string_view assignment, const std::string
     if (dot == key_text.size()) break;
     from = dot + 1;
   }
-  // The value as JSON, read back nested under its keys so that it carries the source and path it
-  // will have.
-  std::string nested = YamlParser(assignment, origin).parse_override_value(equals + 1);
-  for (auto key = keys.rbegin(); key != keys.rend(); ++key) nested = "{" + Json(*key).dump() + ":" + nested + "}";
-  const Json located_root = Json::parse(nested, origin);
-  const Json* located = &located_root;
-  for (const std::string& key : keys) located = &located->at(key);
-  config = with_override(config, keys, 0, *located, std::string(trim(assignment.substr(equals + 1))), origin);
+  // The value, located where it will sit in the config, so that later errors name that path.
+  YamlPath at;
+  for (const std::string& key : keys) at = at.member(key);
+  const Json given = YamlParser(assignment, origin).parse_override_value(equals + 1, at);
+  config = with_override(config, keys, 0, given, std::string(trim(assignment.substr(equals + 1))), origin);
 }
 
 std::vector<std::string> validate_keys(const Json& config, const Json& schema) {

@@ -7,11 +7,10 @@
 // indent_ == n, returns to its parent when indent_ < n, and calls a deeper line an error. Flow
 // collections ([...], {...}) are parsed character by character and may cross lines.
 //
-// The parser writes the document as JSON text as it goes (json_), which Json::parse then reads so
-// that every value carries its source and path for later accessor errors. Writing text rather than
-// building a tree keeps a mapping of n keys O(n): the only per-key lookup is the duplicate check,
-// a flat hash set per mapping (key_set.h). Nesting is capped at kMaxDepth, well below Json::parse's own cap, so
-// hostile input cannot overflow the stack.
+// The parser builds the Json tree as it goes: every value gets the document's source and its path
+// ($.data.train[1]) for later accessor errors, and each mapping appends its members, so a mapping
+// of n keys is O(n): the only per-key lookup is the duplicate check, a flat hash set per mapping
+// (key_set.h). Nesting is capped at kMaxDepth, so hostile input cannot overflow the stack.
 //
 // The methods are defined in three files:
 //   yaml_scan.cpp    characters and lines: errors with line and column, indentation, comments,
@@ -22,8 +21,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
 
 #include "core/check.h"
 #include "io/json.h"
@@ -36,22 +38,35 @@ inline std::string join_path(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
 
+// Where a node sits, named two ways: as Json::location() names it ($.data.train[1], $["a.b"]) and as
+// YAML errors and --set name it (data.train[1], a.b).
+struct YamlPath {
+  std::string json = "$";
+  std::string user;
+
+  YamlPath member(const std::string& key) const { return {Json::member_path(json, key), join_path(user, key)}; }
+  YamlPath element(std::size_t index) const {
+    const std::string suffix = "[" + std::to_string(index) + "]";
+    return {json + suffix, user + suffix};
+  }
+};
+
 class YamlParser {
  public:
-  YamlParser(std::string_view text, const std::string& source) : text_(text), source_(source) {}
+  YamlParser(std::string_view text, const std::string& source)
+      : text_(text), source_(source), located_source_(std::make_shared<const std::string>(source)) {}
 
-  // The whole text as one document, as JSON text.
-  std::string parse_document();
+  // The whole text as one document.
+  Json parse_document();
 
-  // The value of a --set assignment, as JSON text: text_ is the whole assignment, the value starts
-  // at `start`.
-  std::string parse_override_value(std::size_t start);
+  // The value of a --set assignment: text_ is the whole assignment, the value starts at `start`,
+  // and its values are located under `at`, where it will be put in the config.
+  Json parse_override_value(std::size_t start, const YamlPath& at);
 
   static constexpr int kMaxDepth = 100;
   static constexpr int kEndOfDocument = -1;  // indent_ when no more content lines belong to the document
 
  private:
-  enum class NodeKind { Scalar, Sequence, Mapping };
   // The first line of each key in one mapping, to report a duplicate with its first definition.
   using KeyOffsets = KeySet;  // key -> its offset in the text
 
@@ -105,27 +120,37 @@ class YamlParser {
 
   // ---- structure (yaml.cpp) --------------------------------------------------------------------
 
-  NodeKind parse_block_node(int parent_indent, const std::string& path, int depth);
+  // `value`, which the parser made, with the document's source and `json_path`.
+  Json located(Json value, std::string json_path) const {
+    value.source_ = located_source_;
+    value.path_ = std::move(json_path);
+    return value;
+  }
+  // Appends a member whose key the duplicate check has passed (no search, unlike Json::set).
+  static void append_member(Json& mapping, std::string key, Json value) {
+    std::get<Json::Object>(mapping.value_).emplace_back(std::move(key), std::move(value));
+  }
+
+  Json parse_block_node(int parent_indent, const YamlPath& path, int depth);
   bool starts_mapping_entry();
-  void parse_block_mapping(int indent, const std::string& path, int depth);
+  Json parse_block_mapping(int indent, const YamlPath& path, int depth);
   void check_duplicate(KeyOffsets& key_offsets, const std::string& key, std::size_t offset,
-                       const std::string& path) const;
-  void append_key(bool first, const std::string& key);
-  void parse_mapping_value(int indent, const std::string& key, const std::string& path, int depth);
-  void parse_block_sequence(int indent, const std::string& path, int depth);
-  NodeKind parse_inline(int block_indent, int depth);
-  void parse_flow_node(int block_indent, int depth);
+                       const YamlPath& path) const;
+  Json parse_mapping_value(int indent, const std::string& key, const YamlPath& path, int depth);
+  Json parse_block_sequence(int indent, const YamlPath& path, int depth);
+  Json parse_inline(int block_indent, const YamlPath& path, int depth);
+  Json parse_flow_node(int block_indent, const YamlPath& path, int depth);
   void skip_flow_space(int block_indent);
-  void parse_flow_sequence(int block_indent, int depth);
-  void parse_flow_mapping(int block_indent, int depth);
+  Json parse_flow_sequence(int block_indent, const YamlPath& path, int depth);
+  Json parse_flow_mapping(int block_indent, const YamlPath& path, int depth);
 
   std::string_view text_;
   std::string source_;
+  std::shared_ptr<const std::string> located_source_;  // source_, shared by every value of the document
   std::size_t pos_ = 0;
   int indent_ = kEndOfDocument;  // indentation of the line holding pos_, see next_content()
   bool at_marker_ = false;       // pos_ is on a "---" or "..." line that ended the block structure
   bool allow_comments_ = true;
-  std::string json_;  // the JSON text of what has been parsed so far
 };
 
 }  // namespace ghm::io

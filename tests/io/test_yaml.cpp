@@ -148,6 +148,16 @@ TEST_CASE("yaml: parsed values name the source and their path in accessor errors
                        doctest::Contains("test.yaml at $.optimizer.type: expected a number, got a string"),
                        ghm::Error);
   CHECK(c.at("data").at("train").at(1).at("root").location() == "test.yaml at $.data.train[1].root");
+  // Every kind of node gets its path: flow collections, empty values, quoted keys that are not
+  // identifiers, block sequences under a key at its indentation.
+  const Json d = parse("\"a.b\": {c: [1, x], e: }\nlist:\n- \n- [2]\n");
+  CHECK(d.location() == "test.yaml at $");
+  CHECK(d.at("a.b").location() == "test.yaml at $[\"a.b\"]");
+  CHECK(d.at("a.b").at("c").at(1).location() == "test.yaml at $[\"a.b\"].c[1]");
+  CHECK(d.at("a.b").at("e").location() == "test.yaml at $[\"a.b\"].e");
+  CHECK(d.at("list").at(0).location() == "test.yaml at $.list[0]");
+  CHECK(d.at("list").at(1).at(0).location() == "test.yaml at $.list[1][0]");
+  CHECK(parse("").location() == "test.yaml at $");
 }
 
 TEST_CASE("yaml: scalars") {
@@ -351,7 +361,8 @@ TEST_CASE("yaml: duplicate keys name the key and its path") {
   CHECK(contains(parse_error("a: 1\nb: 2\na: 3\n"), at(3, 1) + "duplicate key 'a' at a (first defined at line 1)"));
   CHECK(contains(parse_error("data:\n  train:\n    - name: x\n      name: y\n"),
                  "duplicate key 'name' at data.train[0].name"));
-  CHECK(contains(parse_error("a: {x: 1, \"x\": 2}\n"), at(1, 11) + "duplicate key 'x'"));
+  CHECK(contains(parse_error("a: {x: 1, \"x\": 2}\n"), at(1, 11) + "duplicate key 'x' at a.x (first defined at line 1)"));
+  CHECK(contains(parse_error("- {q: [{x: 1, x: 2}]}\n"), "duplicate key 'x' at [0].q[0].x"));
   // The same key in different mappings is fine.
   CHECK(parse("a: {x: 1}\nb: {x: 2}\n").dump() == R"({"a":{"x":1},"b":{"x":2}})");
 }
