@@ -11,6 +11,7 @@
 
 #include "apps/commands.h"
 #include "core/check.h"
+#include "dist/communicator.h"
 
 namespace {
 
@@ -90,7 +91,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ghm_retinanet: %s (see %s)\n", e.what(), help.c_str());
     return finish(2);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ghm_retinanet: error: %s\n", e.what());
+    // In a job of several processes the message names the rank, and the job ends here: the other
+    // ranks may be waiting for this one in a collective.
+    std::fprintf(stderr, "ghm_retinanet: error: %s%s\n", ghm::dist::rank_prefix().c_str(), e.what());
+    ghm::dist::end_job(1);
     return finish(1);
   }
 }

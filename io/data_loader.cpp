@@ -78,9 +78,21 @@ std::vector<std::vector<std::int64_t>> index_groups(std::int64_t dataset_size, A
   return groups;
 }
 
+// The images of one batch across all shards.
+std::int64_t global_batch_size(const LoaderConfig& config) {
+  return static_cast<std::int64_t>(config.batch_size) * config.shards;
+}
+
+// Batches of global_batch_size cut from a group, the last one short unless dropped.
+std::int64_t batches_cut(std::int64_t group_size, const LoaderConfig& config) {
+  const std::int64_t full = group_size / global_batch_size(config);
+  return full + (config.drop_last == DropLast::Off && group_size % global_batch_size(config) > 0 ? 1 : 0);
+}
+
+// Those the shards keep: a short batch with fewer images than shards is dropped.
 std::int64_t batches_in_group(std::int64_t group_size, const LoaderConfig& config) {
-  return config.drop_last == DropLast::On ? group_size / config.batch_size
-                                          : (group_size + config.batch_size - 1) / config.batch_size;
+  const std::int64_t rest = group_size % global_batch_size(config);
+  return batches_cut(group_size, config) - (config.drop_last == DropLast::Off && rest > 0 && rest < config.shards);
 }
 
 void check_config(std::int64_t dataset_size, const LoaderConfig& config, std::span<const float> aspect) {
@@ -90,6 +102,8 @@ void check_config(std::int64_t dataset_size, const LoaderConfig& config, std::sp
   GHM_CHECK(config.prefetch_batches >= 1, "data loader: prefetch_batches ", config.prefetch_batches,
             " is less than 1");
   GHM_CHECK(config.size_divisor >= 1, "data loader: size_divisor ", config.size_divisor, " is less than 1");
+  GHM_CHECK(config.shards >= 1 && config.shard >= 0 && config.shard < config.shards, "data loader: shard ",
+            config.shard, " of ", config.shards, " shards is not one of them");
   if (config.group == AspectGrouping::ByAspect || !aspect.empty())
     GHM_CHECK(static_cast<std::int64_t>(aspect.size()) == dataset_size, "data loader: ", aspect.size(),
               " aspect ratios for a dataset of ", dataset_size, " (grouping by aspect needs one per index)");
@@ -141,9 +155,9 @@ std::vector<std::vector<std::int64_t>> plan_epoch(std::int64_t dataset_size, con
   for (std::vector<std::int64_t>& group : index_groups(dataset_size, config.group, aspect)) {
     if (config.shuffle == Shuffle::On) shuffle_indices(group, rng);
     const auto size = static_cast<std::int64_t>(group.size());
-    for (std::int64_t b = 0; b < batches_in_group(size, config); ++b) {
-      const std::int64_t begin = b * config.batch_size;
-      const std::int64_t end = std::min(size, begin + config.batch_size);
+    for (std::int64_t b = 0; b < batches_cut(size, config); ++b) {
+      const std::int64_t begin = b * global_batch_size(config);
+      const std::int64_t end = std::min(size, begin + global_batch_size(config));
       batches.emplace_back(group.begin() + begin, group.begin() + end);
     }
   }
@@ -152,6 +166,15 @@ std::vector<std::vector<std::int64_t>> plan_epoch(std::int64_t dataset_size, con
       shuffle_batches(batches, rng);
     else
       std::sort(batches.begin(), batches.end(), [](const auto& a, const auto& b) { return a.front() < b.front(); });
+  }
+  if (config.shards > 1) {  // dropped after the shuffle, which so stays that of one process
+    std::erase_if(batches, [&](const auto& batch) { return batch.size() < static_cast<std::size_t>(config.shards); });
+    for (std::vector<std::int64_t>& batch : batches) {
+      const auto length = static_cast<std::int64_t>(batch.size());
+      const std::int64_t begin = config.shard * length / config.shards;
+      const std::int64_t end = (config.shard + 1) * length / config.shards;
+      batch = std::vector<std::int64_t>(batch.begin() + begin, batch.begin() + end);
+    }
   }
   return batches;
 }

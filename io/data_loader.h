@@ -17,6 +17,12 @@
 // or is dropped (DropLast::On). mmdetection instead fills a group's short batch with random
 // repeats of the group's images; the number of batches per epoch is the same.
 //
+// Shards (data-parallel training, one process per shard). With shards = S the plan is made as
+// above for batches of S * batch_size, the same on every process, and shard s takes part s of
+// each: images [s * L / S, (s + 1) * L / S) of a batch of L, so the shards of a full batch hold
+// batch_size images each and together every image of it once. A last batch with fewer images than
+// shards is dropped, so that every process runs the same number of iterations.
+//
 // Threads. `workers` threads each claim the next unclaimed batch of the plan, load its samples
 // one by one with the SampleFn, and collate them. At most `prefetch_batches` batches are claimed
 // or finished ahead of the consumer; a worker that would exceed that waits. next() waits for the
@@ -91,6 +97,9 @@ struct LoaderConfig {
   DropLast drop_last = DropLast::Off;
   AspectGrouping group = AspectGrouping::Off;
   int size_divisor = 128;     // padded batch sizes are multiples of this
+  // Data parallel: this process's part of each batch (see Shards above). shards = 1: the whole batch.
+  int shards = 1;
+  int shard = 0;              // 0 <= shard < shards
 };
 
 // Child seed of `parent` for stream/epoch/index `child`: the SplitMix64 finaliser of

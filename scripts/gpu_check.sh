@@ -10,8 +10,9 @@
 #   --build-dir DIR   a CUDA build (default: build/); built first unless --no-build
 #   --no-build        use DIR as it is, e.g. a build folder carried from another machine: it must
 #                     be configured for this GPU (-DCMAKE_CUDA_ARCHITECTURES=90 for an H100) and
-#                     this CPU (-DGHM_NATIVE=OFF when built elsewhere); it may have been configured
-#                     at another path (its ctest files are rewritten to DIR)
+#                     this CPU (-DGHM_NATIVE=OFF when built elsewhere), and without MPI
+#                     (-DGHM_MPI=OFF) unless that machine has Open MPI's libraries and mpirun;
+#                     it may have been configured at another path (its ctest files are rewritten to DIR)
 #   --no-bench        tests only
 #   --report FILE     where the report goes (default: DIR/gpu_report.md); the benchmark tables
 #                     are also appended to docs/gpu-results.md by bench/gpu/run.sh

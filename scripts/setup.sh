@@ -10,7 +10,8 @@
 # (-DGHM_CUDA=AUTO) and builds the CPU backend alone otherwise.
 set -euo pipefail
 
-packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libdnnl-dev libstb-dev libcli11-dev doctest-dev git)
+packages=(build-essential cmake ninja-build pkg-config libeigen3-dev libdnnl-dev libstb-dev libcli11-dev doctest-dev git
+          libopenmpi-dev openmpi-bin)
 python_packages=(python3-torch python3-numpy)
 fuzz_packages=(clang libclang-rt-14-dev libomp-dev)
 

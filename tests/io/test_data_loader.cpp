@@ -165,6 +165,50 @@ TEST_CASE("plan_epoch: aspect grouping keeps landscape and the others apart") {
   CHECK_THROWS_WITH(ghm::io::plan_epoch(n, c, aspect, 0), doctest::Contains("aspect ratio -1 of index 3"));
 }
 
+TEST_CASE("plan_epoch: shards split each batch of shards x batch_size, together the one-process plan") {
+  const std::int64_t n = 41;
+  std::vector<float> aspect(n);
+  for (std::int64_t i = 0; i < n; ++i) aspect[static_cast<std::size_t>(i)] = i % 3 == 1 ? 1.5f : 0.75f;
+  for (const int shards : {2, 3}) {
+    for (const AspectGrouping group : {AspectGrouping::Off, AspectGrouping::ByAspect}) {
+      LoaderConfig whole = config_with(2 * shards, 0);  // one process, the global batch
+      whole.group = group;
+      const auto plan = ghm::io::plan_epoch(n, whole, aspect, 4);
+      std::vector<std::vector<std::vector<std::int64_t>>> parts;
+      for (int s = 0; s < shards; ++s) {
+        LoaderConfig part = config_with(2, 0);
+        part.group = group;
+        part.shards = shards;
+        part.shard = s;
+        parts.push_back(ghm::io::plan_epoch(n, part, aspect, 4));
+        CHECK(DataLoader(n, synthetic_sample, part, aspect).batches_per_epoch() ==
+              static_cast<std::int64_t>(parts.back().size()));
+      }
+      // The same batches, in the same order, as one process with the global batch, except a last
+      // batch smaller than the number of shards, which the shards drop.
+      std::size_t b = 0;
+      for (const auto& batch : plan) {
+        if (batch.size() < static_cast<std::size_t>(shards)) continue;
+        std::vector<std::int64_t> joined;
+        for (int s = 0; s < shards; ++s) {
+          REQUIRE(b < parts[s].size());
+          const auto& mine = parts[s][b];
+          CHECK(!mine.empty());
+          if (batch.size() == static_cast<std::size_t>(2 * shards)) CHECK(mine.size() == 2);
+          joined.insert(joined.end(), mine.begin(), mine.end());
+        }
+        CHECK(joined == batch);
+        ++b;
+      }
+      for (int s = 0; s < shards; ++s) CHECK(parts[s].size() == b);
+    }
+  }
+  LoaderConfig bad = config_with(2, 0);
+  bad.shards = 2;
+  bad.shard = 2;
+  CHECK_THROWS_WITH(ghm::io::plan_epoch(n, bad, {}, 0), doctest::Contains("shard 2 of 2 shards is not one of them"));
+}
+
 TEST_CASE("collate: images at the top-left of a zero slot rounded up to the divisor") {
   Generator rng(0);
   std::vector<Sample> samples = {synthetic_sample(1, rng), synthetic_sample(2, rng)};  // 16 x 10 and 10 x 15

@@ -16,14 +16,15 @@ const std::map<std::string, std::set<std::string>>& allowed_layers() {
   static const std::map<std::string, std::set<std::string>> table = {
       {"core", {"core"}},
       {"io", {"io", "core"}},
+      {"dist", {"dist", "core"}},
       {"nn", {"nn", "core"}},
       {"losses", {"losses", "core"}},
       {"coco", {"coco", "io", "core"}},
       {"fuzz", {"fuzz", "coco", "io", "core"}},
       {"detection", {"detection", "nn", "losses", "core"}},
-      {"engine", {"engine", "detection", "coco", "nn", "losses", "io", "core"}},
-      {"bench", {"bench", "engine", "detection", "coco", "nn", "losses", "io", "core"}},
-      {"apps", {"apps", "bench", "engine", "detection", "coco", "nn", "losses", "io", "core"}},
+      {"engine", {"engine", "detection", "coco", "nn", "losses", "dist", "io", "core"}},
+      {"bench", {"bench", "engine", "detection", "coco", "nn", "losses", "dist", "io", "core"}},
+      {"apps", {"apps", "bench", "engine", "detection", "coco", "nn", "losses", "dist", "io", "core"}},
   };
   return table;
 }

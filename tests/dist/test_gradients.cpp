@@ -1,0 +1,60 @@
+// Data-parallel exchanges (dist/gradients.h) against their definitions; like test_communicator.cpp
+// these cases run alone and under mpirun -np 2 and 3 (hence the "communicator:" names).
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/ops/elementwise.h"
+#include "core/ops/reduce.h"
+#include "dist/gradients.h"
+
+namespace {
+
+using ghm::Shape;
+using ghm::Tensor;
+using ghm::dist::world;
+
+// A leaf of `n` elements whose gradient is (rank + 1) * (i + 1) * k.
+Tensor parameter_with_grad(std::int64_t n, float k) {
+  Tensor p = Tensor::zeros(Shape{n});
+  p.set_requires_grad(true);
+  std::vector<float> w(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) w[static_cast<std::size_t>(i)] = static_cast<float>((world().rank() + 1) * (i + 1)) * k;
+  ghm::sum(ghm::mul(p, Tensor::from_vector(w, Shape{n}))).backward();
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("communicator: average_gradients leaves every gradient at its mean over ranks, in buckets") {
+  auto& comm = world();
+  const double mean_factor = (comm.size() + 1) / 2.0;  // mean of 1..size
+  // Sizes around a bucket of 16 floats: several per bucket, one exactly a bucket, one larger.
+  std::vector<Tensor> params;
+  for (const std::int64_t n : {3, 5, 16, 7, 40, 1, 9}) params.push_back(parameter_with_grad(n, 0.5f));
+  Tensor frozen = Tensor::ones(Shape{4});  // no gradient: skipped
+  params.push_back(frozen);
+  const ghm::dist::ExchangeStats stats = ghm::dist::average_gradients(comm, params, 16 * sizeof(float));
+  for (std::size_t k = 0; k + 1 < params.size(); ++k) {
+    const std::vector<float> g = params[k].grad().to_vector<float>();
+    for (std::size_t i = 0; i < g.size(); ++i)
+      CHECK(g[i] == doctest::Approx(mean_factor * static_cast<double>(i + 1) * 0.5).epsilon(1e-6));
+  }
+  CHECK_FALSE(frozen.grad().defined());
+  if (comm.size() == 1) {
+    CHECK(stats.calls == 0);
+  } else {
+    CHECK(stats.bytes == (3 + 5 + 16 + 7 + 40 + 1 + 9) * sizeof(float));
+    CHECK(stats.calls == 5);  // [3 5], [16], [40] alone, [7 1], [9]
+  }
+}
+
+TEST_CASE("communicator: broadcast_state gives every rank rank 0's tensors, integer ones too") {
+  auto& comm = world();
+  Tensor weights = Tensor::full(Shape{2, 3}, 10.0 + comm.rank());
+  Tensor steps = Tensor::full(Shape{1}, 100 + comm.rank(), ghm::DType::I64);
+  ghm::dist::broadcast_state(comm, {weights, steps});
+  for (const float x : weights.to_vector<float>()) CHECK(x == 10.0f);
+  CHECK(steps.to_vector<std::int64_t>()[0] == 100);
+}
