@@ -1,5 +1,7 @@
 // `ghm_retinanet eval`: inference over the validation split, the COCO results file, and the twelve
 // COCO numbers with per-class AP.
+#include <omp.h>
+
 #include <cstdio>
 
 #include "engine/checkpoint.h"
@@ -7,6 +9,7 @@
 #include "apps/cli.h"
 #include "apps/commands.h"
 #include "engine/config.h"
+#include "engine/distributed.h"
 #include "engine/inference.h"
 
 namespace ghm::app {
@@ -24,7 +27,8 @@ int run_eval(const std::vector<std::string>& args) {
   cli::add_overrides(*app, overrides);
   cli::add_device(*app, device);
   app->footer("Runs the model over data.val_json / data.val_images and prints pycocotools' twelve numbers and the\n"
-              "AP of each class.");
+              "AP of each class. Under mpirun or srun each process runs a shard of the images and the first\n"
+              "scores them all (docs/distributed.md).");
   if (!cli::parse(*app, args)) return 0;
 
   const io::Json config = load_config(config_path, overrides);
@@ -36,10 +40,17 @@ int run_eval(const std::vector<std::string>& args) {
   Generator gen(0);
   detection::RetinaNet model(model_cfg, gen);
   load_model_weights(resolve_checkpoint(checkpoint), model, nn::Strict::Yes);
-  model.to(parse_device(device, "eval --device"));
+  dist::Communicator& comm = dist::world();
+  model.to(process_device(device, "eval --device", comm));
+  if (comm.size() > 1) omp_set_num_threads(process_threads(omp_get_num_procs(), comm.local_size()));
   cpu::enable_host_cache_for_inference();
 
-  const EvalReport r = evaluate_split(model, detection::AnchorGenerator(anchor_config(config)), val, data.val_json, test_config(config), data);
+  // Every rank runs its shard; rank 0 scores the whole split and writes.
+  const std::optional<EvalReport> report =
+      evaluate_split(model, detection::AnchorGenerator(anchor_config(config)), val, data.val_json, test_config(config),
+                     data, comm);
+  if (!report) return 0;
+  const EvalReport& r = *report;
   if (!out.empty()) write_results_json(out, r.results);
   std::printf("%lld images, %zu detections, %.1f images/s\n", static_cast<long long>(val.size()), r.results.size(),
               r.images_per_second);

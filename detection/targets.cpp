@@ -78,6 +78,7 @@ BatchTargets batch_targets(const AnchorGenerator& generator, std::span<const Fea
       if (label[r] >= 0 && label[r] < num_classes) t.positive_rows.push_back(r);
     t.positive_level_rows[l + 1] = static_cast<std::int64_t>(t.positive_rows.size());
   }
+  t.avg_factor = static_cast<double>(t.num_total_pos);
   return t;
 }
 

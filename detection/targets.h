@@ -60,6 +60,9 @@ struct BatchTargets {
   std::int64_t num_pos = 0;               // positives in the batch
   std::int64_t num_neg = 0;               // negatives in the batch
   std::int64_t num_total_pos = 0;         // sum over images of max(positives, 1)
+  // The normaliser of focal loss, CE, smooth L1 and ASL1: num_total_pos, unless the trainer of a
+  // data-parallel job replaces it by its mean over the processes (dist.num_pos: mean).
+  double avg_factor = 0;
 };
 
 // The same targets with their tensors on `device` (offsets and counts stay on the host): the

@@ -92,6 +92,9 @@ train:
   pos_iou: 0.5
   neg_iou: 0.4
   min_pos_iou: 0.0
+dist:                      # jobs of several processes (mpirun, srun); docs/distributed.md
+  num_pos: rank            # focal/ce/sl1/asl1 normaliser: rank (each its own, the reference) | mean (over processes)
+  bucket_mb: 25            # gradients are summed across processes in buckets of this many MiB
 test:
   batch_size: 2
   score_thresh: 0.05
@@ -307,6 +310,14 @@ TrainConfig train_config(const io::Json& config) {
   c.assigner.min_pos_iou = number_in(t.at("min_pos_iou"), 0.0, 1.0);
   GHM_CHECK(c.assigner.neg_iou_thr <= c.assigner.pos_iou_thr, t.at("neg_iou").location(), ": neg_iou (",
             c.assigner.neg_iou_thr, ") must not exceed pos_iou (", c.assigner.pos_iou_thr, ")");
+  return c;
+}
+
+DistConfig dist_config(const io::Json& config) {
+  const io::Json& d = config.at("dist");
+  DistConfig c;
+  c.num_pos = one_of(d.at("num_pos"), {"rank", "mean"}) == "mean" ? NumPosScope::Mean : NumPosScope::Rank;
+  c.bucket_bytes = static_cast<std::size_t>(int_in(d.at("bucket_mb"), 1, 4096, "bucket_mb")) << 20;
   return c;
 }
 

@@ -68,6 +68,14 @@ struct TrainConfig {
 };
 TrainConfig train_config(const io::Json& config);
 
+// The `dist` section: what differs when training runs as several processes (docs/distributed.md).
+enum class NumPosScope { Rank, Mean };  // each process's own positives (the reference), or their mean
+struct DistConfig {
+  NumPosScope num_pos = NumPosScope::Rank;
+  std::size_t bucket_bytes = std::size_t{25} << 20;  // gradients summed per bucket of this size
+};
+DistConfig dist_config(const io::Json& config);
+
 // The `loss` section.
 detection::DetectionLossConfig loss_config(const io::Json& config);
 

@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/check.h"
+#include "engine/distributed.h"
 #include "io/output_file.h"
 
 namespace ghm::engine {
@@ -94,9 +95,9 @@ coco::Detections to_coco_detections(const std::vector<CocoResult>& results, cons
 
 }  // namespace
 
-EvalReport evaluate_split(detection::RetinaNet& model, const detection::AnchorGenerator& anchors,
-                          const DetectionSource& split, const std::string& gt_json, const TestConfig& test,
-                          const DataConfig& data) {
+std::optional<EvalReport> evaluate_split(detection::RetinaNet& model, const detection::AnchorGenerator& anchors,
+                                         const DetectionSource& split, const std::string& gt_json,
+                                         const TestConfig& test, const DataConfig& data, dist::Communicator& comm) {
   const auto start = std::chrono::steady_clock::now();
   const bool was_training = model.is_training();
   model.eval();
@@ -105,13 +106,23 @@ EvalReport evaluate_split(detection::RetinaNet& model, const detection::AnchorGe
   lc.workers = data.workers;
   lc.prefetch_batches = data.prefetch;
   lc.size_divisor = data.size_divisor;
-  io::DataLoader loader(split.size(), split.sample_fn(), lc);
-  EvalReport report;
+  // This rank's images, in batches as one process would make them (distributed.h).
+  const std::vector<std::int64_t> shard = eval_shard(split.size(), test.batch_size, comm.rank(), comm.size());
+  const io::SampleFn load = split.sample_fn();
+  io::DataLoader loader(static_cast<std::int64_t>(shard.size()),
+                        [&](std::int64_t i, Generator& rng) { return load(shard[static_cast<std::size_t>(i)], rng); },
+                        lc);
+  std::vector<std::vector<CocoResult>> batch_results;
   loader.start_epoch(0);
-  while (std::optional<io::Batch> batch = loader.next())
-    append_results(*batch, detect_batch(model, anchors, *batch, test.post), split.dataset(), report.results);
+  while (std::optional<io::Batch> batch = loader.next()) {
+    append_results(*batch, detect_batch(model, anchors, *batch, test.post), split.dataset(),
+                   batch_results.emplace_back());
+  }
   model.train(was_training);
+  EvalReport report;
+  report.results = gather_results(comm, batch_results);
   const double infer_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (comm.rank() != 0) return std::nullopt;
 
   const coco::GroundTruth gt = coco::load_ground_truth(gt_json);
   report.coco = coco::evaluate_bbox(gt, to_coco_detections(report.results, gt));

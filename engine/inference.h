@@ -4,6 +4,7 @@
 // same code as `coco-eval`).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "coco/eval.h"
 #include "detection/retinanet/postprocess.h"
 #include "detection/retinanet/model.h"
+#include "dist/communicator.h"
 #include "io/data_loader.h"
 
 namespace ghm::engine {
@@ -49,9 +51,12 @@ struct EvalReport {
 };
 
 // Runs the model over the whole split and scores it against `gt_json` (the split's own file).
-EvalReport evaluate_split(detection::RetinaNet& model, const detection::AnchorGenerator& anchors,
-                          const DetectionSource& split, const std::string& gt_json, const TestConfig& test,
-                          const DataConfig& data);
+// In a job of several processes every rank calls it and runs its shard (distributed.h); the
+// report, the same as one process would make, comes back on rank 0 only (nullopt elsewhere).
+std::optional<EvalReport> evaluate_split(detection::RetinaNet& model, const detection::AnchorGenerator& anchors,
+                                         const DetectionSource& split, const std::string& gt_json,
+                                         const TestConfig& test, const DataConfig& data,
+                                         dist::Communicator& comm = dist::world());
 
 // {"stats": [twelve numbers, pycocotools' order], "per_class": {"<category name>": AP, ...}}
 // (AP -1 for a category without ground truth), written atomically.

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -18,10 +19,13 @@
 #include "engine/checkpoint.h"
 #include "engine/config.h"
 #include "engine/detection_data.h"
+#include "engine/distributed.h"
 #include "engine/inference.h"
 #include "core/check.h"
 #include "core/cpu/fair_share.h"
 #include "detection/targets.h"
+#include "dist/communicator.h"
+#include "dist/gradients.h"
 #include "io/input_file.h"
 #include "io/output_file.h"
 
@@ -94,8 +98,8 @@ std::vector<detection::ImageGroundTruth> ground_truth(const io::Batch& batch) {
 // Sums over one log interval.
 struct IntervalStats {
   int iterations = 0, images = 0;
-  double loss = 0, cls = 0, reg = 0, grad_norm = 0, seconds = 0, data_seconds = 0;
-  void add(double l, double c, double r, double g, double t, double d, int n) {
+  double loss = 0, cls = 0, reg = 0, grad_norm = 0, seconds = 0, data_seconds = 0, comm_seconds = 0;
+  void add(double l, double c, double r, double g, double t, double d, double comm, int n) {
     ++iterations;
     images += n;
     loss += l;
@@ -104,6 +108,7 @@ struct IntervalStats {
     grad_norm += g;
     seconds += t;
     data_seconds += d;
+    comm_seconds += comm;
   }
 };
 
@@ -224,6 +229,14 @@ nn::LrSchedule lr_schedule(const TrainConfig& train, std::int64_t per_epoch) {
   return schedule;
 }
 
+// The model's parameters and buffers, in registration order (the same in every process).
+std::vector<Tensor> model_state_tensors(const detection::RetinaNet& model) {
+  std::vector<Tensor> out;
+  for (const auto& [name, t] : model.named_parameters()) out.push_back(t);
+  for (const auto& [name, t] : model.named_buffers()) out.push_back(t);
+  return out;
+}
+
 // The config's initial weights (when given) loaded into the freshly initialised model, which then
 // moves to its device and into training mode.
 void prepare_model(detection::RetinaNet& model, const TrainConfig& train, const Device& device, bool quiet) {
@@ -240,54 +253,93 @@ void prepare_model(detection::RetinaNet& model, const TrainConfig& train, const 
 // With --resume: the model, optimizer and loss state of the newest checkpoint that loads, the log
 // cut back to it, and the checkpoints up to it counted as this run's (newer ones that do not load
 // stay until the run rewrites them). Either way the work directory gets the resolved config.
+// In a job of several processes every rank loads the checkpoint and only rank 0 (`lead`) writes.
 void start_or_resume(const TrainOptions& options, const std::string& log_path, const std::string& config_text,
                      detection::RetinaNet& model, nn::Sgd& sgd, detection::DetectionLossState& loss_state,
-                     TrainProgress& progress, TrainOutcome& outcome, RunCheckpoints& checkpoints) {
+                     TrainProgress& progress, TrainOutcome& outcome, RunCheckpoints& checkpoints, bool lead) {
   if (options.resume) {
     const ResumePoint point = load_newest_checkpoint(options.work_dir, model, sgd, loss_state);
     for (const std::string& skipped : point.skipped)
-      std::fprintf(stderr, "warning: train --resume: skipping a checkpoint that does not load: %s\n", skipped.c_str());
+      if (lead) std::fprintf(stderr, "warning: train --resume: skipping a checkpoint that does not load: %s\n", skipped.c_str());
     progress = point.info.progress;
     outcome.iterations = progress.iteration;
     outcome.last_checkpoint = point.path;
     for (const std::string& c : list_checkpoints(options.work_dir))
       if (checkpoint_iteration(c) <= checkpoint_iteration(point.path)) checkpoints.add(c);
-    if (point.info.config_json != config_text && !options.quiet)
+    if (point.info.config_json != config_text && !options.quiet && lead)
       std::fprintf(stderr, "warning: resuming %s with a config that differs from the one it was written with\n",
                    point.path.c_str());
+    if (!lead) return;
     if (!options.quiet)
       std::printf("resumed from %s at iteration %lld\n", point.path.c_str(), static_cast<long long>(progress.iteration));
     truncate_log(log_path, progress.iteration);
   }
-  io::write_output(options.work_dir + "/config.json", config_text + "\n");
+  if (lead) io::write_output(options.work_dir + "/config.json", config_text + "\n");
 }
 
 struct StepResult {
-  double cls = 0, reg = 0, grad_norm = 0;
+  double cls = 0, reg = 0, grad_norm = 0;  // the losses: the mean over the job's processes
+  double comm_seconds = 0;  // in the gradient exchange (several processes)
+  int stop_signal = 0;  // several processes: SIGINT/SIGTERM when any of them received one before this step's agreement
 };
 
-// One iteration: forward, targets, loss, backward, gradient clipping and the SGD step.
+// What the processes of a job agree on in each step, in one small all-reduce: the mean losses
+// (for the log and the divergence check, so that every rank stops alike) and whether any process
+// was asked to stop. One process: its own values.
+StepResult agree(dist::Communicator& comm, double cls, double reg) {
+  const int signal = StopSignals::received();
+  if (comm.size() == 1) return {cls, reg, 0, 0, signal};
+  std::array<float, 3> v{static_cast<float>(cls), static_cast<float>(reg), signal != 0 ? 1.0f : 0.0f};
+  comm.all_reduce_sum(v);
+  const double n = comm.size();
+  return {v[0] / n, v[1] / n, 0, 0, v[2] > 0 ? (signal != 0 ? signal : SIGTERM) : 0};
+}
+
+// The focal/CE/SL1/ASL1 normaliser of a data-parallel step: this process's own, or the mean over
+// the processes (then the averaged gradient equals one process's over the whole global batch).
+void share_avg_factor(dist::Communicator& comm, const DistConfig& dist_cfg, detection::BatchTargets& targets) {
+  if (comm.size() == 1 || dist_cfg.num_pos == NumPosScope::Rank) return;
+  std::array<float, 1> v{static_cast<float>(targets.avg_factor)};
+  comm.all_reduce_sum(v);
+  targets.avg_factor = static_cast<double>(v[0]) / comm.size();
+}
+
+// The parts of a run a step uses besides the model and the batch.
+struct StepContext {
+  const detection::AnchorGenerator& anchors;
+  const detection::TargetConfig& target_cfg;
+  const detection::DetectionLossConfig& loss_cfg;
+  detection::DetectionLossState& loss_state;
+  nn::Sgd& sgd;
+  const std::vector<Tensor>& params;
+  const TrainConfig& train;
+  const DistConfig& dist_cfg;
+  dist::Communicator& comm;
+};
+
+// One iteration: forward, targets, loss, backward, (several processes: the gradients averaged
+// over them), gradient clipping and the SGD step.
 StepResult train_step(detection::RetinaNet& model, const io::Batch& batch, const Device& device, float lr,
-                      const detection::AnchorGenerator& anchors, const detection::TargetConfig& target_cfg,
-                      const detection::DetectionLossConfig& loss_cfg, detection::DetectionLossState& loss_state,
-                      nn::Sgd& sgd, const std::vector<Tensor>& params, const TrainConfig& train,
-                      std::int64_t iteration, const std::string& last_checkpoint) {
+                      const StepContext& c, std::int64_t iteration, const std::string& last_checkpoint) {
   const int num_classes = model.config().num_classes;
   const detection::RetinaNetOutput out = model.forward(batch.images.to(device));
   std::vector<detection::FeatureSize> sizes;
-  for (const Tensor& c : out.cls_logits) sizes.push_back({c.size(2), c.size(3)});
-  const detection::BatchTargets targets = detection::to_device(
-      detection::batch_targets(anchors, sizes, ground_truth(batch), num_classes, target_cfg), device);
+  for (const Tensor& level : out.cls_logits) sizes.push_back({level.size(2), level.size(3)});
+  detection::BatchTargets targets = detection::to_device(
+      detection::batch_targets(c.anchors, sizes, ground_truth(batch), num_classes, c.target_cfg), device);
+  share_avg_factor(c.comm, c.dist_cfg, targets);
   const detection::DetectionLoss loss =
       detection::detection_loss(detection::head_rows(out.cls_logits, num_classes),
-                                detection::head_rows(out.box_deltas, 4), targets, loss_cfg, loss_state);
-  StepResult r;
-  r.cls = loss.cls.item();
-  r.reg = loss.reg.item();
+                                detection::head_rows(out.box_deltas, 4), targets, c.loss_cfg, c.loss_state);
+  StepResult r = agree(c.comm, loss.cls.item(), loss.reg.item());
   check_finite(r.cls, "loss_cls", iteration, last_checkpoint);
   check_finite(r.reg, "loss_reg", iteration, last_checkpoint);
+  nn::Sgd& sgd = c.sgd;
+  const TrainConfig& train = c.train;
+  const std::vector<Tensor>& params = c.params;
   sgd.zero_grad();
   loss.total.backward();
+  r.comm_seconds = dist::average_gradients(c.comm, params, c.dist_cfg.bucket_bytes).seconds;
   const double max_norm = train.clip_grad > 0 ? train.clip_grad : std::numeric_limits<double>::infinity();
   r.grad_norm = nn::clip_grad_norm(params, max_norm);
   check_finite(r.grad_norm, "the gradient norm", iteration, last_checkpoint);
@@ -299,21 +351,24 @@ StepResult train_step(detection::RetinaNet& model, const io::Batch& batch, const
 struct LogContext {
   std::int64_t total = 0, first_iteration = 0;
   int epochs = 0;
+  int processes = 1;  // of the job
   Clock::time_point run_start;
 };
 
 // The interval's means as one log.jsonl line and, unless quiet, a console line with the ETA.
 void log_interval(const std::string& log_path, const TrainProgress& progress, float lr, const IntervalStats& interval,
                   const LogContext& context, Clock::time_point now, bool quiet) {
+  // (interval.images counts the images of the whole job: every process's share of each batch)
   const double k = interval.iterations;
   char line[512];
   std::snprintf(line, sizeof line,
                 "{\"iteration\": %lld, \"epoch\": %lld, \"lr\": %.6g, \"loss\": %.6f, \"loss_cls\": %.6f, "
-                "\"loss_reg\": %.6f, \"grad_norm\": %.4f, \"time\": %.4f, \"data_time\": %.4f, \"memory_mb\": %.1f, "
-                "\"threads\": %d}",
+                "\"loss_reg\": %.6f, \"grad_norm\": %.4f, \"time\": %.4f, \"data_time\": %.4f, \"comm_time\": %.4f, "
+                "\"memory_mb\": %.1f, \"threads\": %d, \"processes\": %d}",
                 static_cast<long long>(progress.iteration), static_cast<long long>(progress.epoch + 1), lr,
                 interval.loss / k, interval.cls / k, interval.reg / k, interval.grad_norm / k, interval.seconds / k,
-                interval.data_seconds / k, resident_mb(), omp_get_max_threads());
+                interval.data_seconds / k, interval.comm_seconds / k, resident_mb(), omp_get_max_threads(),
+                context.processes);
   append_line(log_path, line);
   if (quiet) return;
   const double elapsed = std::chrono::duration<double>(now - context.run_start).count();
@@ -328,10 +383,13 @@ void log_interval(const std::string& log_path, const TrainProgress& progress, fl
 }
 
 // The COCO numbers of the validation split after an epoch: console and eval.jsonl.
+// Every process runs its shard; rank 0 gets the numbers and writes them.
 void evaluate_after_epoch(detection::RetinaNet& model, const detection::AnchorGenerator& anchors,
                           const DetectionSource& val, const DataConfig& data, const TestConfig& test,
                           const TrainProgress& progress, const TrainOptions& options) {
-  const EvalReport r = evaluate_split(model, anchors, val, data.val_json, test, data);
+  const std::optional<EvalReport> report = evaluate_split(model, anchors, val, data.val_json, test, data);
+  if (!report) return;
+  const EvalReport& r = *report;
   if (!options.quiet)
     std::printf("evaluation after epoch %lld:\n%s", static_cast<long long>(progress.epoch), r.summary.c_str());
   char line[512];
@@ -354,12 +412,18 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   const TrainConfig train = train_config(config);
   const detection::DetectionLossConfig loss_cfg = loss_config(config);
   const TestConfig test = test_config(config);
+  const DistConfig dist_cfg = dist_config(config);
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
+  dist::Communicator& comm = dist::world();
+  const bool lead = comm.rank() == 0;  // writes the files and the console lines of the job
   const OmpThreadsRestorer restore_threads;  // the fair share below may change the count
   if (train.threads > 0) omp_set_num_threads(train.threads);
+  else if (comm.local_size() > 1) omp_set_num_threads(process_threads(omp_get_num_procs(), comm.local_size()));
 
-  claim_work_dir(options);
-  std::filesystem::create_directories(options.work_dir);
+  if (lead) {
+    claim_work_dir(options);
+    std::filesystem::create_directories(options.work_dir);
+  }
   const std::string log_path = options.work_dir + "/log.jsonl";
   const std::string config_text = config.dump();
 
@@ -372,24 +436,29 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     val = std::make_unique<DetectionSource>(load_split(data.val_json, data, Split::Test), data.val_images, data,
                                             Split::Test);
 
-  const Device device = parse_device(train.device, "train.device");
+  const Device device = process_device(train.device, "train.device", comm);
   Generator init_gen(train.seed);  // the model's initialisation is the seed's first use
   detection::RetinaNet model(model_cfg, init_gen);
-  prepare_model(model, train, device, options.quiet);
+  prepare_model(model, train, device, options.quiet || !lead);
+  dist::broadcast_state(comm, model_state_tensors(model));  // one starting point for every process
   nn::Sgd sgd(model.named_parameters(), train.sgd);
   const std::vector<Tensor> params = model.parameters();
   detection::DetectionLossState loss_state(loss_cfg);
   const detection::AnchorGenerator anchors(anchor_config(config));
   const detection::TargetConfig target_cfg = target_config(data, train);
 
-  io::DataLoader loader(source.size(), source.sample_fn(), train_loader_config(data, train), source.aspects());
+  io::LoaderConfig loader_cfg = train_loader_config(data, train);
+  loader_cfg.shards = comm.size();  // each process its part of every batch of shards x batch_size
+  loader_cfg.shard = comm.rank();
+  io::DataLoader loader(source.size(), source.sample_fn(), loader_cfg, source.aspects());
   const std::int64_t per_epoch = loader.batches_per_epoch();
   const nn::LrSchedule schedule = lr_schedule(train, per_epoch);
 
   TrainProgress progress;
   TrainOutcome outcome;
   RunCheckpoints checkpoints(train.keep_checkpoints);
-  start_or_resume(options, log_path, config_text, model, sgd, loss_state, progress, outcome, checkpoints);
+  start_or_resume(options, log_path, config_text, model, sgd, loss_state, progress, outcome, checkpoints, lead);
+  const StepContext step_context{anchors, target_cfg, loss_cfg, loss_state, sgd, params, train, dist_cfg, comm};
 
   auto save = [&]() {
     GHM_CHECK(all_finite(params), "training diverged: the parameters are not finite after iteration ",
@@ -397,51 +466,52 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
               outcome.last_checkpoint.empty() ? std::string("none") : "'" + outcome.last_checkpoint + "'",
               ". Lower train.lr, raise train.warmup_iters or check the data");
     const std::string path = options.work_dir + "/iter_" + std::to_string(progress.iteration) + ".safetensors";
-    save_checkpoint(path, model, sgd, loss_state, progress, config_text);
     outcome.last_checkpoint = path;
+    if (!lead) return;
+    save_checkpoint(path, model, sgd, loss_state, progress, config_text);
     checkpoints.add(path);
     checkpoints.prune();
   };
 
   // train.threads: 0 follows the machine: a core kept busy by another program is left to it.
   std::optional<cpu::FairShare> share;
-  if (train.threads == 0 && !device.is_cuda() && cpu::fair_share_applies())
+  if (train.threads == 0 && !device.is_cuda() && comm.local_size() == 1 && cpu::fair_share_applies())
     share.emplace(omp_get_max_threads(), omp_get_num_procs());
   StopSignals signals;
   IntervalStats interval;
-  const LogContext context{per_epoch * train.epochs, progress.iteration, train.epochs, Clock::now()};
+  const LogContext context{per_epoch * train.epochs, progress.iteration, train.epochs, comm.size(), Clock::now()};
   while (progress.epoch < train.epochs) {
     loader.start_epoch(progress.epoch, progress.epoch_batch);
     auto iteration_start = Clock::now();
     while (std::optional<io::Batch> batch = loader.next()) {
       if (share && share->update(cpu::other_runnable_tasks()) != omp_get_max_threads()) {
-        if (!options.quiet)
+        if (!options.quiet && lead)
           std::printf("compute threads: %d of %d (%s)\n", share->threads(), omp_get_num_procs(),
                       share->threads() < omp_get_max_threads() ? "other programs keep cores busy" : "cores free again");
         omp_set_num_threads(share->threads());
       }
       const float lr = schedule.at(static_cast<int>(progress.iteration));
-      const StepResult step = train_step(model, *batch, device, lr, anchors, target_cfg, loss_cfg, loss_state, sgd,
-                                         params, train, progress.iteration, outcome.last_checkpoint);
+      const StepResult step = train_step(model, *batch, device, lr, step_context, progress.iteration,
+                                         outcome.last_checkpoint);
       ++progress.iteration;
       ++progress.epoch_batch;
 
       const auto now = Clock::now();
       interval.add(step.cls + step.reg, step.cls, step.reg, step.grad_norm,
-                   std::chrono::duration<double>(now - iteration_start).count(), batch->wait_seconds,
-                   static_cast<int>(batch->samples.size()));
+                   std::chrono::duration<double>(now - iteration_start).count(), batch->wait_seconds, step.comm_seconds,
+                   static_cast<int>(batch->samples.size()) * comm.size());
       iteration_start = now;
       outcome.iterations = progress.iteration;
       if (progress.iteration % train.log_interval == 0 || progress.iteration == context.total) {
-        log_interval(log_path, progress, lr, interval, context, now, options.quiet);
+        if (lead) log_interval(log_path, progress, lr, interval, context, now, options.quiet);
         outcome.final_loss = interval.loss / interval.iterations;
         interval = IntervalStats{};
       }
       if (train.checkpoint_interval > 0 && progress.iteration % train.checkpoint_interval == 0) save();
-      if (const int signal = StopSignals::received(); signal != 0) {
+      if (const int signal = comm.size() == 1 ? StopSignals::received() : step.stop_signal; signal != 0) {
         save();
         outcome.stop_signal = signal;
-        if (!options.quiet)
+        if (!options.quiet && lead)
           std::printf("stopped by %s: checkpoint %s written\n", signal == SIGTERM ? "SIGTERM" : "SIGINT",
                       outcome.last_checkpoint.c_str());
         return outcome;

@@ -6,7 +6,7 @@
 //
 // The work directory receives: config.json (the resolved config), log.jsonl (one JSON object per
 // logged iteration: iteration, epoch, lr, loss, loss_cls, loss_reg, grad_norm, time, data_time,
-// memory_mb), iter_<N>.safetensors checkpoints (engine/checkpoint.h; the newest keep_checkpoints of
+// comm_time, memory_mb, threads, processes), iter_<N>.safetensors checkpoints (engine/checkpoint.h; the newest keep_checkpoints of
 // this run are kept, the only ones retention ever deletes) and, with periodic evaluation,
 // eval.jsonl. The console gets a progress line per log interval with the ETA and images/s.
 //
@@ -19,6 +19,13 @@
 // Exactness: data order and augmentation are functions of (seed, epoch, index); the model is
 // initialised from the seed; a resumed run restores the model, SGD momentum, GHM EMA state and the
 // position in the epoch, so on the CPU it repeats the uninterrupted run's losses bit for bit.
+//
+// Several processes (mpirun, srun; engine/distributed.h, docs/distributed.md): every process
+// starts from rank 0's weights, trains on its share of each batch (train.batch_size images; the
+// batch of the job is processes x that), and averages the gradients with the others before
+// clipping, so all take the same step; the logged losses are the means over the processes; rank 0
+// alone writes the work directory and the console; a stop signal to any process stops all of them
+// after the same iteration.
 //
 // Failures: a non-finite loss term or gradient norm stops the run with an error naming the
 // iteration and the term; no checkpoint is written after the last good one. SIGINT/SIGTERM finish

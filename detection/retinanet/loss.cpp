@@ -16,7 +16,7 @@ std::span<const std::int64_t> scope_rows(losses::GhmScope scope, const std::vect
 
 Tensor classification_loss(const Tensor& cls_rows, const BatchTargets& t, const ClsLossConfig& c,
                            DetectionLossState& state, std::vector<losses::GhmCallStats>* calls) {
-  const double avg = static_cast<double>(t.num_total_pos);
+  const double avg = t.avg_factor;
   switch (c.kind) {
     case ClsLossKind::GhmC:
       return losses::ghm_c_loss(cls_rows, t.labels, t.label_weights, c.ghmc, state.cls, scope_rows(c.scope, t.level_rows),
@@ -40,7 +40,7 @@ Tensor regression_loss(const Tensor& box_rows, const BatchTargets& t, const RegL
   const Tensor pred = index_select(box_rows, 0, index);                  // [P, 4]
   const Tensor target = index_select(t.bbox_targets, 0, index);          // [P, 4]
   const Tensor weight = index_select(t.bbox_weights, 0, index);          // [P, 4]
-  const double avg = static_cast<double>(t.num_total_pos);
+  const double avg = t.avg_factor;
   switch (c.kind) {
     case RegLossKind::GhmR:
       return losses::ghm_r_loss(pred, target, weight, c.ghmr, state.reg, scope_rows(c.scope, t.positive_level_rows),

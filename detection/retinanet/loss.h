@@ -10,7 +10,8 @@
 //   focal  sum / num_total_pos                     sl1    sum / num_total_pos
 //   ce     sum / num_total_pos                     asl1   sum / num_total_pos
 //
-// num_total_pos = sum over images of max(positives, 1) (targets.h). The per-level GHM losses are
+// num_total_pos = sum over images of max(positives, 1) (targets.h; BatchTargets::avg_factor, which a
+// data-parallel trainer may replace by its mean over the processes). The per-level GHM losses are
 // summed over levels, each level's call updating the shared EMA state in order P3..P7 (the
 // reference calls the loss once per level); the batch scope makes one call over all rows.
 //

@@ -85,6 +85,7 @@ TEST_CASE("batch targets: level-major rows equal each image's own targets") {
   CHECK(t.num_pos > 0);
   CHECK(t.num_total_pos == expect_total_pos);
   CHECK(t.num_total_pos == t.num_pos + 1);  // the empty image counts as 1
+  CHECK(t.avg_factor == static_cast<double>(t.num_total_pos));
   CHECK(static_cast<std::int64_t>(t.positive_rows.size()) == t.num_pos);
   for (int l = 0; l < 5; ++l)
     for (std::int64_t p = t.positive_level_rows[l]; p < t.positive_level_rows[l + 1]; ++p) {

@@ -1,0 +1,168 @@
+// Data-parallel training and evaluation through the real program under mpirun (dist/,
+// engine/distributed.h), against one process on the same data:
+//   - 2 processes x batch 2 train to the parameters of 1 process x batch 4, within float32
+//     summation-order tolerance (focal loss + smooth L1, the positives' count averaged over the
+//     processes, frozen batch norm), and log the same losses;
+//   - eval under 3 processes gives exactly one process's twelve numbers and detections, with an
+//     image count (4, batch 1) that 3 does not divide;
+//   - a process that fails (an image missing from its shard) ends the whole job with its message.
+// Skipped, visibly, in a build without MPI.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "apps/commands.h"
+#include "dist/communicator.h"
+#include "engine/checkpoint.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "tiny_detector.h"
+
+namespace fs = std::filesystem;
+using namespace ghm;
+
+namespace {
+
+fs::path program() { return fs::read_symlink("/proc/self/exe").parent_path() / "ghm_retinanet"; }
+
+// Open MPI as root on a small machine: what CI needs, one thread per process.
+constexpr const char* kMpiEnvironment =
+    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+    "OMPI_MCA_hwloc_base_binding_policy=none OMP_NUM_THREADS=1";
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs `ghm_retinanet <args>` under `mpirun -np <np>` with output to `log`; the exit code, or -1
+// when it did not end by itself within two minutes (a hang).
+int run_parallel(int np, const std::string& args, const fs::path& log) {
+  const std::string command = std::string("env ") + kMpiEnvironment + " timeout 120 " + GHM_MPIEXEC + " -np " +
+                              std::to_string(np) + " " + quoted(program().string()) + " " + args + " > " +
+                              quoted(log.string()) + " 2>&1";
+  const int status = std::system(command.c_str());
+  REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status) == 124 ? -1 : WEXITSTATUS(status);
+}
+
+struct Setup : testing::TinyDetector {
+  Setup()
+      : TinyDetector("data_parallel",
+                     "  threads: 1\n"
+                     "  batch_size: 4\n"
+                     "  epochs: 2\n"
+                     "  lr: 0.01\n"
+                     "  warmup_iters: 2\n"
+                     "  warmup_ratio: 0.1\n"
+                     "  steps: [2]\n"
+                     "  log_interval: 1\n") {}
+  // The same model, losses and normaliser in both runs; batch statistics would differ with the
+  // batch split, so the backbone's batch norm is frozen.
+  std::string sets() const {
+    return "--set model.backbone.norm=frozen_bn --set loss.cls.type=focal --set loss.reg.type=sl1 "
+           "--set loss.reg.loss_weight=1.0 --set dist.num_pos=mean";
+  }
+};
+
+const Setup& setup() {
+  static const Setup s;
+  return s;
+}
+
+std::vector<double> logged_losses(const fs::path& log) {
+  std::vector<double> out;
+  std::istringstream in(read_text(log));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(io::Json::parse(line, log.string()).at("loss").as_double());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("data parallel: 2 processes x batch 2 train as 1 process x batch 4" *
+          doctest::skip(!dist::mpi_available())) {
+  const Setup& s = setup();
+  const fs::path one = s.root / "one", two = s.root / "two";
+  REQUIRE(run_parallel(1, "train --config " + quoted(s.config.string()) + " --work-dir " + quoted(one.string()) +
+                              " " + s.sets(),
+                       s.root / "one.out") == 0);
+  REQUIRE_MESSAGE(run_parallel(2, "train --config " + quoted(s.config.string()) + " --work-dir " +
+                                      quoted(two.string()) + " " + s.sets() + " --set train.batch_size=2",
+                               s.root / "two.out") == 0,
+                  read_text(s.root / "two.out"));
+  // Rank 0 alone wrote the run's files: 2 epochs x 2 iterations of 4 images.
+  const std::vector<double> loss_one = logged_losses(one / "log.jsonl"), loss_two = logged_losses(two / "log.jsonl");
+  REQUIRE(loss_one.size() == 4);
+  REQUIRE(loss_two.size() == 4);
+  for (std::size_t i = 0; i < loss_one.size(); ++i) CHECK(loss_two[i] == doctest::Approx(loss_one[i]).epsilon(1e-4));
+
+  const io::SafetensorsData a = io::load_safetensors((one / "iter_4.safetensors").string());
+  const io::SafetensorsData b = io::load_safetensors((two / "iter_4.safetensors").string());
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  double worst = 0;
+  std::string worst_name;
+  for (const auto& [name, t] : a.tensors) {
+    if (!name.starts_with("model.")) continue;
+    const std::vector<float> x = t.to_vector<float>(), y = b.at(name).to_vector<float>();
+    REQUIRE(x.size() == y.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double d = std::abs(static_cast<double>(x[i]) - y[i]) / (1e-3 + std::abs(static_cast<double>(x[i])));
+      if (d > worst) worst = d, worst_name = name;
+    }
+  }
+  INFO("largest relative difference ", worst, " in ", worst_name);
+  CHECK(worst < 1e-4);
+  CHECK(read_text(s.root / "two.out").find("rank 1") == std::string::npos);  // only rank 0 spoke
+}
+
+TEST_CASE("data parallel: eval under 3 processes gives exactly one process's numbers and detections" *
+          doctest::skip(!dist::mpi_available())) {
+  const Setup& s = setup();
+  const fs::path work = s.root / "eval_model";
+  REQUIRE(app::run_train({"--config", s.config.string(), "--work-dir", work.string(), "--set", "train.epochs=1"}) == 0);
+  const std::string common = "eval --config " + quoted(s.config.string()) + " --checkpoint " + quoted(work.string()) +
+                             " --set test.batch_size=1 --set test.score_thresh=0.0";
+  for (const int np : {1, 3}) {
+    const std::string tag = "np" + std::to_string(np);
+    REQUIRE_MESSAGE(run_parallel(np, common + " --json " + quoted((s.root / (tag + ".json")).string()) + " --out " +
+                                         quoted((s.root / (tag + "_dets.json")).string()),
+                                 s.root / (tag + ".out")) == 0,
+                    read_text(s.root / (tag + ".out")));
+  }
+  const std::string dets = read_text(s.root / "np1_dets.json");
+  CHECK(dets.size() > 100);
+  CHECK(read_text(s.root / "np3_dets.json") == dets);
+  CHECK(read_text(s.root / "np3.json") == read_text(s.root / "np1.json"));
+}
+
+TEST_CASE("data parallel: a process that fails ends the job with its message" *
+          doctest::skip(!dist::mpi_available())) {
+  const Setup& s = setup();
+  const fs::path data = s.root / "broken";
+  fs::copy(s.data, data, fs::copy_options::recursive);
+  const io::Json train = io::Json::parse(read_text(data / "train.json"), "train.json");
+  const std::string missing = train.at("images").at(5).at("file_name").as_string();
+  fs::remove(data / missing);
+  const int code = run_parallel(2, "train --config " + quoted(s.config.string()) + " --work-dir " +
+                                       quoted((s.root / "broken_run").string()) + " --set data.root=" +
+                                       quoted(data.string()) + " --set train.batch_size=2",
+                                s.root / "broken.out");
+  const std::string out = read_text(s.root / "broken.out");
+  INFO(out);
+  CHECK(code > 0);  // ended, not hung (-1) and not a success
+  CHECK(out.find(": error: rank ") != std::string::npos);
+  CHECK(out.find(missing) != std::string::npos);
+}
