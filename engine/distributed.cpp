@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "core/check.h"
+#include "core/runtime_info.h"
 #include "engine/config.h"
 
 namespace ghm::engine {
@@ -33,8 +34,11 @@ Device process_device(const std::string& configured, const std::string& where, c
   if (comm.size() == 1 || configured == "cpu") return parse_device(configured, where);
   GHM_CHECK(configured == "cuda", where, ": '", configured, "' names one GPU, but this job has ", comm.size(),
             " processes: write 'cuda', and each process takes the GPU of its local rank");
-  return parse_device("cuda:" + std::to_string(comm.local_rank()), where + " (local rank " +
-                                                                     std::to_string(comm.local_rank()) + ")");
+  // Every GPU visible: the local rank's. One GPU per process (srun --gpus-per-task, or
+  // CUDA_VISIBLE_DEVICES set per rank): the one it sees.
+  const auto visible = static_cast<int>(query_cuda_runtime().gpus.size());
+  const int index = visible > 0 ? comm.local_rank() % visible : comm.local_rank();
+  return parse_device("cuda:" + std::to_string(index), where + " (local rank " + std::to_string(comm.local_rank()) + ")");
 }
 
 int process_threads(int cores, int local_size) { return std::max(1, cores / std::max(1, local_size)); }

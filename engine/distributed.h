@@ -18,7 +18,8 @@
 namespace ghm::engine {
 
 // The device of this process for a configured "cpu", "cuda" or "cuda:I" (`where` names the key
-// in errors). With several processes, "cuda" becomes cuda:<local rank> and "cuda:I" is refused.
+// in errors). With several processes, "cuda" becomes cuda:<local rank modulo the GPUs this
+// process sees> (all of the machine's, or its own one) and "cuda:I" is refused.
 Device process_device(const std::string& configured, const std::string& where, const dist::Communicator& comm);
 
 // The compute threads of one process when `local_size` processes of the job share this machine's

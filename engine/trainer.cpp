@@ -279,7 +279,7 @@ void start_or_resume(const TrainOptions& options, const std::string& log_path, c
 
 struct StepResult {
   double cls = 0, reg = 0, grad_norm = 0;  // the losses: the mean over the job's processes
-  double comm_seconds = 0;  // in the gradient exchange (several processes)
+  dist::ExchangeStats exchange;  // the gradient exchange (several processes)
   int stop_signal = 0;  // several processes: SIGINT/SIGTERM when any of them received one before this step's agreement
 };
 
@@ -288,11 +288,11 @@ struct StepResult {
 // was asked to stop. One process: its own values.
 StepResult agree(dist::Communicator& comm, double cls, double reg) {
   const int signal = StopSignals::received();
-  if (comm.size() == 1) return {cls, reg, 0, 0, signal};
+  if (comm.size() == 1) return {cls, reg, 0, {}, signal};
   std::array<float, 3> v{static_cast<float>(cls), static_cast<float>(reg), signal != 0 ? 1.0f : 0.0f};
   comm.all_reduce_sum(v);
   const double n = comm.size();
-  return {v[0] / n, v[1] / n, 0, 0, v[2] > 0 ? (signal != 0 ? signal : SIGTERM) : 0};
+  return {v[0] / n, v[1] / n, 0, {}, v[2] > 0 ? (signal != 0 ? signal : SIGTERM) : 0};
 }
 
 // The focal/CE/SL1/ASL1 normaliser of a data-parallel step: this process's own, or the mean over
@@ -339,7 +339,7 @@ StepResult train_step(detection::RetinaNet& model, const io::Batch& batch, const
   const std::vector<Tensor>& params = c.params;
   sgd.zero_grad();
   loss.total.backward();
-  r.comm_seconds = dist::average_gradients(c.comm, params, c.dist_cfg.bucket_bytes).seconds;
+  r.exchange = dist::average_gradients(c.comm, params, c.dist_cfg.bucket_bytes);
   const double max_norm = train.clip_grad > 0 ? train.clip_grad : std::numeric_limits<double>::infinity();
   r.grad_norm = nn::clip_grad_norm(params, max_norm);
   check_finite(r.grad_norm, "the gradient norm", iteration, last_checkpoint);
@@ -498,10 +498,13 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
 
       const auto now = Clock::now();
       interval.add(step.cls + step.reg, step.cls, step.reg, step.grad_norm,
-                   std::chrono::duration<double>(now - iteration_start).count(), batch->wait_seconds, step.comm_seconds,
+                   std::chrono::duration<double>(now - iteration_start).count(), batch->wait_seconds, step.exchange.seconds,
                    static_cast<int>(batch->samples.size()) * comm.size());
       iteration_start = now;
       outcome.iterations = progress.iteration;
+      if (comm.size() > 1 && lead && !options.quiet && progress.iteration == context.first_iteration + 1)
+        std::printf("data parallel: %d processes x batch %d; gradients: %.2f MB per step in %d all-reduce call(s)\n",
+                    comm.size(), train.batch_size, static_cast<double>(step.exchange.bytes) / 1e6, step.exchange.calls);
       if (progress.iteration % train.log_interval == 0 || progress.iteration == context.total) {
         if (lead) log_interval(log_path, progress, lr, interval, context, now, options.quiet);
         outcome.final_loss = interval.loss / interval.iterations;
