@@ -22,6 +22,7 @@ class SingleProcess final : public Communicator {
   int local_size() const override { return 1; }
   const char* backend() const override { return "single"; }
   void all_reduce_sum(std::span<float>) override {}
+  void all_reduce_sum(std::span<double>) override {}
   void all_reduce_sum_bf16(std::span<std::uint16_t>) override {}
   void broadcast(std::span<std::byte>, int root) override { check_root(root); }
   std::vector<std::string> all_gather(std::string_view mine) override { return {std::string(mine)}; }

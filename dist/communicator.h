@@ -40,6 +40,7 @@ class Communicator {
   // In place on every rank: data[i] = the sum over ranks of data[i]. Host memory. The order of
   // the additions is the library's: equal on every rank, not always rank 0 + 1 + 2 ...
   virtual void all_reduce_sum(std::span<float> data) = 0;
+  virtual void all_reduce_sum(std::span<double> data) = 0;  // counts and statistics
   // The same for bfloat16 values (core/bfloat16.h), each partial sum rounded to bfloat16.
   virtual void all_reduce_sum_bf16(std::span<std::uint16_t> data) = 0;
   // root's bytes into every rank's `data`.

@@ -94,6 +94,12 @@ class MpiCommunicator final : public Communicator {
                 "MPI_Allreduce");
   }
 
+  void all_reduce_sum(std::span<double> data) override {
+    for (std::size_t at = 0; at < data.size(); at += kPiece)
+      check_mpi(MPI_Allreduce(MPI_IN_PLACE, data.data() + at, piece(data.size(), at), MPI_DOUBLE, MPI_SUM, comm_),
+                "MPI_Allreduce");
+  }
+
   void all_reduce_sum_bf16(std::span<std::uint16_t> data) override {
     for (std::size_t at = 0; at < data.size(); at += kPiece)
       check_mpi(MPI_Allreduce(MPI_IN_PLACE, data.data() + at, piece(data.size(), at), MPI_UINT16_T, bf16_sum_op_,

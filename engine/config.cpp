@@ -94,6 +94,7 @@ train:
   min_pos_iou: 0.0
 dist:                      # jobs of several processes (mpirun, srun); docs/distributed.md
   num_pos: rank            # focal/ce/sl1/asl1 normaliser: rank (each its own, the reference) | mean (over processes)
+  ghm_counts: rank         # GHM bin counts: rank (each process's share, the reference) | sum (the job's batch, the paper's)
   bucket_mb: 25            # gradients are summed across processes in buckets of this many MiB
 test:
   batch_size: 2
@@ -317,6 +318,7 @@ DistConfig dist_config(const io::Json& config) {
   const io::Json& d = config.at("dist");
   DistConfig c;
   c.num_pos = one_of(d.at("num_pos"), {"rank", "mean"}) == "mean" ? NumPosScope::Mean : NumPosScope::Rank;
+  c.ghm_counts = one_of(d.at("ghm_counts"), {"rank", "sum"}) == "sum" ? GhmCountScope::Sum : GhmCountScope::Rank;
   c.bucket_bytes = static_cast<std::size_t>(int_in(d.at("bucket_mb"), 1, 4096, "bucket_mb")) << 20;
   return c;
 }

@@ -70,8 +70,10 @@ TrainConfig train_config(const io::Json& config);
 
 // The `dist` section: what differs when training runs as several processes (docs/distributed.md).
 enum class NumPosScope { Rank, Mean };  // each process's own positives (the reference), or their mean
+enum class GhmCountScope { Rank, Sum };  // GHM densities of each process's share (the reference), or of the job's batch
 struct DistConfig {
   NumPosScope num_pos = NumPosScope::Rank;
+  GhmCountScope ghm_counts = GhmCountScope::Rank;
   std::size_t bucket_bytes = std::size_t{25} << 20;  // gradients summed per bucket of this size
 };
 DistConfig dist_config(const io::Json& config);

@@ -458,6 +458,11 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   TrainOutcome outcome;
   RunCheckpoints checkpoints(train.keep_checkpoints);
   start_or_resume(options, log_path, config_text, model, sgd, loss_state, progress, outcome, checkpoints, lead);
+  if (comm.size() > 1 && dist_cfg.ghm_counts == GhmCountScope::Sum) {  // one density over the job's batch
+    const losses::GhmCountSum across{[&comm](std::span<double> v) { comm.all_reduce_sum(v); }, comm.size()};
+    loss_state.cls.across = across;
+    loss_state.reg.across = across;
+  }
   const StepContext step_context{anchors, target_cfg, loss_cfg, loss_state, sgd, params, train, dist_cfg, comm};
 
   auto save = [&]() {

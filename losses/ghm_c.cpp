@@ -26,7 +26,7 @@ constexpr const char* kOp = "ghm_c_loss";
 
 // One GHM-C call over rows [r0, r1) of x [N, K] with targets t (see cpu::ghm_calls).
 GhmCallStats ghm_c_cpu_call(const GhmSettings& settings, const float* x, const ClassTargets& t, std::int64_t r0,
-                            std::int64_t r1, std::vector<float>& acc_sum, float* grad, float* element_weight) {
+                            std::int64_t r1, GhmEmaState& state, float* grad, float* element_weight) {
   // Locals, not members of t: stores through the float pointers could otherwise alias them, and the
   // loop would reload them every element.
   const std::int64_t k = t.k;
@@ -68,7 +68,7 @@ GhmCallStats ghm_c_cpu_call(const GhmSettings& settings, const float* x, const C
     const double p = 1.0 / (1.0 + std::exp(-static_cast<double>(x[row * t.k + col])));
     return static_cast<float>(std::abs(static_cast<double>(static_cast<float>(p)) - t.y(row, col)));
   };
-  return cpu::ghm_call(settings, r1 - r0, t.k, eval, precise_g, acc_sum, grad, element_weight);
+  return cpu::ghm_call(settings, r1 - r0, t.k, eval, precise_g, state.acc_sum, state.across, grad, element_weight);
 }
 
 #if GHM_WITH_CUDA
@@ -100,7 +100,7 @@ GhmcResult ghm_c_forward(const Tensor& pred, const Tensor& target, const Tensor&
   check_ghm_call(settings, GhmKind::Classification, state, kOp);
   const float* x = pred.data<float>();
   return cpu::ghm_calls(pred, rows, keep, [&](std::int64_t r0, std::int64_t r1, float* grad, float* element_weight) {
-    return ghm_c_cpu_call(settings, x, t, r0, r1, state.acc_sum, grad, element_weight);
+    return ghm_c_cpu_call(settings, x, t, r0, r1, state, grad, element_weight);
   });
 }
 

@@ -83,7 +83,8 @@ GhmrResult ghm_r_forward(const Tensor& pred, const Tensor& target, const Tensor&
       const double d = static_cast<double>(x[i] - y[i]);
       return static_cast<float>(std::abs(d / std::sqrt(d * d + static_cast<double>(mu2))));
     };
-    return cpu::ghm_call(settings, r1 - r0, dims, eval, precise_g, state.acc_sum, grad, element_weight);
+    return cpu::ghm_call(settings, r1 - r0, dims, eval, precise_g, state.acc_sum, state.across, grad,
+                         element_weight);
   });
 }
 

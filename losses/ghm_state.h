@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <vector>
 
 #include "core/tensor.h"
@@ -14,6 +16,18 @@ namespace ghm::losses {
 enum class GhmScope {
   PerLevel,  // the reference code: one call per FPN level (P3..P7 in order), one shared EMA state
   Batch,     // the paper's text: one density over the whole mini-batch
+};
+
+// A data-parallel job's GHM density over the job's batch instead of each process's share
+// (dist.ghm_counts: sum; the paper's definition). Every call hands `sum` its values
+// [R_0 .. R_{M-1}, tot] (per call, calls in order; a CUDA run all its calls at once), which `sum`
+// replaces by their sums over the processes (an all-reduce); the weights then come from the sums,
+// identical in every process, and the loss is divided by tot / processes, so that the gradients
+// averaged over the processes equal one process's over the whole batch. Unset: each process alone.
+struct GhmCountSum {
+  std::function<void(std::span<double>)> sum;
+  int processes = 1;
+  explicit operator bool() const { return static_cast<bool>(sum); }
 };
 
 // S_i <- m * S_i + (1 - m) * R_i for the bins that are non-empty in a call; starts at zero and is
@@ -29,12 +43,13 @@ struct GhmEmaState {
   std::vector<float> acc_sum;  // [bins] S on the host (current unless on_device)
   Tensor device_acc_sum;       // [bins] f32 S on a CUDA device, current while on_device
   bool on_device = false;
+  GhmCountSum across;          // set by a data-parallel trainer (not saved: a property of the job)
 
   explicit GhmEmaState(int bins = 0) : acc_sum(static_cast<std::size_t>(bins), 0.0f) {}
   // A copy owns its own device copy (a device-to-device copy), so two states never share one S.
   GhmEmaState(const GhmEmaState& o)
       : acc_sum(o.acc_sum), device_acc_sum(o.on_device ? o.device_acc_sum.detach().clone() : Tensor()),
-        on_device(o.on_device) {}
+        on_device(o.on_device), across(o.across) {}
   GhmEmaState& operator=(const GhmEmaState& o) {
     if (this != &o) *this = GhmEmaState(o);
     return *this;
@@ -60,6 +75,8 @@ struct GhmCallStats {
   std::vector<float> bin_weight;         // [bins] w_i given to each element of bin i (0 for empty bins)
   std::vector<float> acc_sum;            // [bins] the EMA state after this call (empty without momentum)
   double tot = 0;                        // the normaliser: valid count (GHM-C) or weight sum (GHM-R), >= 1
+                                         // (summed over the processes and divided by their number
+                                         // with GhmEmaState::across)
   int nonempty_bins = 0;                 // n
   double loss = 0;                       // this call's loss (times loss_weight)
 };

@@ -93,16 +93,21 @@ inline void bin_block(const float* __restrict g, const float* __restrict lw, std
   wsum_out = wsum;
 }
 
+// R_i and tot replaced by their sums over the processes (GhmCountSum).
+void sum_across(const GhmCountSum& across, std::vector<std::int64_t>& num_in_bin, double& tot);
+
 // Runs one call over a [R, C] block of elements (chunks are whole rows, about kGhmChunk elements
 // each). eval(r0, r1, g, lw, loss, d) is the block evaluator above. precise_g(r, c) recomputes
 // one element's g in double precision, rounded once to float32: it is called only for the rare
 // elements whose g lies within a few ulps of a bin edge, so that their bin is the correctly
 // rounded one (and so, almost always, the reference's). grad: [R, C] written with dL/dx;
 // element_weight: [R, C] or null, written with each element's w (0 when invalid).
-// acc_sum: [bins], the EMA state (used with momentum; check_ghm_call has sized it).
+// acc_sum: [bins], the EMA state (used with momentum; check_ghm_call has sized it); across: the
+// counts' sum over the processes of a job, when set (GhmCountSum).
 template <class Eval, class PreciseG>
 GhmCallStats ghm_call(const GhmSettings& settings, std::int64_t rows, std::int64_t cols, Eval&& eval,
-                      PreciseG&& precise_g, std::vector<float>& acc_sum, float* grad, float* element_weight) {
+                      PreciseG&& precise_g, std::vector<float>& acc_sum, const GhmCountSum& across, float* grad,
+                      float* element_weight) {
   const std::int64_t elements = rows * cols;
   GhmWorkspace& ws = ghm_workspace(elements);
   const int M = settings.bins();
@@ -160,9 +165,12 @@ GhmCallStats ghm_call(const GhmSettings& settings, std::int64_t rows, std::int64
     weight_total += weight_sum[static_cast<std::size_t>(c)];
   }
   const bool count_valid = settings.tot_rule() == GhmTot::CountValid;
-  stats.tot = std::max(count_valid ? static_cast<double>(valid_count) : weight_total, 1.0);
+  double tot_sum = count_valid ? static_cast<double>(valid_count) : weight_total;
+  if (across) sum_across(across, stats.num_in_bin, tot_sum);
+  const double tot = std::max(tot_sum, 1.0);
+  stats.tot = across ? tot / across.processes : tot;  // the normaliser
   stats.bin_weight.assign(static_cast<std::size_t>(M), 0.0f);
-  stats.nonempty_bins = ghm_bin_weights(stats.num_in_bin.data(), M, stats.tot, settings.momentum(), acc_sum.data(),
+  stats.nonempty_bins = ghm_bin_weights(stats.num_in_bin.data(), M, tot, settings.momentum(), acc_sum.data(),
                                         stats.bin_weight.data());
   if (settings.has_momentum()) stats.acc_sum = acc_sum;
 

@@ -11,7 +11,7 @@
 // The window is wider than the error of either backend's g, so the bins equal the CPU's although
 // the device's expf and the CPU's vectorised exp differ by an ulp or two.
 //
-// Launches (legacy default stream, no host synchronisation anywhere):
+// Launches (legacy default stream, no host synchronisation unless the counts are summed over processes):
 //   memset   R[L, M] = 0 (u64)
 //   pass 1   ghm_bin_kernel, one block per tile of kTile = 4096 elements of one call (a call's
 //            tiles are consecutive; block -> call by the tile offsets passed as kernel arguments):
@@ -23,6 +23,9 @@
 //            tot_partial (fixed tree), 1), then the EMA over the non-empty bins and
 //            w_i = tot / (S_i * n) (ghm_bin_weights, the CPU's function) with S on the device,
 //            and the gradient factors w_i * f32(loss_weight / tot)
+//   (a data-parallel job's summed density, GhmCountSum: between passes 1 and 2 each call's tot
+//   and R go to the host, are summed over the processes and come back; pass 2 then takes them,
+//   and divides by tot / processes instead of tot: the run's one host synchronisation)
 //   pass 3   ghm_grad_kernel, the tiles of pass 1 again: l and d recomputed (cheaper than storing
 //            8 bytes per element), grad = d * factor[bin], element weight w[bin] when asked,
 //            sum of w[bin] * l over the tile in double -> loss_partial[tile] (fixed tree)
@@ -38,6 +41,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/cuda/cuda_check.h"
 #include "losses/cuda/loss_common_cuda.h"
@@ -199,24 +203,37 @@ __device__ double call_sum(const CallTable& table, int c, const double* __restri
   return block_sum(part);
 }
 
-// Pass 2 (one block): calls in order, since each call's EMA starts from the previous one's.
-// tot_partial: [tiles]; acc_sum: [M] S, updated (null without momentum).
+// Between passes 1 and 2 of a job's summed density (GhmCountSum): each call's tot before the
+// clamp -> out.tot[c], for the host to sum over the processes with R.
 __global__ void __launch_bounds__(kThreads)
-    ghm_weights_kernel(CallTable table, GhmSettings settings, const double* __restrict__ tot_partial,
-                       float* __restrict__ acc_sum, CallStatsView out) {
-  const int bins = settings.bins();
+    ghm_call_tots_kernel(CallTable table, const double* __restrict__ tot_partial, CallStatsView out) {
   for (int c = 0; c < table.calls; ++c) {
     const double sum = call_sum(table, c, tot_partial);
+    if (threadIdx.x == 0) out.tot[c] = sum;
+  }
+}
+
+// Pass 2 (one block): calls in order, since each call's EMA starts from the previous one's.
+// tot_partial: [tiles]; acc_sum: [M] S, updated (null without momentum). processes > 0: R and
+// out.tot hold the sums over a job's processes already (GhmCountSum), and the normaliser is
+// tot / processes.
+__global__ void __launch_bounds__(kThreads)
+    ghm_weights_kernel(CallTable table, GhmSettings settings, const double* __restrict__ tot_partial,
+                       float* __restrict__ acc_sum, CallStatsView out, int processes) {
+  const int bins = settings.bins();
+  for (int c = 0; c < table.calls; ++c) {
+    const double sum = processes > 0 ? out.tot[c] : call_sum(table, c, tot_partial);
     if (threadIdx.x == 0) {
       const double tot = sum < 1.0 ? 1.0 : sum;  // std::max(sum, 1.0), as the CPU
+      const double norm = processes > 0 ? tot / processes : tot;
       float* w = out.bin_weight + c * bins;
       const int n = ghm_bin_weights(reinterpret_cast<const std::int64_t*>(out.hist + c * bins), bins, tot,
                                     settings.momentum(), acc_sum, w);
-      const float scale = static_cast<float>(static_cast<double>(settings.loss_weight()) / tot);
+      const float scale = static_cast<float>(static_cast<double>(settings.loss_weight()) / norm);
       for (int i = 0; i < bins; ++i) out.grad_scale[c * bins + i] = w[i] * scale;
       if (out.acc_after != nullptr)
         for (int i = 0; i < bins; ++i) out.acc_after[c * bins + i] = acc_sum[i];
-      out.tot[c] = tot;
+      out.tot[c] = norm;
       out.nonempty[c] = n;
     }
   }
@@ -330,6 +347,31 @@ float* device_ema_state(GhmEmaState& state, int bins, Device device) {
   return state.device_acc_sum.device_data<float>();
 }
 
+// A job's summed density: every call's R and tot to the host, summed over the processes by
+// `across` (one all-reduce for all calls), and back (the only host synchronisation of a run then).
+void sum_across(const GhmCountSum& across, const CallTable& table, const double* tot_partial,
+                const CallStatsView& out, int bins) {
+  const auto calls = static_cast<std::size_t>(table.calls), m = static_cast<std::size_t>(bins);
+  ghm_call_tots_kernel<<<1, kThreads>>>(table, tot_partial, out);
+  GHM_CUDA_CHECK_LAUNCH();
+  std::vector<unsigned long long> hist(calls * m);
+  std::vector<double> tots(calls);
+  GHM_CUDA_CHECK(cudaMemcpy(hist.data(), out.hist, hist.size() * sizeof(hist[0]), cudaMemcpyDeviceToHost));
+  GHM_CUDA_CHECK(cudaMemcpy(tots.data(), out.tot, tots.size() * sizeof(double), cudaMemcpyDeviceToHost));
+  std::vector<double> values;  // per call: R_0 .. R_{M-1}, tot
+  for (std::size_t c = 0; c < calls; ++c) {
+    for (std::size_t b = 0; b < m; ++b) values.push_back(static_cast<double>(hist[c * m + b]));
+    values.push_back(tots[c]);
+  }
+  across.sum(values);
+  for (std::size_t c = 0; c < calls; ++c) {
+    for (std::size_t b = 0; b < m; ++b) hist[c * m + b] = static_cast<unsigned long long>(values[c * (m + 1) + b]);
+    tots[c] = values[c * (m + 1) + m];
+  }
+  GHM_CUDA_CHECK(cudaMemcpy(out.hist, hist.data(), hist.size() * sizeof(hist[0]), cudaMemcpyHostToDevice));
+  GHM_CUDA_CHECK(cudaMemcpy(out.tot, tots.data(), tots.size() * sizeof(double), cudaMemcpyHostToDevice));
+}
+
 // The four passes over all calls. cols: K (or D). The settings (checked where they were made) go
 // to the kernels as they are.
 template <class Elements>
@@ -387,7 +429,9 @@ GhmRun run_calls(const Elements& el, const GhmSettings& settings, const Tensor& 
     ghm_bin_kernel<<<grid, kThreads, counter_bytes>>>(el, table, cols, settings, bin_of, out.hist, tot_partial);
     GHM_CUDA_CHECK_LAUNCH();
   }
-  ghm_weights_kernel<<<1, kThreads>>>(table, settings, tot_partial, acc_sum, out);
+  if (state.across) sum_across(state.across, table, tot_partial, out, bins);
+  ghm_weights_kernel<<<1, kThreads>>>(table, settings, tot_partial, acc_sum, out,
+                                      state.across ? state.across.processes : 0);
   GHM_CUDA_CHECK_LAUNCH();
   if (tiles > 0) {
     float* element_weight = run.element_weight.defined() ? run.element_weight.device_data<float>() : nullptr;

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -99,4 +100,41 @@ TEST_CASE("cuda ghm: bad arguments are errors naming them") {
   for (std::size_t i = 0; i < many.size(); ++i) many[i] = std::min<std::int64_t>(static_cast<std::int64_t>(i), 3);
   CHECK(error_message([&] { ghm_c_forward(x, x, w, GhmSettings::classification(), state, many); }).find("at most") != std::string::npos);
   CHECK(error_message([&] { ghm_c_exact_forward(x, x, w, GhmcExactParams{}); }).find("CPU only") != std::string::npos);
+}
+
+// ---- a data-parallel job's summed counts (GhmEmaState::across) --------------------------------
+
+TEST_CASE("cuda ghm_c and ghm_r: counts summed across processes give the CPU's results") {
+  // The other process's values: a share of the same problem, recorded by a CPU run. Both backends
+  // then add them through the same hook (the CPU per call, CUDA all calls at once, in call order).
+  const ClsProblem p = make_cls_problem(1802, 6001, 20);
+  const std::vector<std::int64_t> levels{0, 4000, 5500, 6001};
+  const Tensor x = p.pred(), t = p.target(TargetForm::LabelsI64), w = p.weight(WeightForm::PerRow);
+  const GhmSettings params = GhmSettings::classification(30, 0.75, 1.0f);
+  std::vector<double> other;
+  GhmEmaState probe(params.bins());
+  probe.across = {[&](std::span<double> v) { other.insert(other.end(), v.begin(), v.end()); }, 2};
+  ghm_c_forward(p.pred(), t, w, params, probe, levels);
+  for (double& v : other) v = std::floor(v * 0.7);  // a different share: other counts
+  const auto adder = [&] {
+    return GhmCountSum{[&, at = std::size_t{0}](std::span<double> v) mutable {
+                         for (double& value : v) value += other.at(at++);
+                       },
+                       2};
+  };
+  GhmEmaState cpu_state(params.bins()), gpu_state(params.bins());
+  cpu_state.across = adder();
+  gpu_state.across = adder();
+  const GhmcResult c = ghm_c_forward(x, t, w, params, cpu_state, levels);
+  const GhmcResult g = ghm_c_forward(x.to(kGpu), t.to(kGpu), w.to(kGpu), params, gpu_state, levels);
+  REQUIRE(g.calls.size() == c.calls.size());
+  for (std::size_t k = 0; k < c.calls.size(); ++k) {
+    CHECK(g.calls[k].num_in_bin == c.calls[k].num_in_bin);
+    CHECK(g.calls[k].tot == c.calls[k].tot);
+    CHECK(g.calls[k].nonempty_bins == c.calls[k].nonempty_bins);
+  }
+  const std::vector<float> gs = gpu_state.values(), cs = cpu_state.values();
+  for (std::size_t i = 0; i < cs.size(); ++i) CHECK(rel(gs[i], cs[i]) <= kWeightRtol);
+  CHECK(rel(g.total, c.total) <= kLossRtol);
+  CHECK(normalised(host(g.grad), c.grad.to_vector<float>()) <= kGradTol);
 }

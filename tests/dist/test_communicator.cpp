@@ -47,6 +47,10 @@ TEST_CASE("communicator: all_reduce_sum of f32 adds every rank's values in place
     for (std::size_t i = 0; i < n; ++i) exact = exact && v[i] == static_cast<float>(rank_sum() * (i % 1000));
     CHECK_MESSAGE(exact, "n = ", n);
   }
+  std::vector<double> d{0.25 * (comm.rank() + 1), 1e15 + comm.rank()};
+  comm.all_reduce_sum(std::span<double>(d));
+  CHECK(d[0] == 0.25 * rank_sum());
+  CHECK(d[1] == 1e15 * comm.size() + (rank_sum() - comm.size()));  // exact in double, not in float
   ghm::Tensor t = ghm::Tensor::full({2, 3}, comm.rank() + 1.0);
   comm.all_reduce_sum(t);
   for (const float x : t.to_vector<float>()) CHECK(x == static_cast<float>(rank_sum()));
