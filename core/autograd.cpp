@@ -9,6 +9,7 @@ namespace ghm {
 namespace {
 
 thread_local bool t_grad_enabled = true;
+thread_local const std::function<void(const Tensor&)>* t_grad_ready = nullptr;  // GradReadyScope's
 
 // A tensor we may keep as a gradient without copying: nobody else holds its storage.
 bool exclusively_owned(const Tensor& t) { return t.impl().storage.use_count() == 1; }
@@ -29,6 +30,7 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
         Tensor current = leaf_tensor.grad();
         if (!current.defined()) leaf_tensor.set_grad(exclusively_owned(g) ? g : g.clone());
         else leaf_tensor.set_grad(add(current, g));
+        if (t_grad_ready != nullptr) (*t_grad_ready)(leaf_tensor);
       }
       return std::vector<Tensor>{};
     };
@@ -49,6 +51,13 @@ void record(Tensor& out, const char* name, std::vector<std::shared_ptr<Node>> ne
 }  // namespace
 
 bool grad_enabled() { return t_grad_enabled; }
+
+GradReadyScope::GradReadyScope(std::function<void(const Tensor& leaf)> on_ready)
+    : on_ready_(std::move(on_ready)), previous_(t_grad_ready) {
+  t_grad_ready = &on_ready_;
+}
+
+GradReadyScope::~GradReadyScope() { t_grad_ready = previous_; }
 
 NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }

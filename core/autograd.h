@@ -57,4 +57,21 @@ void record_op(Tensor& out, const char* name, const std::vector<Tensor>& inputs,
 // Runs backpropagation from `root` with upstream gradient `grad_root` (same shape as root).
 void run_backward(const Tensor& root, const Tensor& grad_root);
 
+// While alive, calls `on_ready(leaf)` for each leaf whose gradient a backward pass on this thread
+// completes: right after the leaf's accumulator ran, which it does once per pass with the sum of
+// every path's gradient, so leaf.grad() is final for that pass. Data-parallel training starts
+// exchanging a bucket of gradients as soon as all of them are ready (dist/gradients.h). Scopes nest;
+// the innermost is called.
+class GradReadyScope {
+ public:
+  explicit GradReadyScope(std::function<void(const Tensor& leaf)> on_ready);
+  ~GradReadyScope();
+  GradReadyScope(const GradReadyScope&) = delete;
+  GradReadyScope& operator=(const GradReadyScope&) = delete;
+
+ private:
+  std::function<void(const Tensor&)> on_ready_;
+  const std::function<void(const Tensor&)>* previous_;
+};
+
 }  // namespace ghm

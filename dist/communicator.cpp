@@ -24,6 +24,9 @@ class SingleProcess final : public Communicator {
   void all_reduce_sum(std::span<float>) override {}
   void all_reduce_sum(std::span<double>) override {}
   void all_reduce_sum_bf16(std::span<std::uint16_t>) override {}
+  void start_all_reduce_sum(std::span<float>) override {}
+  void progress() override {}
+  void wait_all() override {}
   void broadcast(std::span<std::byte>, int root) override { check_root(root); }
   std::vector<std::string> all_gather(std::string_view mine) override { return {std::string(mine)}; }
   void barrier() override {}

@@ -43,6 +43,12 @@ class Communicator {
   virtual void all_reduce_sum(std::span<double> data) = 0;  // counts and statistics
   // The same for bfloat16 values (core/bfloat16.h), each partial sum rounded to bfloat16.
   virtual void all_reduce_sum_bf16(std::span<std::uint16_t> data) = 0;
+  // The same sum, started without waiting (MPI_Iallreduce): `data` must stay alive and untouched
+  // until wait_all(). progress() lets started sums advance (MPI moves them only inside its own
+  // calls); wait_all() completes every started sum. Started sums complete in the order started.
+  virtual void start_all_reduce_sum(std::span<float> data) = 0;
+  virtual void progress() = 0;
+  virtual void wait_all() = 0;
   // root's bytes into every rank's `data`.
   virtual void broadcast(std::span<std::byte> data, int root) = 0;
   // Every rank's `mine`, in rank order, on every rank; the sizes may differ.

@@ -1,4 +1,4 @@
-// broadcast_state and average_gradients (gradients.h).
+// broadcast_state and the GradientReducer (gradients.h).
 #include "dist/gradients.h"
 
 #include <algorithm>
@@ -6,64 +6,15 @@
 #include <cstring>
 #include <span>
 
-#include "core/autograd.h"
 #include "core/check.h"
 #include "core/ops/elementwise.h"
 
 namespace ghm::dist {
 namespace {
 
-// Host gradients summed bucket by bucket, then scaled by `scale`.
-class HostBuckets {
- public:
-  HostBuckets(Communicator& comm, std::size_t bucket_bytes, float scale, ExchangeStats& stats)
-      : comm_(comm), capacity_(std::max<std::size_t>(1, bucket_bytes / sizeof(float))), scale_(scale), stats_(stats) {}
+using Clock = std::chrono::steady_clock;
 
-  void add(Tensor g) {
-    const auto n = static_cast<std::size_t>(g.numel());
-    if (n > capacity_) {  // alone, in place
-      reduce({g.data<float>(), n});
-      return;
-    }
-    if (used_ + n > capacity_) flush();
-    members_.push_back(g);
-    used_ += n;
-  }
-
-  void flush() {
-    if (members_.empty()) return;
-    buffer_.resize(capacity_);
-    std::size_t at = 0;
-    for (Tensor& g : members_) {
-      std::memcpy(buffer_.data() + at, g.data<float>(), static_cast<std::size_t>(g.numel()) * sizeof(float));
-      at += static_cast<std::size_t>(g.numel());
-    }
-    reduce({buffer_.data(), at});
-    at = 0;
-    for (Tensor& g : members_) {
-      std::memcpy(g.data<float>(), buffer_.data() + at, static_cast<std::size_t>(g.numel()) * sizeof(float));
-      at += static_cast<std::size_t>(g.numel());
-    }
-    members_.clear();
-    used_ = 0;
-  }
-
- private:
-  void reduce(std::span<float> data) {
-    comm_.all_reduce_sum(data);
-    for (float& x : data) x *= scale_;
-    stats_.bytes += data.size_bytes();
-    ++stats_.calls;
-  }
-
-  Communicator& comm_;
-  std::size_t capacity_;  // floats per bucket
-  float scale_;
-  ExchangeStats& stats_;
-  std::vector<float> buffer_;
-  std::vector<Tensor> members_;  // the gradients of the bucket being filled, in order
-  std::size_t used_ = 0;
-};
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 }  // namespace
 
@@ -81,34 +32,110 @@ void broadcast_state(Communicator& comm, const std::vector<Tensor>& tensors) {
   }
 }
 
-ExchangeStats average_gradients(Communicator& comm, const std::vector<Tensor>& params, std::size_t bucket_bytes) {
-  ExchangeStats stats;
-  if (comm.size() == 1) return stats;
-  const auto start = std::chrono::steady_clock::now();
-  const float scale = 1.0f / static_cast<float>(comm.size());
-  HostBuckets host(comm, bucket_bytes, scale, stats);
-  std::vector<Tensor> device_grads;
-  for (const Tensor& p : params) {
-    const Tensor g = p.grad();
-    if (!g.defined()) continue;
-    if (g.device().is_cuda()) {
-      device_grads.push_back(g);
-    } else {
-      host.add(g);
+GradientReducer::GradientReducer(Communicator& comm, const std::vector<Tensor>& params, std::size_t bucket_bytes)
+    : comm_(comm) {
+  const std::size_t capacity = std::max<std::size_t>(1, bucket_bytes / sizeof(float));  // floats per bucket
+  std::size_t used = capacity;  // start a new bucket for the first parameter
+  for (auto p = params.rbegin(); p != params.rend(); ++p) {
+    if (!p->requires_grad()) continue;
+    GHM_CHECK(p->dtype() == DType::F32, "GradientReducer: a ", dtype_name(p->dtype()), " parameter");
+    if (p->device().is_cuda()) {
+      device_params_.push_back(*p);
+      continue;
     }
+    const auto n = static_cast<std::size_t>(p->numel());
+    if (buckets_.empty() || (used > 0 && used + n > capacity)) {  // a larger one gets a bucket of its own
+      buckets_.emplace_back();
+      used = 0;
+    }
+    buckets_.back().params.push_back(*p);
+    bucket_of_[&p->impl()] = buckets_.size() - 1;
+    used += n;
   }
-  host.flush();
+  for (Bucket& b : buckets_) {
+    std::size_t elements = 0;
+    for (const Tensor& p : b.params) elements += static_cast<std::size_t>(p.numel());
+    b.buffer.resize(elements);
+  }
+}
+
+GradReadyScope GradientReducer::overlap() {
+  return GradReadyScope([this](const Tensor& leaf) { on_ready(leaf); });
+}
+
+void GradientReducer::on_ready(const Tensor& leaf) {
+  if (comm_.size() == 1) return;
+  const auto it = bucket_of_.find(&leaf.impl());
+  if (it == bucket_of_.end()) return;
+  ++buckets_[it->second].ready;
+  // Buckets start in order on every rank: a full bucket waits for the ones before it.
+  while (next_to_start_ < buckets_.size() &&
+         buckets_[next_to_start_].ready == static_cast<int>(buckets_[next_to_start_].params.size())) {
+    start(buckets_[next_to_start_++]);
+    ++step_.started_early;
+  }
+  comm_.progress();
+}
+
+void GradientReducer::start(Bucket& bucket) {
+  std::size_t at = 0;
+  for (const Tensor& p : bucket.params) {
+    const Tensor g = p.grad();
+    const auto n = static_cast<std::size_t>(p.numel());
+    if (g.defined()) std::memcpy(bucket.buffer.data() + at, g.data<float>(), n * sizeof(float));
+    else std::fill_n(bucket.buffer.data() + at, n, 0.0f);  // no gradient this step: zeros
+    at += n;
+  }
+  comm_.start_all_reduce_sum(bucket.buffer);
+  bucket.started = true;
+  step_.bytes += bucket.buffer.size() * sizeof(float);
+  ++step_.calls;
+}
+
+ExchangeStats GradientReducer::finish() {
+  if (comm_.size() == 1) return {};
+  const auto begin = Clock::now();
+  while (next_to_start_ < buckets_.size()) start(buckets_[next_to_start_++]);
+  comm_.wait_all();
+  const float scale = 1.0f / static_cast<float>(comm_.size());
+  for (Bucket& bucket : buckets_) {
+    std::size_t at = 0;
+    for (Tensor& p : bucket.params) {
+      const auto n = static_cast<std::size_t>(p.numel());
+      const float* mean = bucket.buffer.data() + at;
+      Tensor g = p.grad();
+      if (!g.defined()) {
+        g = Tensor::empty(p.shape());
+        p.set_grad(g);
+      }
+      float* out = g.data<float>();
+      for (std::size_t i = 0; i < n; ++i) out[i] = mean[i] * scale;
+      at += n;
+    }
+    bucket.ready = 0;
+    bucket.started = false;
+  }
+  std::vector<Tensor> device_grads;
+  for (const Tensor& p : device_params_)
+    if (p.grad().defined()) device_grads.push_back(p.grad());
   if (!device_grads.empty()) {
-    comm.all_reduce_sum(device_grads);
-    ++stats.calls;
+    comm_.all_reduce_sum(device_grads);
+    ++step_.calls;
     const NoGradGuard no_grad;
     for (Tensor& g : device_grads) {
-      stats.bytes += g.nbytes();
+      step_.bytes += g.nbytes();
       g.copy_from(mul_scalar(g, scale));
     }
   }
-  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ExchangeStats stats = step_;
+  stats.seconds = seconds_since(begin);
+  step_ = {};
+  next_to_start_ = 0;
   return stats;
+}
+
+ExchangeStats average_gradients(Communicator& comm, const std::vector<Tensor>& params, std::size_t bucket_bytes) {
+  return GradientReducer(comm, params, bucket_bytes).finish();
 }
 
 }  // namespace ghm::dist

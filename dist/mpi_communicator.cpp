@@ -100,6 +100,31 @@ class MpiCommunicator final : public Communicator {
                 "MPI_Allreduce");
   }
 
+  void start_all_reduce_sum(std::span<float> data) override {
+    for (std::size_t at = 0; at < data.size(); at += kPiece) {
+      MPI_Request request = MPI_REQUEST_NULL;
+      check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data.data() + at, piece(data.size(), at), MPI_FLOAT, MPI_SUM, comm_,
+                               &request),
+                "MPI_Iallreduce");
+      pending_.push_back(request);
+    }
+  }
+
+  void progress() override {
+    if (pending_.empty()) return;
+    int done = 0;
+    check_mpi(MPI_Testall(static_cast<int>(pending_.size()), pending_.data(), &done, MPI_STATUSES_IGNORE),
+              "MPI_Testall");
+    if (done) pending_.clear();
+  }
+
+  void wait_all() override {
+    if (pending_.empty()) return;
+    const int code = MPI_Waitall(static_cast<int>(pending_.size()), pending_.data(), MPI_STATUSES_IGNORE);
+    pending_.clear();
+    check_mpi(code, "MPI_Waitall");
+  }
+
   void all_reduce_sum_bf16(std::span<std::uint16_t> data) override {
     for (std::size_t at = 0; at < data.size(); at += kPiece)
       check_mpi(MPI_Allreduce(MPI_IN_PLACE, data.data() + at, piece(data.size(), at), MPI_UINT16_T, bf16_sum_op_,
@@ -188,6 +213,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm comm_ = MPI_COMM_NULL;
   MPI_Comm local_ = MPI_COMM_NULL;
   MPI_Op bf16_sum_op_ = MPI_OP_NULL;
+  std::vector<MPI_Request> pending_;  // started sums (start_all_reduce_sum), until wait_all
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   bool owns_mpi_ = false;
 };

@@ -315,6 +315,7 @@ struct StepContext {
   const TrainConfig& train;
   const DistConfig& dist_cfg;
   dist::Communicator& comm;
+  dist::GradientReducer& reducer;
 };
 
 // One iteration: forward, targets, loss, backward, (several processes: the gradients averaged
@@ -338,8 +339,11 @@ StepResult train_step(detection::RetinaNet& model, const io::Batch& batch, const
   const TrainConfig& train = c.train;
   const std::vector<Tensor>& params = c.params;
   sgd.zero_grad();
-  loss.total.backward();
-  r.exchange = dist::average_gradients(c.comm, params, c.dist_cfg.bucket_bytes);
+  {
+    const GradReadyScope overlap = c.reducer.overlap();  // buckets of gradients start their sums as they fill
+    loss.total.backward();
+  }
+  r.exchange = c.reducer.finish();
   const double max_norm = train.clip_grad > 0 ? train.clip_grad : std::numeric_limits<double>::infinity();
   r.grad_norm = nn::clip_grad_norm(params, max_norm);
   check_finite(r.grad_norm, "the gradient norm", iteration, last_checkpoint);
@@ -463,7 +467,8 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     loss_state.cls.across = across;
     loss_state.reg.across = across;
   }
-  const StepContext step_context{anchors, target_cfg, loss_cfg, loss_state, sgd, params, train, dist_cfg, comm};
+  dist::GradientReducer reducer(comm, params, dist_cfg.bucket_bytes);
+  const StepContext step_context{anchors, target_cfg, loss_cfg, loss_state, sgd, params, train, dist_cfg, comm, reducer};
 
   auto save = [&]() {
     GHM_CHECK(all_finite(params), "training diverged: the parameters are not finite after iteration ",
@@ -508,8 +513,10 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
       iteration_start = now;
       outcome.iterations = progress.iteration;
       if (comm.size() > 1 && lead && !options.quiet && progress.iteration == context.first_iteration + 1)
-        std::printf("data parallel: %d processes x batch %d; gradients: %.2f MB per step in %d all-reduce call(s)\n",
-                    comm.size(), train.batch_size, static_cast<double>(step.exchange.bytes) / 1e6, step.exchange.calls);
+        std::printf("data parallel: %d processes x batch %d; gradients: %.2f MB per step in %d all-reduce call(s), %d "
+                    "started during the backward\n",
+                    comm.size(), train.batch_size, static_cast<double>(step.exchange.bytes) / 1e6, step.exchange.calls,
+                    step.exchange.started_early);
       if (progress.iteration % train.log_interval == 0 || progress.iteration == context.total) {
         if (lead) log_interval(log_path, progress, lr, interval, context, now, options.quiet);
         outcome.final_loss = interval.loss / interval.iterations;

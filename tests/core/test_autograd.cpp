@@ -105,3 +105,26 @@ TEST_CASE("autograd: backward with an upstream gradient, and misuse errors") {
   Tensor i = Tensor::zeros(Shape{2}, DType::I64);
   CHECK_THROWS_WITH_AS(i.set_requires_grad(true), doctest::Contains("only f32"), Error);
 }
+
+TEST_CASE("autograd: GradReadyScope reports each leaf once per pass, with its final gradient") {
+  Tensor a = Tensor::full({3}, 2.0);
+  Tensor b = Tensor::full({3}, 5.0);
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  // a feeds three products (its gradient is their sum), b one.
+  const Tensor loss = sum(add(add(mul(a, a), mul(a, b)), a));
+  std::vector<std::pair<const TensorImpl*, std::vector<float>>> seen;
+  {
+    const GradReadyScope scope([&](const Tensor& leaf) { seen.emplace_back(&leaf.impl(), leaf.grad().to_vector<float>()); });
+    loss.backward();
+  }
+  REQUIRE(seen.size() == 2);
+  for (const auto& [leaf, grad] : seen) {
+    if (leaf == &a.impl()) CHECK(grad == std::vector<float>(3, 2 * 2.0f + 5.0f + 1.0f));  // d/da: 2a + b + 1
+    else CHECK(grad == std::vector<float>(3, 2.0f));                                      // d/db: a
+  }
+  // Outside the scope nothing is called.
+  const Tensor again = sum(mul(a, b));
+  again.backward();
+  CHECK(seen.size() == 2);
+}

@@ -46,7 +46,7 @@ TEST_CASE("communicator: average_gradients leaves every gradient at its mean ove
     CHECK(stats.calls == 0);
   } else {
     CHECK(stats.bytes == (3 + 5 + 16 + 7 + 40 + 1 + 9) * sizeof(float));
-    CHECK(stats.calls == 5);  // [3 5], [16], [40] alone, [7 1], [9]
+    CHECK(stats.calls == 5);  // from the last parameter: [9 1], [40] alone, [7], [16], [5 3]
   }
 }
 
@@ -57,4 +57,39 @@ TEST_CASE("communicator: broadcast_state gives every rank rank 0's tensors, inte
   ghm::dist::broadcast_state(comm, {weights, steps});
   for (const float x : weights.to_vector<float>()) CHECK(x == 10.0f);
   CHECK(steps.to_vector<std::int64_t>()[0] == 100);
+}
+
+TEST_CASE("communicator: GradientReducer starts the buckets during the backward, in order, to the same means") {
+  auto& comm = world();
+  // A chain of parameters: w0 is used first in the forward, so its gradient is completed last.
+  std::vector<Tensor> params;
+  for (int i = 0; i < 6; ++i) {
+    Tensor p = Tensor::full(Shape{8}, 1.0 + 0.1 * i);
+    p.set_requires_grad(true);
+    params.push_back(p);
+  }
+  ghm::dist::GradientReducer reducer(comm, params, 16 * sizeof(float));  // two parameters per bucket
+  CHECK(reducer.buckets() == 3);
+  for (int step = 0; step < 2; ++step) {  // the reducer serves every step
+    for (Tensor& p : params) p.zero_grad();
+    Tensor x = Tensor::full(Shape{8}, static_cast<double>(comm.rank() + 1));
+    for (const Tensor& p : params) x = ghm::mul(x, p);
+    {
+      const ghm::GradReadyScope overlap = reducer.overlap();
+      ghm::sum(x).backward();
+    }
+    // Each process's gradients are (rank + 1) times the same values: their mean is (size + 1) / 2 times.
+    std::vector<std::vector<float>> alone;
+    for (const Tensor& p : params) alone.push_back(p.grad().to_vector<float>());
+    const ghm::dist::ExchangeStats stats = reducer.finish();
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      const std::vector<float> mean = params[k].grad().to_vector<float>();
+      for (std::size_t i = 0; i < mean.size(); ++i)
+        CHECK(mean[i] == doctest::Approx(alone[k][i] / (comm.rank() + 1) * (comm.size() + 1) / 2.0).epsilon(1e-6));
+    }
+    if (comm.size() > 1) {
+      CHECK(stats.calls == 3);
+      CHECK(stats.started_early == 3);  // every bucket was full before the backward ended
+    }
+  }
 }
