@@ -18,7 +18,7 @@ model:
     depth: 50              # 18, 34, 50, 101, 152
     groups: 1              # ResNeXt cardinality
     width_per_group: 64    # ResNeXt bottleneck width
-    norm: frozen_bn        # frozen_bn | bn
+    norm: frozen_bn        # frozen_bn | bn | syncbn (bn over a data-parallel job's whole batch)
     frozen_stages: 1       # stem + this many stages get no gradient (0..4)
     base_width: 64         # stem / layer1 channels, doubled per stage (64: torchvision's ResNets)
   fpn:
@@ -156,8 +156,11 @@ detection::RetinaNetConfig retinanet_config(const io::Json& config) {
   c.backbone.groups = int_in(b.at("groups"), 1, kMaxWidth, "groups");
   c.backbone.width_per_group = int_in(b.at("width_per_group"), 1, kMaxWidth, "width_per_group");
   const std::string norm = b.at("norm").as_string();
-  GHM_CHECK(norm == "frozen_bn" || norm == "bn", b.at("norm").location(), ": norm must be frozen_bn or bn, got '", norm, "'");
-  c.backbone.norm = norm == "bn" ? nn::NormKind::BatchNorm : nn::NormKind::FrozenBatchNorm;
+  GHM_CHECK(norm == "frozen_bn" || norm == "bn" || norm == "syncbn", b.at("norm").location(),
+            ": norm must be frozen_bn, bn or syncbn, got '", norm, "'");
+  c.backbone.norm = norm == "bn"       ? nn::NormKind::BatchNorm
+                    : norm == "syncbn" ? nn::NormKind::SyncBatchNorm
+                                       : nn::NormKind::FrozenBatchNorm;
   c.backbone.frozen_stages = static_cast<int>(b.at("frozen_stages").as_int());
   c.backbone.base_width = int_in(b.at("base_width"), 1, kMaxWidth, "base_width");
   GHM_CHECK(std::int64_t{c.backbone.groups} * c.backbone.width_per_group <= kMaxWidth, b.at("groups").location(),

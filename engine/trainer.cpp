@@ -26,6 +26,7 @@
 #include "detection/targets.h"
 #include "dist/communicator.h"
 #include "dist/gradients.h"
+#include "dist/sync_batch_norm.h"
 #include "io/input_file.h"
 #include "io/output_file.h"
 
@@ -445,6 +446,8 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   detection::RetinaNet model(model_cfg, init_gen);
   prepare_model(model, train, device, options.quiet || !lead);
   dist::broadcast_state(comm, model_state_tensors(model));  // one starting point for every process
+  if (model_cfg.backbone.norm == nn::NormKind::SyncBatchNorm && comm.size() > 1)  // statistics of the job's batch
+    nn::attach_batch_norm_sync(model, std::make_shared<const BatchNormSync>(dist::batch_norm_sync(comm)));
   nn::Sgd sgd(model.named_parameters(), train.sgd);
   const std::vector<Tensor> params = model.parameters();
   detection::DetectionLossState loss_state(loss_cfg);

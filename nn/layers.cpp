@@ -29,7 +29,7 @@ BatchNorm2d::BatchNorm2d(std::int64_t channels, float m, float e) : momentum(m),
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
   return batch_norm(x, weight, bias, running_mean, running_var,
-                    is_training() ? BatchNormMode::Train : BatchNormMode::Eval, momentum, eps);
+                    is_training() ? BatchNormMode::Train : BatchNormMode::Eval, momentum, eps, sync.get());
 }
 
 FrozenBatchNorm2d::FrozenBatchNorm2d(std::int64_t channels, float e) : eps(e) {
@@ -97,8 +97,18 @@ Tensor conv_norm_relu(const Conv2d& conv, UnaryModule* norm, bool relu, const Te
 }
 
 std::shared_ptr<UnaryModule> make_norm(NormKind kind, std::int64_t channels) {
-  if (kind == NormKind::BatchNorm) return std::make_shared<BatchNorm2d>(channels);
+  if (kind == NormKind::BatchNorm || kind == NormKind::SyncBatchNorm) return std::make_shared<BatchNorm2d>(channels);
   return std::make_shared<FrozenBatchNorm2d>(channels);
+}
+
+int attach_batch_norm_sync(Module& module, const std::shared_ptr<const BatchNormSync>& sync) {
+  int attached = 0;
+  if (auto* bn = dynamic_cast<BatchNorm2d*>(&module)) {
+    bn->sync = sync;
+    ++attached;
+  }
+  for (const auto& [name, child] : module.children()) attached += attach_batch_norm_sync(*child, sync);
+  return attached;
 }
 
 }  // namespace ghm::nn

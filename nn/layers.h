@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/ops/conv.h"
+#include "core/ops/norm.h"
 #include "core/ops/pool.h"
 #include "core/random.h"
 #include "nn/module.h"
@@ -37,6 +38,7 @@ class BatchNorm2d : public UnaryModule {
   Tensor forward(const Tensor& x) override;
   Tensor weight, bias, running_mean, running_var;
   float momentum, eps;
+  std::shared_ptr<const BatchNormSync> sync;  // training statistics over several processes, when set
 };
 
 // torchvision's FrozenBatchNorm2d: the same four tensors, all buffers, never updated.
@@ -81,8 +83,14 @@ class Sequential : public UnaryModule {
   std::vector<std::shared_ptr<UnaryModule>> layers_;
 };
 
-enum class NormKind { BatchNorm, FrozenBatchNorm };
+// SyncBatchNorm makes BatchNorm2d layers, whose statistics span a data-parallel job's processes
+// once the trainer gives them the job's BatchNormSync (attach_batch_norm_sync); alone they are
+// batch norm.
+enum class NormKind { BatchNorm, FrozenBatchNorm, SyncBatchNorm };
 std::shared_ptr<UnaryModule> make_norm(NormKind kind, std::int64_t channels);
+
+// Gives every BatchNorm2d in `module`'s tree `sync` (core/ops/norm.h); returns how many.
+int attach_batch_norm_sync(Module& module, const std::shared_ptr<const BatchNormSync>& sync);
 
 // relu?(norm?(conv(x))), computed in as few passes over the output as the layers allow: a frozen
 // batch norm is folded into the convolution (weights W * scale, bias b * scale + shift, with W's

@@ -13,9 +13,12 @@
 #include "core/ops/norm.h"
 
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/ops/elementwise.h"
+#include "core/ops/shape_ops.h"
 #include "core/cpu/norm_cpu.h"
 #if GHM_WITH_CUDA
 #include "core/cuda/device_guard.h"
@@ -123,16 +126,20 @@ void check_grad_device(const Tensor& dy, Device device, const char* op) {
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& running_mean, Tensor& running_var,
-                  BatchNormMode mode, float momentum, float eps) {
+                  BatchNormMode mode, float momentum, float eps, const BatchNormSync* sync) {
   const BnDims d = check_bn(x, weight, bias, running_mean, running_var, "batch_norm");
   const Device dev = x.device();
   Tensor mean, var;
+  std::int64_t count = d.n * d.s;  // values per channel: this process's, or with sync every process's
+  std::optional<BatchNormSync> synced;
+  if (mode == BatchNormMode::Train && sync != nullptr) synced = *sync;
   if (mode == BatchNormMode::Train) {
-    GHM_CHECK(d.n * d.s > 1, "batch_norm: training needs more than one value per channel, input ", x.shape());
     mean = channel_vector(d.c, dev);
     var = channel_vector(d.c, dev);
     GHM_NORM_KERNEL(dev, channel_mean_var, data_of(x), d.n, d.c, d.s, data_of(mean), data_of(var));
-    const float unbias = static_cast<float>(d.n * d.s) / static_cast<float>(d.n * d.s - 1);
+    if (synced) count = synced->combine(mean, var, count);
+    GHM_CHECK(count > 1, "batch_norm: training needs more than one value per channel, input ", x.shape());
+    const float unbias = static_cast<float>(count) / static_cast<float>(count - 1);
     GHM_NORM_KERNEL(dev, batch_norm_update_running, data_of(mean), data_of(var), d.c, momentum, unbias,
                     data_of(running_mean), data_of(running_var));
   } else {
@@ -148,8 +155,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
 
   const bool need_x = needs_grad({&x}), need_w = needs_grad({&weight}), need_b = needs_grad({&bias});
   record_op(y, "batch_norm", {&x, &weight, &bias},
-            [d, mode, need_x, need_w, need_b, x_saved = x.detach(),
-             gamma = weight.defined() ? weight.detach() : Tensor(), mean, inv_std, scale](const Tensor& dy) {
+            [d, mode, need_x, need_w, need_b, x_saved = x.detach(), gamma = weight.defined() ? weight.detach() : Tensor(),
+             mean, inv_std, scale, synced, count](const Tensor& dy) {
               const Device dev = x_saved.device();
               check_grad_device(dy, dev, "batch_norm");
               const bool train_dx = need_x && mode == BatchNormMode::Train;
@@ -162,10 +169,20 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
               }
               Tensor dx;
               if (train_dx) {
+                // Synchronised: the sums over every process, scaled by this count / the total, since
+                // the kernel divides by this process's count.
+                Tensor dx_sum_dy = sum_dy, dx_sum_dy_xhat = sum_dy_xhat;
+                if (synced) {
+                  Tensor both = concat({sum_dy, sum_dy_xhat}, 0);  // [2C]
+                  synced->sum(both);
+                  both = mul_scalar(both, static_cast<float>(static_cast<double>(d.n * d.s) / static_cast<double>(count)));
+                  dx_sum_dy = narrow(both, 0, 0, d.c);
+                  dx_sum_dy_xhat = narrow(both, 0, d.c, d.c);
+                }
                 dx = Tensor::empty(x_saved.shape(), DType::F32, dev);
                 GHM_NORM_KERNEL(dev, batch_norm_train_backward_input, data_of(dy), data_of(x_saved), data_of(mean),
-                                data_of(inv_std), data_of(gamma), data_of(sum_dy), data_of(sum_dy_xhat), data_of(dx),
-                                d.n, d.c, d.s);
+                                data_of(inv_std), data_of(gamma), data_of(dx_sum_dy), data_of(dx_sum_dy_xhat),
+                                data_of(dx), d.n, d.c, d.s);
               } else if (need_x) {
                 dx = Tensor::empty(x_saved.shape(), DType::F32, dev);
                 const Tensor zero = Tensor::zeros(Shape{d.c}, DType::F32, dev);
