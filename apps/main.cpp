@@ -12,6 +12,7 @@
 #include "apps/commands.h"
 #include "core/check.h"
 #include "dist/communicator.h"
+#include "dist/launch.h"
 
 namespace {
 
@@ -70,6 +71,13 @@ int run(const std::vector<std::string>& args, std::string& help) {
   for (const Command& c : commands()) {
     if (args[0] != c.name) continue;
     help = "ghm_retinanet " + args[0] + " --help";
+    // Only train and eval divide their work among the processes of a job; N copies of another
+    // command would each do all of it and write the same files.
+    if (const auto launch = ghm::dist::detect_launch(); launch && launch->world_size > 1 && args[0] != "train" &&
+                                                         args[0] != "eval")
+      throw ghm::app::UsageError("'" + args[0] + "' runs as one process, but a launcher started " +
+                                 std::to_string(launch->world_size) + " (" + launch->size_variable +
+                                 "); only train and eval run data-parallel");
     return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
   }
   if (args[0].starts_with("-")) throw ghm::app::UsageError("unknown option '" + args[0] + "'");

@@ -45,11 +45,8 @@ std::atomic<Communicator*> g_started{nullptr};
 std::unique_ptr<Communicator> make_world() {
   const std::optional<Launch> launch = detect_launch();
   if (!launch) return std::make_unique<SingleProcess>();
+  check_launch(launch, mpi_available());
   if (mpi_available()) return make_mpi_communicator();
-  GHM_CHECK(launch->world_size == 1, "this ghm_retinanet was built without MPI (GHM_MPI=OFF, or no MPI found when "
-            "it was built), but a launcher started it as one of ", launch->world_size, " processes (",
-            launch->size_variable, "=", launch->world_size, "): each would train alone. Install libopenmpi-dev and "
-            "rebuild, or start one process");
   return std::make_unique<SingleProcess>();
 }
 

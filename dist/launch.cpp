@@ -41,6 +41,14 @@ std::optional<Launch> detect_launch(const Getenv& getenv) {
   return std::nullopt;
 }
 
+void check_launch(const std::optional<Launch>& launch, bool built_with_mpi) {
+  if (!launch || built_with_mpi) return;
+  GHM_CHECK(launch->world_size == 1, "this ghm_retinanet was built without MPI (GHM_MPI=OFF, or no MPI found when "
+            "it was built), but a launcher started it as one of ", launch->world_size, " processes (",
+            launch->size_variable, "=", launch->world_size, "): each would train alone. Install libopenmpi-dev and "
+            "rebuild, or start one process");
+}
+
 std::optional<Launch> detect_launch() {
   return detect_launch([](const char* name) { return std::getenv(name); });
 }

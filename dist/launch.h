@@ -28,4 +28,8 @@ using Getenv = std::function<const char*(const char*)>;
 std::optional<Launch> detect_launch(const Getenv& getenv);
 std::optional<Launch> detect_launch();  // from the process environment
 
+// Throws, saying what to do, when `launch` has several processes but the binary was built without
+// MPI (each copy would train alone on all the data).
+void check_launch(const std::optional<Launch>& launch, bool built_with_mpi);
+
 }  // namespace ghm::dist

@@ -7,7 +7,8 @@
 //   - a resumed 2-process run repeats the uninterrupted one's losses bit for bit;
 //   - eval under 3 processes gives exactly one process's twelve numbers and detections, with an
 //     image count (4, batch 1) that 3 does not divide;
-//   - a process that fails (an image missing from its shard) ends the whole job with its message.
+//   - a process that fails (an image missing from its shard) ends the whole job with its message;
+//   - other commands refuse to run as several copies.
 // Skipped, visibly, in a build without MPI.
 #include <doctest/doctest.h>
 
@@ -226,4 +227,15 @@ TEST_CASE("data parallel: a process that fails ends the job with its message" *
   CHECK(code > 0);  // ended, not hung (-1) and not a success
   CHECK(out.find(": error: rank ") != std::string::npos);
   CHECK(out.find(missing) != std::string::npos);
+}
+
+TEST_CASE("data parallel: commands other than train and eval refuse to run as several processes" *
+          doctest::skip(!dist::mpi_available())) {
+  const Setup& s = setup();
+  const int code = run_parallel(2, "make-shapes --out " + quoted((s.root / "twice").string()), s.root / "twice.out");
+  const std::string out = read_text(s.root / "twice.out");
+  INFO(out);
+  CHECK(code == 2);
+  CHECK(out.find("'make-shapes' runs as one process, but a launcher started 2") != std::string::npos);
+  CHECK_FALSE(fs::exists(s.root / "twice"));
 }

@@ -56,6 +56,20 @@ TEST_CASE("launch: mpirun, hydra and srun set the size and rank") {
   CHECK(both->world_size == 4);
 }
 
+TEST_CASE("launch: a binary without MPI refuses to run as one of several processes") {
+  const ghm::dist::Launch two{2, 1, "OMPI_COMM_WORLD_SIZE"};
+  try {
+    ghm::dist::check_launch(two, false);
+    FAIL("no error");
+  } catch (const ghm::Error& e) {
+    CHECK(std::string(e.what()).find("built without MPI") != std::string::npos);
+    CHECK(std::string(e.what()).find("one of 2 processes (OMPI_COMM_WORLD_SIZE=2)") != std::string::npos);
+  }
+  CHECK_NOTHROW(ghm::dist::check_launch(two, true));
+  CHECK_NOTHROW(ghm::dist::check_launch(ghm::dist::Launch{1, 0, "PMI_SIZE"}, false));
+  CHECK_NOTHROW(ghm::dist::check_launch(std::nullopt, false));
+}
+
 TEST_CASE("launch: malformed variables are errors naming the variable") {
   CHECK(error_of({{"OMPI_COMM_WORLD_SIZE", "two"}, {"OMPI_COMM_WORLD_RANK", "0"}}).find(
             "OMPI_COMM_WORLD_SIZE='two' is not a whole number") != std::string::npos);
