@@ -31,6 +31,7 @@ int run_eval(const std::vector<std::string>& args) {
               "scores them all (docs/distributed.md).");
   if (!cli::parse(*app, args)) return 0;
 
+  dist::Communicator& comm = dist::world();  // first: a failure below ends every process of a job
   const io::Json config = load_config(config_path, overrides);
   const DataConfig data = data_config(config);
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
@@ -40,7 +41,6 @@ int run_eval(const std::vector<std::string>& args) {
   Generator gen(0);
   detection::RetinaNet model(model_cfg, gen);
   load_model_weights(resolve_checkpoint(checkpoint), model, nn::Strict::Yes);
-  dist::Communicator& comm = dist::world();
   model.to(process_device(device, "eval --device", comm));
   if (comm.size() > 1) omp_set_num_threads(process_threads(omp_get_num_procs(), comm.local_size()));
   cpu::enable_host_cache_for_inference();

@@ -35,7 +35,9 @@ int run_train(const std::vector<std::string>& args) {
                 "delete the earlier run's files in the work directory (config.json, log.jsonl, eval.jsonl, "
                 "checkpoints) and start anew; other files stay")
       ->excludes(resume);
-  app->footer("Ctrl-C (SIGINT) or SIGTERM finishes the current iteration, writes a checkpoint and exits with 130 or 143.");
+  app->footer("Ctrl-C (SIGINT), SIGTERM or SIGUSR1 finishes the current iteration, writes a checkpoint and exits with\n"
+              "128 + the signal (130, 143, 138). Under mpirun send SIGUSR1 to mpirun: it passes that one on to\n"
+              "every process (docs/distributed.md).");
   if (!cli::parse(*app, args)) return 0;
   options.work_dir = work_dir.empty() ? "work_dirs/" + config_stem(config_path) : work_dir;
   const TrainOutcome outcome = train_detector(load_config(config_path, overrides), options);

@@ -46,8 +46,14 @@ std::unique_ptr<Communicator> make_world() {
   const std::optional<Launch> launch = detect_launch();
   if (!launch) return std::make_unique<SingleProcess>();
   check_launch(launch, mpi_available());
-  if (mpi_available()) return make_mpi_communicator();
-  return std::make_unique<SingleProcess>();
+  if (!mpi_available()) return std::make_unique<SingleProcess>();
+  std::unique_ptr<Communicator> mpi = make_mpi_communicator();
+  // An MPI that does not know the launcher (srun without --mpi=pmix, a different MPI than the one
+  // built with) starts every process as a job of its own: each would train alone.
+  GHM_CHECK(mpi->size() == launch->world_size && mpi->rank() == launch->rank, "the launcher started this process as ",
+            launch->rank, " of ", launch->world_size, " (", launch->size_variable, "), but MPI sees rank ", mpi->rank(),
+            " of ", mpi->size(), ": start it with the mpirun of the MPI it was built with, or srun --mpi=pmix");
+  return mpi;
 }
 
 void check_tensor(const Tensor& t, const char* op) {
@@ -55,15 +61,22 @@ void check_tensor(const Tensor& t, const char* op) {
             t.defined() ? dtype_name(t.dtype()) : "an undefined tensor");
 }
 
+// The world's owner: forgets it for end_job and rank_prefix before it goes (static destruction).
+struct WorldHolder {
+  std::unique_ptr<Communicator> world = make_world();
+  WorldHolder() { g_started.store(world.get()); }
+  ~WorldHolder() { g_started.store(nullptr); }
+};
+
 }  // namespace
 
 Communicator& world() {
-  static const std::unique_ptr<Communicator> w = [] {
-    std::unique_ptr<Communicator> c = make_world();
-    g_started.store(c.get());
-    return c;
-  }();
-  return *w;
+  static WorldHolder holder;
+  return *holder.world;
+}
+
+void release_device_resources() {
+  if (Communicator* w = g_started.load()) w->release_device();
 }
 
 void end_job(int code) {

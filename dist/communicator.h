@@ -63,6 +63,8 @@ class Communicator {
 
   // Ends every process of the job with `code` (MPI_Abort), after this rank reported its error.
   [[noreturn]] virtual void abort(int code) = 0;
+  // Frees what lives on a GPU (the NCCL communicator); later CUDA collectives make it again.
+  virtual void release_device() {}
 
  protected:
   // buffers[i]: [sizes[i]] f32 in the memory of CUDA device `device` (NCCL): as above, one group.
@@ -81,6 +83,11 @@ Communicator& world();
 // After an error on this rank: when it is one of several, ends the whole job with `code` so that
 // no rank hangs in a collective; otherwise returns. Does not start MPI when nothing used it.
 void end_job(int code);
+
+// world().release_device() when the world exists. The MPI backend registers it with atexit once
+// NCCL is up, i.e. after the CUDA runtime started, so that it runs before the runtime's own
+// teardown.
+void release_device_resources();
 
 // "rank 1/4: " in a job of several processes, "" otherwise, for messages.
 std::string rank_prefix();

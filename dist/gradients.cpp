@@ -115,9 +115,11 @@ ExchangeStats GradientReducer::finish() {
     bucket.ready = 0;
     bucket.started = false;
   }
-  std::vector<Tensor> device_grads;
-  for (const Tensor& p : device_params_)
-    if (p.grad().defined()) device_grads.push_back(p.grad());
+  std::vector<Tensor> device_grads;  // every process sends the same tensors: zeros where a step gave none
+  for (Tensor p : device_params_) {
+    if (!p.grad().defined()) p.set_grad(Tensor::zeros(p.shape(), DType::F32, p.device()));
+    device_grads.push_back(p.grad());
+  }
   if (!device_grads.empty()) {
     comm_.all_reduce_sum(device_grads);
     ++step_.calls;

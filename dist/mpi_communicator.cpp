@@ -161,6 +161,12 @@ class MpiCommunicator final : public Communicator {
 
   void barrier() override { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
 
+  void release_device() override {
+#if GHM_WITH_NCCL
+    nccl_.reset();
+#endif
+  }
+
   [[noreturn]] void abort(int code) override {
     std::fflush(stdout);
     std::fflush(stderr);
@@ -199,10 +205,14 @@ class MpiCommunicator final : public Communicator {
   }
 
 #if GHM_WITH_NCCL
-  // Made on first use, on the device of the first CUDA tensor; one GPU per process.
+  // Made on first use, on the device of the first CUDA tensor; one GPU per process. Freed at exit
+  // before the CUDA runtime goes (release_device_resources).
   NcclContext& nccl(int device) {
-    if (!nccl_)
+    if (!nccl_) {
       nccl_ = std::make_unique<NcclContext>(rank_, size_, device, [&](std::span<std::byte> id) { broadcast(id, 0); });
+      static const bool registered = std::atexit([] { release_device_resources(); }) == 0;
+      (void)registered;
+    }
     GHM_CHECK(nccl_->device() == device, "NCCL: this process uses cuda:", nccl_->device(), ", not cuda:", device,
               " (one GPU per process)");
     return *nccl_;

@@ -60,12 +60,17 @@ bool is_checkpoint(const io::SafetensorsData& data) {
 
 void save_checkpoint(const std::string& path, const nn::Module& model, const nn::Sgd& sgd,
                      const detection::DetectionLossState& loss_state, const TrainProgress& progress,
-                     const std::string& config_json) {
+                     const std::string& config_json, const std::vector<detection::DetectionLossState>& other_ranks) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (auto& [name, t] : model.state()) tensors.emplace_back(kModelPrefix + name, t);
   for (auto& [name, t] : sgd.state()) tensors.emplace_back(kMomentumPrefix + name, t);
   tensors.emplace_back("ghm.cls.acc_sum", ema_tensor(loss_state.cls));
   tensors.emplace_back("ghm.reg.acc_sum", ema_tensor(loss_state.reg));
+  for (std::size_t r = 0; r < other_ranks.size(); ++r) {
+    const std::string suffix = ".rank" + std::to_string(r + 1);
+    tensors.emplace_back("ghm.cls.acc_sum" + suffix, ema_tensor(other_ranks[r].cls));
+    tensors.emplace_back("ghm.reg.acc_sum" + suffix, ema_tensor(other_ranks[r].reg));
+  }
   const std::map<std::string, std::string> metadata{{"format", kFormat},
                                                     {"iteration", std::to_string(progress.iteration)},
                                                     {"epoch", std::to_string(progress.epoch)},
@@ -75,7 +80,7 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const nn:
 }
 
 CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model, nn::Sgd& sgd,
-                               detection::DetectionLossState& loss_state) {
+                               detection::DetectionLossState& loss_state, int rank) {
   const io::SafetensorsData data = io::load_safetensors(path);
   GHM_CHECK(is_checkpoint(data), path, ": not a training checkpoint (no \"format\": \"", kFormat,
             "\" in its metadata); model-only weights go to train.init_weights");
@@ -85,8 +90,10 @@ CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model, nn::S
   } catch (const Error& e) {
     GHM_FAIL(path, ": ", e.what());
   }
-  load_ema(data, "ghm.cls.acc_sum", loss_state.cls);
-  load_ema(data, "ghm.reg.acc_sum", loss_state.reg);
+  const std::string own = ".rank" + std::to_string(rank);
+  const bool has_own = rank > 0 && data.contains("ghm.cls.acc_sum" + own) && data.contains("ghm.reg.acc_sum" + own);
+  load_ema(data, "ghm.cls.acc_sum" + (has_own ? own : std::string()), loss_state.cls);
+  load_ema(data, "ghm.reg.acc_sum" + (has_own ? own : std::string()), loss_state.reg);
   CheckpointInfo info;
   info.progress.iteration = metadata_int(data, "iteration");
   info.progress.epoch = metadata_int(data, "epoch");

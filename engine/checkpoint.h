@@ -5,6 +5,8 @@
 //             "optim.momentum.<name>"      SGD momentum buffers (nn::Sgd::state)
 //             "ghm.cls.acc_sum" [bins]     the GHM-C EMA state
 //             "ghm.reg.acc_sum" [bins]     the GHM-R EMA state
+//             "ghm.cls.acc_sum.rank<r>"    a data-parallel job's other processes' GHM states, when
+//             "ghm.reg.acc_sum.rank<r>"    each process keeps its own (dist.ghm_counts: rank)
 //   metadata  "format"       "ghm_retinanet.checkpoint.v1"
 //             "iteration"    iterations completed
 //             "epoch"        the epoch in progress (0-based)
@@ -31,18 +33,22 @@ struct TrainProgress {
   std::int64_t epoch_batch = 0;
 };
 
+// other_ranks[r - 1]: process r's GHM states in a job whose processes each keep their own (empty
+// otherwise); saved as the ".rank<r>" tensors.
 void save_checkpoint(const std::string& path, const nn::Module& model, const nn::Sgd& sgd,
                      const detection::DetectionLossState& loss_state, const TrainProgress& progress,
-                     const std::string& config_json);
+                     const std::string& config_json,
+                     const std::vector<detection::DetectionLossState>& other_ranks = {});
 
 struct CheckpointInfo {
   TrainProgress progress;
   std::string config_json;  // "" for a model-only file
 };
 
-// Restores all of the above (strict: every tensor must match). Errors name the file.
+// Restores all of the above (strict: every tensor must match). Errors name the file. `rank` > 0
+// takes that process's GHM states where the file has them (else rank 0's).
 CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model, nn::Sgd& sgd,
-                               detection::DetectionLossState& loss_state);
+                               detection::DetectionLossState& loss_state, int rank = 0);
 
 // The model part only, from a checkpoint ("model." names) or a plain weights file (our names).
 // strict: every model tensor must be present (eval, detect); non-strict reports what was loaded

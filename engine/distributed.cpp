@@ -2,11 +2,13 @@
 #include "engine/distributed.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <type_traits>
 
 #include "core/check.h"
 #include "core/runtime_info.h"
+#include "dist/gradients.h"
 #include "engine/config.h"
 
 namespace ghm::engine {
@@ -37,6 +39,8 @@ Device process_device(const std::string& configured, const std::string& where, c
   // Every GPU visible: the local rank's. One GPU per process (srun --gpus-per-task, or
   // CUDA_VISIBLE_DEVICES set per rank): the one it sees.
   const auto visible = static_cast<int>(query_cuda_runtime().gpus.size());
+  GHM_CHECK(visible <= 1 || comm.local_size() <= visible, where, ": ", comm.local_size(),
+            " processes on this machine share ", visible, " GPUs; start one process per GPU");
   const int index = visible > 0 ? comm.local_rank() % visible : comm.local_rank();
   return parse_device("cuda:" + std::to_string(index), where + " (local rank " + std::to_string(comm.local_rank()) + ")");
 }
@@ -94,6 +98,56 @@ std::vector<CocoResult> gather_results(dist::Communicator& comm,
     ++reader.next_batch;
   }
   return all;
+}
+
+ResumePoint resume_point(const std::string& work_dir, detection::RetinaNet& model, nn::Sgd& sgd,
+                         detection::DetectionLossState& loss_state, dist::Communicator& comm) {
+  if (comm.size() == 1) return load_newest_checkpoint(work_dir, model, sgd, loss_state);
+  ResumePoint point;
+  if (comm.rank() == 0) point = load_newest_checkpoint(work_dir, model, sgd, loss_state);
+  const std::string chosen = comm.all_gather(point.path)[0];
+  if (comm.rank() != 0) {
+    point.path = chosen;
+    point.info = load_checkpoint(chosen, model, sgd, loss_state, comm.rank());
+  }
+  return point;
+}
+
+void share_buffers(dist::Communicator& comm, const detection::RetinaNet& model) {
+  if (comm.size() == 1) return;
+  std::vector<Tensor> buffers;
+  for (const auto& [name, t] : model.named_buffers()) buffers.push_back(t);
+  dist::broadcast_state(comm, buffers);
+}
+
+std::vector<detection::DetectionLossState> gather_loss_states(dist::Communicator& comm,
+                                                              const detection::DetectionLossState& mine,
+                                                              const DistConfig& dist_cfg) {
+  if (comm.size() == 1 || dist_cfg.ghm_counts == GhmCountScope::Sum) return {};
+  std::vector<float> values = mine.cls.values();
+  const std::vector<float> reg = mine.reg.values();
+  values.insert(values.end(), reg.begin(), reg.end());
+  const std::vector<std::string> parts =
+      comm.all_gather(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+  std::vector<detection::DetectionLossState> others;
+  if (comm.rank() != 0) return others;
+  for (std::size_t r = 1; r < parts.size(); ++r) {
+    GHM_CHECK(parts[r].size() == values.size() * sizeof(float), "train: process ", r, " has other GHM bins");
+    detection::DetectionLossState s = mine;
+    s.cls.on_device = s.reg.on_device = false;
+    std::memcpy(s.cls.acc_sum.data(), parts[r].data(), s.cls.acc_sum.size() * sizeof(float));
+    std::memcpy(s.reg.acc_sum.data(), parts[r].data() + s.cls.acc_sum.size() * sizeof(float),
+                s.reg.acc_sum.size() * sizeof(float));
+    others.push_back(std::move(s));
+  }
+  return others;
+}
+
+void share_avg_factor(dist::Communicator& comm, const DistConfig& dist_cfg, detection::BatchTargets& targets) {
+  if (comm.size() == 1 || dist_cfg.num_pos == NumPosScope::Rank) return;
+  std::array<float, 1> v{static_cast<float>(targets.avg_factor)};
+  comm.all_reduce_sum(v);
+  targets.avg_factor = static_cast<double>(v[0]) / comm.size();
 }
 
 }  // namespace ghm::engine

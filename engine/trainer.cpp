@@ -10,6 +10,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -51,7 +52,9 @@ class OmpThreadsRestorer {
   int threads_;
 };
 
-// Routes SIGINT/SIGTERM to a flag for the lifetime of a training run.
+// Routes SIGINT, SIGTERM and SIGUSR1 to a flag for the lifetime of a training run. SIGUSR1 is the
+// one mpirun passes on to every process as it is (on SIGINT or SIGTERM it sends SIGTERM and, a few
+// seconds later, SIGKILL: a big model's checkpoint may not make it).
 class StopSignals {
  public:
   StopSignals() {
@@ -61,10 +64,12 @@ class StopSignals {
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, &old_int_);
     sigaction(SIGTERM, &action, &old_term_);
+    sigaction(SIGUSR1, &action, &old_usr1_);
   }
   ~StopSignals() {
     sigaction(SIGINT, &old_int_, nullptr);
     sigaction(SIGTERM, &old_term_, nullptr);
+    sigaction(SIGUSR1, &old_usr1_, nullptr);
   }
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
@@ -73,6 +78,7 @@ class StopSignals {
  private:
   struct sigaction old_int_ {};
   struct sigaction old_term_ {};
+  struct sigaction old_usr1_ {};
 };
 
 double resident_mb() {
@@ -257,9 +263,11 @@ void prepare_model(detection::RetinaNet& model, const TrainConfig& train, const 
 // In a job of several processes every rank loads the checkpoint and only rank 0 (`lead`) writes.
 void start_or_resume(const TrainOptions& options, const std::string& log_path, const std::string& config_text,
                      detection::RetinaNet& model, nn::Sgd& sgd, detection::DetectionLossState& loss_state,
-                     TrainProgress& progress, TrainOutcome& outcome, RunCheckpoints& checkpoints, bool lead) {
+                     TrainProgress& progress, TrainOutcome& outcome, RunCheckpoints& checkpoints,
+                     dist::Communicator& comm) {
+  const bool lead = comm.rank() == 0;
   if (options.resume) {
-    const ResumePoint point = load_newest_checkpoint(options.work_dir, model, sgd, loss_state);
+    const ResumePoint point = resume_point(options.work_dir, model, sgd, loss_state, comm);
     for (const std::string& skipped : point.skipped)
       if (lead) std::fprintf(stderr, "warning: train --resume: skipping a checkpoint that does not load: %s\n", skipped.c_str());
     progress = point.info.progress;
@@ -281,7 +289,7 @@ void start_or_resume(const TrainOptions& options, const std::string& log_path, c
 struct StepResult {
   double cls = 0, reg = 0, grad_norm = 0;  // the losses: the mean over the job's processes
   dist::ExchangeStats exchange;  // the gradient exchange (several processes)
-  int stop_signal = 0;  // several processes: SIGINT/SIGTERM when any of them received one before this step's agreement
+  int stop_signal = 0;  // several processes: the stop signal any of them received before this step's agreement
 };
 
 // What the processes of a job agree on in each step, in one small all-reduce: the mean losses
@@ -294,15 +302,6 @@ StepResult agree(dist::Communicator& comm, double cls, double reg) {
   comm.all_reduce_sum(v);
   const double n = comm.size();
   return {v[0] / n, v[1] / n, 0, {}, v[2] > 0 ? (signal != 0 ? signal : SIGTERM) : 0};
-}
-
-// The focal/CE/SL1/ASL1 normaliser of a data-parallel step: this process's own, or the mean over
-// the processes (then the averaged gradient equals one process's over the whole global batch).
-void share_avg_factor(dist::Communicator& comm, const DistConfig& dist_cfg, detection::BatchTargets& targets) {
-  if (comm.size() == 1 || dist_cfg.num_pos == NumPosScope::Rank) return;
-  std::array<float, 1> v{static_cast<float>(targets.avg_factor)};
-  comm.all_reduce_sum(v);
-  targets.avg_factor = static_cast<double>(v[0]) / comm.size();
 }
 
 // The parts of a run a step uses besides the model and the batch.
@@ -464,7 +463,11 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   TrainProgress progress;
   TrainOutcome outcome;
   RunCheckpoints checkpoints(train.keep_checkpoints);
-  start_or_resume(options, log_path, config_text, model, sgd, loss_state, progress, outcome, checkpoints, lead);
+  start_or_resume(options, log_path, config_text, model, sgd, loss_state, progress, outcome, checkpoints, comm);
+  GHM_CHECK(!(comm.size() > 1 && dist_cfg.ghm_counts == GhmCountScope::Sum &&
+              loss_cfg.cls.kind == detection::ClsLossKind::GhmCExact),
+            "dist.ghm_counts: sum is not available for loss.cls.type ghmc_exact, whose exact density is each "
+            "process's own; use ghmc, or dist.ghm_counts: rank");
   if (comm.size() > 1 && dist_cfg.ghm_counts == GhmCountScope::Sum) {  // one density over the job's batch
     const losses::GhmCountSum across{[&comm](std::span<double> v) { comm.all_reduce_sum(v); }, comm.size()};
     loss_state.cls.across = across;
@@ -480,8 +483,10 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
               ". Lower train.lr, raise train.warmup_iters or check the data");
     const std::string path = options.work_dir + "/iter_" + std::to_string(progress.iteration) + ".safetensors";
     outcome.last_checkpoint = path;
+    const std::vector<detection::DetectionLossState> other_ranks = gather_loss_states(comm, loss_state, dist_cfg);
+    share_buffers(comm, model);
     if (!lead) return;
-    save_checkpoint(path, model, sgd, loss_state, progress, config_text);
+    save_checkpoint(path, model, sgd, loss_state, progress, config_text, other_ranks);
     checkpoints.add(path);
     checkpoints.prune();
   };
@@ -530,7 +535,8 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
         save();
         outcome.stop_signal = signal;
         if (!options.quiet && lead)
-          std::printf("stopped by %s: checkpoint %s written\n", signal == SIGTERM ? "SIGTERM" : "SIGINT",
+          std::printf("stopped by %s: checkpoint %s written\n",
+                      signal == SIGTERM ? "SIGTERM" : signal == SIGUSR1 ? "SIGUSR1" : "SIGINT",
                       outcome.last_checkpoint.c_str());
         return outcome;
       }
@@ -540,7 +546,7 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     progress.epoch_batch = 0;
     save();
     if (val && progress.epoch % train.eval_interval == 0)
-      evaluate_after_epoch(model, anchors, *val, data, test, progress, options);
+      evaluate_after_epoch(model, anchors, *val, data, test, progress, options);  // after save(): shared buffers
   }
   return outcome;
 }

@@ -28,9 +28,10 @@
 // after the same iteration.
 //
 // Failures: a non-finite loss term or gradient norm stops the run with an error naming the
-// iteration and the term; no checkpoint is written after the last good one. SIGINT/SIGTERM finish
-// the current iteration, write a checkpoint and return with the signal in stop_signal (the
-// command then exits with 128 + the signal: 130 and 143, as the signal itself would).
+// iteration and the term; no checkpoint is written after the last good one. SIGINT, SIGTERM and
+// SIGUSR1 finish the current iteration, write a checkpoint and return with the signal in
+// stop_signal (the command then exits with 128 + the signal: 130, 143 and 138, as the signal
+// itself would).
 #pragma once
 #include <cstdint>
 #include <string>
