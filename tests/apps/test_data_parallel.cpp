@@ -8,6 +8,7 @@
 //   - eval under 3 processes gives exactly one process's twelve numbers and detections, with an
 //     image count (4, batch 1) that 3 does not divide;
 //   - a process that fails (an image missing from its shard) ends the whole job with its message;
+//   - SIGUSR1 to mpirun stops every process after the same iteration, with one checkpoint;
 //   - other commands refuse to run as several copies.
 // Skipped, visibly, in a build without MPI.
 #include <doctest/doctest.h>
@@ -256,4 +257,29 @@ TEST_CASE("data parallel: commands other than train and eval refuse to run as se
   CHECK(code == 2);
   CHECK(out.find("'make-shapes' runs as one process, but a launcher started 2") != std::string::npos);
   CHECK_FALSE(fs::exists(s.root / "twice"));
+}
+
+TEST_CASE("data parallel: SIGUSR1 to mpirun stops every process after one iteration, with a checkpoint" *
+          doctest::skip(!dist::mpi_available())) {
+  const Setup& s = setup();
+  const fs::path work = s.root / "usr1", log = work / "log.jsonl", out = s.root / "usr1.out";
+  // mpirun in the background; once the run has logged, SIGUSR1 to mpirun, which passes it on.
+  const std::string job = std::string("env ") + kMpiEnvironment + " " + GHM_MPIEXEC + " -np 2 " +
+                          quoted(program().string()) + " train --config " + quoted(s.config.string()) +
+                          " --set train.batch_size=2 --set train.epochs=100000 --work-dir " + quoted(work.string()) +
+                          " > " + quoted(out.string()) + " 2>&1";
+  const std::string script = job + " & pid=$!; i=0; while [ ! -s " + quoted(log.string()) +
+                             " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; kill -USR1 $pid; wait $pid";
+  const fs::path script_file = s.root / "usr1.sh";
+  std::ofstream(script_file) << script << "\n";
+  const int status = std::system(("timeout 120 sh " + quoted(script_file.string())).c_str());
+  REQUIRE(WIFEXITED(status));
+  const std::string text = read_text(out);
+  INFO(text);
+  CHECK(WEXITSTATUS(status) == 138);  // 128 + SIGUSR1, as each process exits
+  CHECK(text.find("stopped by SIGUSR1: checkpoint") != std::string::npos);
+  CHECK(text.find("rank 1") == std::string::npos);
+  bool checkpoint = false;
+  for (const auto& e : fs::directory_iterator(work)) checkpoint = checkpoint || e.path().extension() == ".safetensors";
+  CHECK(checkpoint);
 }

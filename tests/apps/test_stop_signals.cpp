@@ -1,6 +1,6 @@
-// SIGINT and SIGTERM stop a running `train` (the real binary, in its own process): the current
-// iteration finishes, a checkpoint is written, and the exit code is 128 + the signal (130, 143),
-// as a shell reports a process the signal ended.
+// SIGINT, SIGTERM and SIGUSR1 (the one mpirun passes on as it is) stop a running `train` (the real
+// binary, in its own process): the current iteration finishes, a checkpoint is written, and the
+// exit code is 128 + the signal (130, 143, 138), as a shell reports a process the signal ended.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -51,6 +51,7 @@ int train_then_signal(const ghm::testing::TinyDetector& t, const fs::path& work_
   sigemptyset(&stops);
   sigaddset(&stops, SIGINT);
   sigaddset(&stops, SIGTERM);
+  sigaddset(&stops, SIGUSR1);
   posix_spawnattr_setsigmask(&attributes, &none);
   posix_spawnattr_setsigdefault(&attributes, &stops);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
@@ -93,12 +94,14 @@ bool has_checkpoint(const fs::path& work_dir) {
 
 }  // namespace
 
-TEST_CASE("train: SIGTERM exits with 143 and SIGINT with 130, each after writing a checkpoint") {
+TEST_CASE("train: SIGTERM exits with 143, SIGINT with 130 and SIGUSR1 with 138, each after writing a checkpoint") {
   REQUIRE(fs::exists(program()));
   const ghm::testing::TinyDetector t("stop_signals", "  batch_size: 2\n  epochs: 10000\n  log_interval: 1\n");
-  const fs::path term = t.root / "term", interrupt = t.root / "int";
+  const fs::path term = t.root / "term", interrupt = t.root / "int", user = t.root / "usr1";
   CHECK(train_then_signal(t, term, SIGTERM) == 143);
   CHECK(has_checkpoint(term));
   CHECK(train_then_signal(t, interrupt, SIGINT) == 130);
   CHECK(has_checkpoint(interrupt));
+  CHECK(train_then_signal(t, user, SIGUSR1) == 138);
+  CHECK(has_checkpoint(user));
 }
