@@ -167,6 +167,16 @@ CLI::Option* add_overrides(CLI::App& app, std::vector<std::string>& overrides) {
       ->check(key_value);
 }
 
+CLI::Option* add_precision(CLI::App& app, std::vector<std::string>& overrides, const std::string& key) {
+  return app
+      .add_option_function<std::string>(
+          "--precision", [&overrides, key](const std::string& value) { overrides.push_back(key + "=" + value); },
+          "the convolutions' precision: fp32, bf16 (CPUs with AVX-512 BF16) or fp16 (CUDA); sets " + key +
+              " (docs/precision.md)")
+      ->type_name("fp32|bf16|fp16")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+}
+
 CLI::Option* add_config(CLI::App& app, std::string& path) {
   return app.add_option("--config", path, "YAML config (docs/config.md)")->type_name("CFG.yaml")->required();
 }

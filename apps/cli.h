@@ -56,6 +56,11 @@ CLI::Option* add_device(CLI::App& app, std::string& device);
 // --set key=value, any number of times: config overrides, applied in order.
 CLI::Option* add_overrides(CLI::App& app, std::vector<std::string>& overrides);
 
+// --precision fp32|bf16|fp16: the convolutions' precision (core/precision.h), the same as
+// `--set <key>=<value>` given after every --set (declare it after add_overrides). `key` is the config
+// key it sets, train.precision or test.precision.
+CLI::Option* add_precision(CLI::App& app, std::vector<std::string>& overrides, const std::string& key);
+
 // --config CFG.yaml, required: the run's YAML config (docs/config.md).
 CLI::Option* add_config(CLI::App& app, std::string& path);
 

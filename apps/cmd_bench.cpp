@@ -43,6 +43,7 @@ int run_on_device(DeviceArgs<Options>& a, const std::string& suite, int (*run)(c
 
 struct OpsArgs : DeviceArgs<bench::OpsBenchOptions> {
   std::string impl = o.impl == ConvCpuImpl::OneDnn ? "onednn" : "reference";
+  std::string precision = "fp32";
 };
 
 CLI::App* declare_ops(CLI::App& app, OpsArgs& a) {
@@ -58,6 +59,8 @@ CLI::App* declare_ops(CLI::App& app, OpsArgs& a) {
       ->allow_extra_args(false)
       ->default_str("");
   c->add_option("--impl", a.impl, "the CPU kernels")->check(CLI::IsMember({"onednn", "reference"}));
+  c->add_option("--precision", a.precision, "operands of the products: fp32, or bf16 (oneDNN; float32 sums)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   add_json_out(*c, a.o.json_out);
   cli::add_device(*c, a.device);
   cli::add_size(*c, "--size", a.o.size.height, a.o.size.width, 1,
@@ -72,6 +75,11 @@ int run_ops(OpsArgs& a) {
   if (a.impl == "onednn" && !GHM_WITH_ONEDNN)
     throw UsageError("bench ops: --impl onednn, but this build has no oneDNN (-DGHM_ONEDNN=ON)");
   a.o.impl = a.impl == "onednn" ? ConvCpuImpl::OneDnn : ConvCpuImpl::Reference;
+  a.o.precision = parse_precision(a.precision, "bench ops --precision");
+  if (a.o.precision != Precision::F32) {
+    if (a.o.impl != ConvCpuImpl::OneDnn) throw UsageError("bench ops: --precision bf16 needs --impl onednn");
+    require_cpu_bf16("bench ops --precision bf16");
+  }
   return run_on_device(a, "ops", bench::run_ops_bench);
 }
 
@@ -133,6 +141,7 @@ int run_loader(const bench::LoaderBenchOptions& o) {
 struct TrainArgs : DeviceArgs<bench::TrainBenchOptions> {
   int depth = 0;  // 0: the config's
   std::string mode = "train";
+  std::string precision;  // "": the config's
 };
 
 CLI::App* declare_train(CLI::App& app, TrainArgs& a) {
@@ -146,6 +155,10 @@ CLI::App* declare_train(CLI::App& app, TrainArgs& a) {
       ->check(CLI::IsMember({0, 18, 34, 50, 101, 152}));
   c->add_option("--mode", a.mode, "a training step, or an inference (forward + post-processing)")
       ->check(CLI::IsMember({"train", "infer"}));
+  c->add_option("--precision", a.precision,
+                "the convolutions' precision (train.precision, or test.precision with --mode infer); default: the "
+                "config's")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   c->add_option("--batch", a.o.batch, "images per batch")->check(cli::integer_in(1, 1 << 12));
   cli::add_size(*c, "--size", a.o.size.height, a.o.size.width, 32, "image size");
   c->add_option("--boxes", a.o.boxes, "synthetic boxes per image")->check(cli::integer_in(0, 1 << 16));
@@ -168,6 +181,8 @@ CLI::App* declare_train(CLI::App& app, TrainArgs& a) {
 int run_train(TrainArgs& a) {
   if (a.depth != 0) a.o.overrides.push_back("model.backbone.depth=" + std::to_string(a.depth));
   a.o.mode = a.mode == "train" ? bench::TrainBenchMode::Train : bench::TrainBenchMode::Infer;
+  if (!a.precision.empty())
+    a.o.overrides.push_back((a.mode == "train" ? "train.precision=" : "test.precision=") + a.precision);
   return run_on_device(a, "train", bench::run_train_bench);
 }
 

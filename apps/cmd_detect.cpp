@@ -22,6 +22,7 @@ int run_detect(const std::vector<std::string>& args) {
       ->default_str("0.3")
       ->check(cli::number_in(0, 1));
   cli::add_overrides(*app, o.overrides);
+  cli::add_precision(*app, o.overrides, "test.precision");
   cli::add_device(*app, o.device);
   app->add_option("inputs", o.inputs, "image files, or folders of .jpg, .jpeg, .png and .bmp files (not recursive)")
       ->type_name("IMAGE|DIR")

@@ -25,6 +25,7 @@ int run_eval(const std::vector<std::string>& args) {
   app->add_option("--json", json_out, "also write {\"stats\": [the twelve numbers], \"per_class\": {name: AP}}")
       ->type_name("STATS.json");
   cli::add_overrides(*app, overrides);
+  cli::add_precision(*app, overrides, "test.precision");
   cli::add_device(*app, device);
   app->footer("Runs the model over data.val_json / data.val_images and prints pycocotools' twelve numbers and the\n"
               "AP of each class. Under mpirun or srun each process runs a shard of the images and the first\n"
@@ -33,6 +34,9 @@ int run_eval(const std::vector<std::string>& args) {
 
   dist::Communicator& comm = dist::world();  // first: a failure below ends every process of a job
   const io::Json config = load_config(config_path, overrides);
+  const TestConfig test = test_config(config);
+  const Device on = process_device(device, "eval --device", comm);
+  check_precision(test.precision, on, "test.precision");
   const DataConfig data = data_config(config);
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
   const DetectionSource val(load_split(data.val_json, data, Split::Test), data.val_images, data, Split::Test);
@@ -41,13 +45,13 @@ int run_eval(const std::vector<std::string>& args) {
   Generator gen(0);
   detection::RetinaNet model(model_cfg, gen);
   load_model_weights(resolve_checkpoint(checkpoint), model, nn::Strict::Yes);
-  model.to(process_device(device, "eval --device", comm));
+  model.to(on);
   if (comm.size() > 1) omp_set_num_threads(process_threads(omp_get_num_procs(), comm.local_size()));
   cpu::enable_host_cache_for_inference();
 
   // Every rank runs its shard; rank 0 scores the whole split and writes.
   const std::optional<EvalReport> report =
-      evaluate_split(model, detection::AnchorGenerator(anchor_config(config)), val, data.val_json, test_config(config),
+      evaluate_split(model, detection::AnchorGenerator(anchor_config(config)), val, data.val_json, test,
                      data, comm);
   if (!report) return 0;
   const EvalReport& r = *report;

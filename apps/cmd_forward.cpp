@@ -26,6 +26,7 @@ int run_forward(const std::vector<std::string>& args) {
       ->required();
   app->add_option("--out", out, "p3..p7, cls.0..cls.4, box.0..box.4")->type_name("Y.safetensors")->required();
   cli::add_overrides(*app, overrides);
+  cli::add_precision(*app, overrides, "test.precision");
   app->add_option("--device", device, "the model runs on the CPU")->check(CLI::IsMember({"cpu"}));
   if (!cli::parse(*app, args)) return 0;
 
@@ -43,7 +44,10 @@ int run_forward(const std::vector<std::string>& args) {
   const Tensor image = in.at("image");
   GHM_CHECK(image.dtype() == DType::F32 && image.dim() == 4 && image.size(1) == 3, input,
             ": 'image' must be f32 [N, 3, H, W], got ", image.dtype(), " ", image.shape());
+  const Precision precision = test_config(config).precision;
+  check_precision(precision, Device::cpu(), "test.precision");
   NoGradGuard no_grad;
+  const AutocastScope autocast(precision);
   const detection::RetinaNetOutput y = model.forward(image);
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (std::size_t l = 0; l < y.features.size(); ++l) tensors.emplace_back("p" + std::to_string(l + 3), y.features[l]);

@@ -10,6 +10,8 @@
 // --device cuda times the cuDNN kernels (core/cuda/conv_cudnn.h) instead: at least one warm-up run,
 // so that the per-shape algorithm search is not timed, and each timed run ends with a device
 // synchronisation; TF32 follows GHM_CUDA_TF32 (core/cuda/math_mode.h) and is reported.
+// --precision bf16 runs the oneDNN kernels with bf16 operands and float32 accumulation (CPU; the
+// buffers stay float32, as conv2d under an AutocastScope).
 // --size HxW times the shapes of another image size: the file describes 512x512 images, and every
 // stride-2 layer of the network rounds up, so an extent E becomes ceil(E * size / 512).
 #include <omp.h>
@@ -31,6 +33,7 @@
 #endif
 #include "core/cuda/math_mode.h"
 #include "core/ops/conv.h"
+#include "core/precision.h"
 #include "core/random.h"
 #include "core/runtime_info.h"
 #include "core/source_tree.h"
@@ -76,24 +79,26 @@ std::int64_t scale_extent(std::int64_t extent, std::int64_t size) {
 }
 
 // x: [N,C,H,W], weight: [O,C/G,KH,KW], bias: [O], y: [N,O,HO,WO]
-void forward(ConvCpuImpl impl, const cpu::ConvGeometry& g, const float* x, const float* weight, const float* bias,
+void forward(ConvCpuImpl impl, Precision math, const cpu::ConvGeometry& g, const float* x, const float* weight, const float* bias,
              float* y) {
 #if GHM_WITH_ONEDNN
-  if (impl == ConvCpuImpl::OneDnn) return cpu::onednn_conv2d_forward(g, x, weight, bias, y);
+  if (impl == ConvCpuImpl::OneDnn) return cpu::onednn_conv2d_forward(g, x, weight, bias, y, false, math);
 #endif
+  GHM_CHECK(math == Precision::F32, "bench ops: --precision ", precision_name(math), " needs --impl onednn");
   cpu::conv2d_forward(g, x, weight, bias, y);
 }
 
 // dy: [N,O,HO,WO] -> dx: [N,C,H,W], dweight: [O,C/G,KH,KW], dbias: [O]
-void backward(ConvCpuImpl impl, const cpu::ConvGeometry& g, const float* x, const float* weight, const float* dy,
+void backward(ConvCpuImpl impl, Precision math, const cpu::ConvGeometry& g, const float* x, const float* weight, const float* dy,
               float* dx, float* dweight, float* dbias) {
 #if GHM_WITH_ONEDNN
   if (impl == ConvCpuImpl::OneDnn) {
-    cpu::onednn_conv2d_backward_data(g, dy, weight, dx);
-    cpu::onednn_conv2d_backward_weight(g, x, dy, dweight, dbias);
+    cpu::onednn_conv2d_backward_data(g, dy, weight, dx, math);
+    cpu::onednn_conv2d_backward_weight(g, x, dy, dweight, dbias, math);
     return;
   }
 #endif
+  GHM_CHECK(math == Precision::F32, "bench ops: --precision ", precision_name(math), " needs --impl onednn");
   cpu::conv2d_backward_data(g, dy, weight, dx);
   cpu::conv2d_backward_weight(g, x, dy, dweight);
   cpu::conv2d_backward_bias(g, dy, dbias);
@@ -139,7 +144,7 @@ struct ShapeTiming {
   double flops = 0, fwd_ms = 0, bwd_ms = 0;  // flops of the forward pass
 };
 
-ShapeTiming time_shape(const ConvShape& s, ConvCpuImpl impl, Device device, int warmup, int repeats, Generator& gen) {
+ShapeTiming time_shape(const ConvShape& s, ConvCpuImpl impl, Precision math, Device device, int warmup, int repeats, Generator& gen) {
   ShapeTiming t;
   const Conv2dParams p = Conv2dParams::square(s.stride, s.pad, s.dilation, s.groups);
   Tensor x = Tensor::normal(Shape{s.n, s.c, s.h, s.w}, 0, 1, gen).to(device);
@@ -155,13 +160,13 @@ ShapeTiming time_shape(const ConvShape& s, ConvCpuImpl impl, Device device, int 
 #if GHM_WITH_CUDA
     if (device.is_cuda()) return cuda_forward(device, g, x, w, b, y);
 #endif
-    forward(impl, g, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>());
+    forward(impl, math, g, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>());
   });
   t.bwd_ms = median_ms(warmup, repeats, [&] {
 #if GHM_WITH_CUDA
     if (device.is_cuda()) return cuda_backward(device, g, x, w, dy, dx, dw, db);
 #endif
-    backward(impl, g, x.data<float>(), w.data<float>(), dy.data<float>(), dx.data<float>(), dw.data<float>(),
+    backward(impl, math, g, x.data<float>(), w.data<float>(), dy.data<float>(), dx.data<float>(), dw.data<float>(),
              db.data<float>());
   });
   return t;
@@ -189,8 +194,8 @@ int run_ops_bench(const OpsBenchOptions& o) {
   const std::string impl_name = device.is_cuda() ? "cudnn" : conv2d_cpu_impl_name(impl);
   if (device.is_cuda()) std::printf("ghm_retinanet conv2d, %s\n", cuda_description(device).c_str());
   else
-    std::printf("ghm_retinanet conv2d, impl %s, threads %d, %s\n", conv2d_cpu_impl_name(impl), threads,
-                cpu_features().c_str());
+    std::printf("ghm_retinanet conv2d, impl %s, %s, threads %d, %s\n", conv2d_cpu_impl_name(impl),
+                precision_name(o.precision), threads, cpu_features().c_str());
   std::printf("warm-up %d, median of %d", warmup, repeats);
   if (size.height != kConvShapesImageSize || size.width != kConvShapesImageSize)
     std::printf(", shapes for %lldx%lld images", static_cast<long long>(size.height), static_cast<long long>(size.width));
@@ -205,13 +210,14 @@ int run_ops_bench(const OpsBenchOptions& o) {
   double total_flops = 0, total_fwd = 0, total_bwd = 0;
   int total_count = 0;
   std::ostringstream json;
-  json << "{\"device\": \"" << device << "\", \"impl\": \"" << impl_name << "\", \"threads\": " << threads;
+  json << "{\"device\": \"" << device << "\", \"impl\": \"" << impl_name << "\", \"precision\": \""
+       << precision_name(o.precision) << "\", \"threads\": " << threads;
   if (device.is_cuda()) json << ", \"tf32\": " << (cuda::tf32_allowed() ? "true" : "false");
   json << ", \"image_size\": [" << size.height << ", " << size.width << "], \"warmup\": " << warmup
        << ", \"repeats\": " << repeats << ", \"shapes\": [";
   for (std::size_t k = 0; k < shapes.size(); ++k) {
     const ConvShape& s = shapes[k];
-    const ShapeTiming t = time_shape(s, o.impl, device, warmup, repeats, gen);
+    const ShapeTiming t = time_shape(s, o.impl, o.precision, device, warmup, repeats, gen);
     const double flops = t.flops, fwd = t.fwd_ms, bwd = t.bwd_ms;
     char geometry[64];
     std::snprintf(geometry, sizeof geometry, "%lld,%lld,%lld,%lld -> %lld, %lldx%lld/%d/%d/%d/%d", (long long)s.n,

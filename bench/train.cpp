@@ -172,9 +172,19 @@ void print_profile(const std::vector<profile::Entry>& rows, int repeats) {
   std::printf("  %-36s %9.2f\n  %-36s %9.2f\n", "(sum: backward)", backward, "(sum: everything else)", forward);
 }
 
-void write_json(const TrainBenchOptions& o, const char* mode, int depth, const Measured& m) {
+void print_summary(const TrainBenchOptions& o, const char* mode, Precision precision,
+                   const detection::RetinaNetConfig& model_cfg, const Measured& m) {
+  std::printf("bench train: %s, ResNet-%d FPN, %d classes, %d x %lldx%lld, %d thread%s, %s, %s\n", mode,
+              model_cfg.backbone.depth, static_cast<int>(model_cfg.num_classes), o.batch,
+              static_cast<long long>(o.size.height), static_cast<long long>(o.size.width), o.threads,
+              o.threads == 1 ? "" : "s", o.device.to_string().c_str(), precision_name(precision));
+  std::printf("median_ms     %.1f\nmin_ms        %.1f\npeak_rss_mib  %.1f\n", m.median_ms, m.min_ms, m.peak_rss_mib);
+  if (o.device.is_cuda()) std::printf("peak_device_mib %.1f\n", m.peak_device_mib);
+}
+
+void write_json(const TrainBenchOptions& o, const char* mode, Precision precision, int depth, const Measured& m) {
   std::ostringstream out;
-  out << "{\"mode\": \"" << mode << "\", \"depth\": " << depth << ", \"batch\": " << o.batch
+  out << "{\"mode\": \"" << mode << "\", \"precision\": \"" << precision_name(precision) << "\", \"depth\": " << depth << ", \"batch\": " << o.batch
       << ", \"height\": " << o.size.height << ", \"width\": " << o.size.width << ", \"threads\": " << o.threads
       << ", \"device\": \"" << o.device.to_string() << "\", \"peak_device_mib\": " << m.peak_device_mib
       << ", \"median_ms\": " << m.median_ms << ", \"runs_ms\": [";
@@ -203,6 +213,9 @@ int run_train_bench(const TrainBenchOptions& o) {
   const detection::DetectionLossConfig loss_cfg = loss_config(config);
   const detection::AnchorGenerator anchors(anchor_config(config));
   const detection::TargetConfig target_cfg = target_config(data_config(config), train);
+  const bool training = o.mode == TrainBenchMode::Train;
+  const Precision precision = training ? train.precision : test.precision;
+  check_precision(precision, o.device, training ? "train.precision" : "test.precision");
 
   Generator gen(0);
   detection::RetinaNet model(model_cfg, gen);
@@ -212,7 +225,6 @@ int run_train_bench(const TrainBenchOptions& o) {
   for (int n = 0; n < o.batch; ++n)
     gt.push_back(synthetic_boxes(n, o.boxes, model_cfg.num_classes, o.size.height, o.size.width));
   model.to(o.device);
-  const bool training = o.mode == TrainBenchMode::Train;
   nn::SgdConfig sgd_cfg = train.sgd;
   sgd_cfg.lr = 1e-4f;  // small: the same batch is used for every step
   nn::Sgd sgd(model.named_parameters(), sgd_cfg);
@@ -228,12 +240,15 @@ int run_train_bench(const TrainBenchOptions& o) {
   const Measured m = measure(o, [&]() {
     if (!training) {
       detections = 0;
-      for (const auto& d : detect_batch(model, anchors, batch, test.post))
+      for (const auto& d : detect_batch(model, anchors, batch, test))
         detections += static_cast<std::size_t>(d.scores.numel());
       profile::mark("postprocess");
       return;
     }
-    const detection::RetinaNetOutput out = model.forward(images);
+    const detection::RetinaNetOutput out = [&] {
+      const AutocastScope autocast(precision);
+      return model.forward(images);
+    }();
     std::vector<detection::FeatureSize> sizes;
     for (const Tensor& c : out.cls_logits) sizes.push_back({c.size(2), c.size(3)});
     detection::BatchTargets targets;
@@ -257,16 +272,11 @@ int run_train_bench(const TrainBenchOptions& o) {
   });
 
   const char* mode = training ? "train" : "infer";
-  std::printf("bench train: %s, ResNet-%d FPN, %d classes, %d x %lldx%lld, %d thread%s, %s\n", mode,
-              model_cfg.backbone.depth, static_cast<int>(model_cfg.num_classes), o.batch,
-              static_cast<long long>(o.size.height), static_cast<long long>(o.size.width), o.threads,
-              o.threads == 1 ? "" : "s", o.device.to_string().c_str());
-  std::printf("median_ms     %.1f\nmin_ms        %.1f\npeak_rss_mib  %.1f\n", m.median_ms, m.min_ms, m.peak_rss_mib);
-  if (o.device.is_cuda()) std::printf("peak_device_mib %.1f\n", m.peak_device_mib);
+  print_summary(o, mode, precision, model_cfg, m);
   if (training) std::printf("loss          %.5f\n", loss_value);
   else std::printf("detections    %zu\n", detections);
   if (o.profile) print_profile(m.profile, o.repeats);
-  if (!o.json_out.empty()) write_json(o, mode, model_cfg.backbone.depth, m);
+  if (!o.json_out.empty()) write_json(o, mode, precision, model_cfg.backbone.depth, m);
   return 0;
 }
 

@@ -89,6 +89,7 @@ train:
   eval_interval: 0         # epochs between evaluations on the validation split (0: none)
   init_weights: ""         # safetensors with (some) model weights to start from, e.g. a backbone
   device: cpu              # cpu, cuda or cuda:I: where the model, the losses and the optimizer run
+  precision: fp32          # fp32 | bf16 | fp16 (CUDA): convolutions' operands; docs/precision.md
   pos_iou: 0.5
   neg_iou: 0.4
   min_pos_iou: 0.0
@@ -102,6 +103,7 @@ test:
   topk_per_level: 1000
   nms_iou: 0.5
   max_detections: 100
+  precision: fp32          # fp32 | bf16 | fp16 (CUDA): inference's convolutions (eval, detect, forward)
 )";
 
 void merge(io::Json& base, const io::Json& over) {
@@ -220,6 +222,10 @@ std::string one_of(const io::Json& v, std::initializer_list<const char*> choices
   GHM_FAIL(v.location(), ": '", s, "' is not one of ", list);
 }
 
+Precision precision_key(const io::Json& v) {
+  return parse_precision(one_of(v, {"fp32", "bf16", "fp16"}), v.location());
+}
+
 std::vector<int> int_list(const io::Json& v, bool positive) {
   std::vector<int> out;
   for (std::size_t i = 0; i < v.size(); ++i)
@@ -309,6 +315,7 @@ TrainConfig train_config(const io::Json& config) {
   c.eval_interval = non_negative_int(t.at("eval_interval"));
   c.init_weights = t.at("init_weights").as_string();
   c.device = t.at("device").as_string();
+  c.precision = precision_key(t.at("precision"));
   c.assigner.pos_iou_thr = number_in(t.at("pos_iou"), 0.0, 1.0);
   c.assigner.neg_iou_thr = number_in(t.at("neg_iou"), 0.0, 1.0);
   c.assigner.min_pos_iou = number_in(t.at("min_pos_iou"), 0.0, 1.0);
@@ -390,6 +397,7 @@ TestConfig test_config(const io::Json& config) {
   c.post.topk_per_level = positive_int(t.at("topk_per_level"), "topk_per_level");
   c.post.nms_iou = number_in(t.at("nms_iou"), 0.0, 1.0);
   c.post.max_detections = positive_int(t.at("max_detections"), "max_detections");
+  c.precision = precision_key(t.at("precision"));
   return c;
 }
 

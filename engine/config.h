@@ -14,6 +14,7 @@
 #include "detection/retinanet/model.h"
 #include "nn/optim.h"
 #include "io/json.h"
+#include "core/precision.h"
 
 namespace ghm::engine {
 
@@ -64,6 +65,7 @@ struct TrainConfig {
   int eval_interval = 0;
   std::string init_weights;
   std::string device = "cpu";  // cpu, cuda or cuda:I (checked by parse_device when training starts)
+  Precision precision = Precision::F32;  // of the convolutions (core/precision.h); checked with the device
   detection::AssignerConfig assigner;
 };
 TrainConfig train_config(const io::Json& config);
@@ -85,6 +87,7 @@ detection::DetectionLossConfig loss_config(const io::Json& config);
 struct TestConfig {
   int batch_size = 2;
   detection::PostprocessConfig post;
+  Precision precision = Precision::F32;  // of the model's convolutions (core/precision.h)
 };
 TestConfig test_config(const io::Json& config);
 

@@ -102,17 +102,19 @@ void detect_images(const DetectImagesOptions& o) {
   Generator gen(0);
   detection::RetinaNet model(model_cfg, gen);
   load_model_weights(resolve_checkpoint(o.checkpoint), model, nn::Strict::Yes);
-  model.to(parse_device(o.device, "detect --device"));
+  const Device device = parse_device(o.device, "detect --device");
+  TestConfig test = test_config(config);
+  check_precision(test.precision, device, "test.precision");
+  model.to(device);
   model.eval();
   cpu::enable_host_cache_for_inference();
-  TestConfig test = test_config(config);
   test.post.score_thresh = o.score_thresh;
   const detection::AnchorGenerator anchors(anchor_config(config));
 
   for (const auto& [file, stem] : plan) {
     const io::Image original = io::read_image(file);
     const detection::ImageDetections det =
-        detect_batch(model, anchors, single_image_batch(original, data), test.post).front();
+        detect_batch(model, anchors, single_image_batch(original, data), test).front();
     std::filesystem::create_directories(std::filesystem::path(stem).parent_path());
     io::Json root = io::Json::object();
     root.set("file", io::Json(file));

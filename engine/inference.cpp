@@ -7,6 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/check.h"
+#include "core/precision.h"
 #include "engine/distributed.h"
 #include "io/output_file.h"
 
@@ -14,10 +15,12 @@ namespace ghm::engine {
 
 std::vector<detection::ImageDetections> detect_batch(detection::RetinaNet& model,
                                                      const detection::AnchorGenerator& anchors,
-                                                     const io::Batch& batch,
-                                                     const detection::PostprocessConfig& post) {
+                                                     const io::Batch& batch, const TestConfig& test) {
   NoGradGuard no_grad;
-  const detection::RetinaNetOutput out = model.forward(batch.images.to(model.device()));
+  const detection::RetinaNetOutput out = [&] {
+    const AutocastScope autocast(test.precision);
+    return model.forward(batch.images.to(model.device()));
+  }();
   std::vector<Tensor> level_anchors;
   for (int l = 0; l < static_cast<int>(out.cls_logits.size()); ++l) {
     const Tensor& c = out.cls_logits[static_cast<std::size_t>(l)];
@@ -31,7 +34,7 @@ std::vector<detection::ImageDetections> detect_batch(detection::RetinaNet& model
     scale.push_back(0.5 * (static_cast<double>(s.scale_h) + static_cast<double>(s.scale_w)));
   }
   return detection::postprocess(out.cls_logits, out.box_deltas, level_anchors, model.config().num_classes, input,
-                                scale, post);
+                                scale, test.post);
 }
 
 void append_results(const io::Batch& batch, const std::vector<detection::ImageDetections>& detections,
@@ -115,7 +118,7 @@ std::optional<EvalReport> evaluate_split(detection::RetinaNet& model, const dete
   std::vector<std::vector<CocoResult>> batch_results;
   loader.start_epoch(0);
   while (std::optional<io::Batch> batch = loader.next()) {
-    append_results(*batch, detect_batch(model, anchors, *batch, test.post), split.dataset(),
+    append_results(*batch, detect_batch(model, anchors, *batch, test), split.dataset(),
                    batch_results.emplace_back());
   }
   model.train(was_training);

@@ -19,11 +19,11 @@
 
 namespace ghm::engine {
 
-// Detections of every image of a batch, in original-image pixels. The model must be in eval mode.
+// Detections of every image of a batch, in original-image pixels. The model must be in eval mode;
+// its convolutions run in test.precision, post-processing in float32.
 std::vector<detection::ImageDetections> detect_batch(detection::RetinaNet& model,
                                                      const detection::AnchorGenerator& anchors,
-                                                     const io::Batch& batch,
-                                                     const detection::PostprocessConfig& post);
+                                                     const io::Batch& batch, const TestConfig& test);
 
 // One detection in COCO's terms.
 struct CocoResult {

@@ -323,7 +323,10 @@ struct StepContext {
 StepResult train_step(detection::RetinaNet& model, const io::Batch& batch, const Device& device, float lr,
                       const StepContext& c, std::int64_t iteration, const std::string& last_checkpoint) {
   const int num_classes = model.config().num_classes;
-  const detection::RetinaNetOutput out = model.forward(batch.images.to(device));
+  const detection::RetinaNetOutput out = [&] {
+    const AutocastScope autocast(c.train.precision);  // backward runs each op in its forward's precision
+    return model.forward(batch.images.to(device));
+  }();
   std::vector<detection::FeatureSize> sizes;
   for (const Tensor& level : out.cls_logits) sizes.push_back({level.size(2), level.size(3)});
   detection::BatchTargets targets = detection::to_device(
@@ -441,6 +444,8 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
                                             Split::Test);
 
   const Device device = process_device(train.device, "train.device", comm);
+  check_precision(train.precision, device, "train.precision");
+  if (val) check_precision(test.precision, device, "test.precision");
   Generator init_gen(train.seed);  // the model's initialisation is the seed's first use
   detection::RetinaNet model(model_cfg, init_gen);
   prepare_model(model, train, device, options.quiet || !lead);

@@ -16,8 +16,11 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/autograd.h"
+#include "core/bfloat16.h"
+#include "core/precision.h"
 #include "core/cpu/conv_cpu.h"
 #include "core/cpu/elementwise_cpu.h"
 #if GHM_WITH_ONEDNN
@@ -52,32 +55,56 @@ bool use_onednn(ConvCpuImpl impl, const cpu::ConvGeometry& g) {
 }
 #endif
 
+// The reference kernels' bf16: an operand rounded to bfloat16 (nearest, ties to even) and widened
+// back, so the float32 kernels then compute what oneDNN's bf16 primitives do, up to the order of
+// the float32 sums. In fp32 the operand itself. `buffer` holds the rounded copy.
+const float* operand_in(Precision math, const float* p, std::int64_t n, std::vector<float>& buffer) {
+  if (math == Precision::F32 || p == nullptr) return p;
+  buffer.resize(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) buffer[static_cast<std::size_t>(i)] = bf16_to_float(float_to_bf16(p[i]));
+  return buffer.data();
+}
+
+std::int64_t input_numel(const cpu::ConvGeometry& g) { return g.n * g.c * g.h * g.w; }
+std::int64_t weight_numel(const cpu::ConvGeometry& g) { return g.o * (g.c / g.p.groups) * g.kh * g.kw; }
+std::int64_t output_numel(const cpu::ConvGeometry& g) { return g.n * g.o * g.ho * g.wo; }
+
 // x: [N,C,H,W], weight: [O,C/G,KH,KW], bias: [O] or null, y: [N,O,HO,WO]; relu: y = max(y, 0)
-void forward_kernel(ConvCpuImpl impl, const cpu::ConvGeometry& g, const float* x, const float* weight,
-                    const float* bias, float* y, bool relu) {
+void forward_kernel(ConvCpuImpl impl, Precision math, const cpu::ConvGeometry& g, const float* x,
+                    const float* weight, const float* bias, float* y, bool relu) {
 #if GHM_WITH_ONEDNN
-  if (use_onednn(impl, g)) return cpu::onednn_conv2d_forward(g, x, weight, bias, y, relu);
+  if (use_onednn(impl, g)) return cpu::onednn_conv2d_forward(g, x, weight, bias, y, relu, math);
 #endif
-  cpu::conv2d_forward(g, x, weight, bias, y);
-  if (relu) cpu::unary_forward(UnaryOp::Relu, y, y, g.n * g.o * g.ho * g.wo);
+  std::vector<float> xb, wb;
+  cpu::conv2d_forward(g, operand_in(math, x, input_numel(g), xb), operand_in(math, weight, weight_numel(g), wb), bias,
+                      y);
+  if (relu) cpu::unary_forward(UnaryOp::Relu, y, y, output_numel(g));
 }
 
 // dy: [N,O,HO,WO], weight: [O,C/G,KH,KW], dx: [N,C,H,W]
-void backward_data_kernel(ConvCpuImpl impl, const cpu::ConvGeometry& g, const float* dy, const float* weight,
-                          float* dx) {
+void backward_data_kernel(ConvCpuImpl impl, Precision math, const cpu::ConvGeometry& g, const float* dy,
+                          const float* weight, float* dx) {
 #if GHM_WITH_ONEDNN
-  if (use_onednn(impl, g)) return cpu::onednn_conv2d_backward_data(g, dy, weight, dx);
+  if (use_onednn(impl, g)) return cpu::onednn_conv2d_backward_data(g, dy, weight, dx, math);
 #endif
-  cpu::conv2d_backward_data(g, dy, weight, dx);
+  std::vector<float> dyb, wb;
+  cpu::conv2d_backward_data(g, operand_in(math, dy, output_numel(g), dyb), operand_in(math, weight, weight_numel(g), wb),
+                            dx);
 }
 
-// x: [N,C,H,W], dy: [N,O,HO,WO], dweight: [O,C/G,KH,KW] or null, dbias: [O] or null
-void backward_params_kernel(ConvCpuImpl impl, const cpu::ConvGeometry& g, const float* x, const float* dy,
-                            float* dweight, float* dbias) {
+// x: [N,C,H,W], dy: [N,O,HO,WO], dweight: [O,C/G,KH,KW] or null, dbias: [O] or null. The bias
+// gradient sums dy in float32 (oneDNN's fused dbias reads the bf16 dy it was given; the reference
+// rounds dy only for dW, a difference far below the test tolerances).
+void backward_params_kernel(ConvCpuImpl impl, Precision math, const cpu::ConvGeometry& g, const float* x,
+                            const float* dy, float* dweight, float* dbias) {
 #if GHM_WITH_ONEDNN
-  if (dweight != nullptr && use_onednn(impl, g)) return cpu::onednn_conv2d_backward_weight(g, x, dy, dweight, dbias);
+  if (dweight != nullptr && use_onednn(impl, g))
+    return cpu::onednn_conv2d_backward_weight(g, x, dy, dweight, dbias, math);
 #endif
-  if (dweight != nullptr) cpu::conv2d_backward_weight(g, x, dy, dweight);
+  std::vector<float> xb, dyb;
+  if (dweight != nullptr)
+    cpu::conv2d_backward_weight(g, operand_in(math, x, input_numel(g), xb), operand_in(math, dy, output_numel(g), dyb),
+                                dweight);
   if (dbias != nullptr) cpu::conv2d_backward_bias(g, dy, dbias);
 }
 
@@ -115,7 +142,7 @@ cpu::ConvGeometry check_conv(const Tensor& x, const Tensor& w, const Tensor& b, 
 // (forward), no gradient wanted (backward); x is defined whenever dweight is.
 
 // y = conv(x, weight) + bias, then max(y, 0) when relu.
-void run_forward(ConvCpuImpl impl, const cpu::ConvGeometry& g, const Tensor& x, const Tensor& weight,
+void run_forward(ConvCpuImpl impl, Precision math, const cpu::ConvGeometry& g, const Tensor& x, const Tensor& weight,
                  const Tensor& bias, Tensor& y, bool relu) {
 #if GHM_WITH_CUDA
   if (x.device().is_cuda()) {
@@ -126,7 +153,7 @@ void run_forward(ConvCpuImpl impl, const cpu::ConvGeometry& g, const Tensor& x, 
     return;
   }
 #endif
-  forward_kernel(impl, g, x.data<float>(), weight.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
+  forward_kernel(impl, math, g, x.data<float>(), weight.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
                  y.data<float>(), relu);
 }
 
@@ -145,7 +172,7 @@ Tensor mask_by_relu(const Tensor& dy, const Tensor& y) {
   return out;
 }
 
-void run_backward_data(ConvCpuImpl impl, const cpu::ConvGeometry& g, const Tensor& dy, const Tensor& weight,
+void run_backward_data(ConvCpuImpl impl, Precision math, const cpu::ConvGeometry& g, const Tensor& dy, const Tensor& weight,
                        Tensor& dx) {
 #if GHM_WITH_CUDA
   if (dy.device().is_cuda()) {
@@ -154,10 +181,10 @@ void run_backward_data(ConvCpuImpl impl, const cpu::ConvGeometry& g, const Tenso
     return;
   }
 #endif
-  backward_data_kernel(impl, g, dy.data<float>(), weight.data<float>(), dx.data<float>());
+  backward_data_kernel(impl, math, g, dy.data<float>(), weight.data<float>(), dx.data<float>());
 }
 
-void run_backward_params(ConvCpuImpl impl, const cpu::ConvGeometry& g, const Tensor& x, const Tensor& dy,
+void run_backward_params(ConvCpuImpl impl, Precision math, const cpu::ConvGeometry& g, const Tensor& x, const Tensor& dy,
                          Tensor& dweight, Tensor& dbias) {
 #if GHM_WITH_CUDA
   if (dy.device().is_cuda()) {
@@ -168,9 +195,19 @@ void run_backward_params(ConvCpuImpl impl, const cpu::ConvGeometry& g, const Ten
     return;
   }
 #endif
-  backward_params_kernel(impl, g, dweight.defined() ? x.data<float>() : nullptr, dy.data<float>(),
+  backward_params_kernel(impl, math, g, dweight.defined() ? x.data<float>() : nullptr, dy.data<float>(),
                          dweight.defined() ? dweight.data<float>() : nullptr,
                          dbias.defined() ? dbias.data<float>() : nullptr);
+}
+
+// The autocast precision (core/precision.h) this convolution runs in, checked against the device.
+Precision conv_precision(ConvCpuImpl impl, Device device) {
+  const Precision math = autocast_precision();
+  if (math == Precision::F32) return math;
+  static const bool cpu_has_bf16 = cpu_bf16_missing().empty();  // the reference kernels emulate it anywhere
+  if (device.is_cuda() || math != Precision::BF16 || (impl == ConvCpuImpl::OneDnn && !cpu_has_bf16))
+    check_precision(math, device, "conv2d");  // throws, saying why
+  return math;
 }
 
 // conv2d, or conv2d followed by ReLU in the same pass (then backward first masks dy by y > 0).
@@ -179,10 +216,11 @@ Tensor conv2d_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   const ConvCpuImpl impl = conv2d_cpu_impl();  // read in every build: a bad GHM_CONV_IMPL fails without oneDNN too
   const Device device = x.device();
   Tensor y = Tensor::empty(Shape{g.n, g.o, g.ho, g.wo}, DType::F32, device);
-  run_forward(impl, g, x, weight, bias, y, relu);
+  const Precision math = conv_precision(impl, device);
+  run_forward(impl, math, g, x, weight, bias, y, relu);
   const bool need_x = needs_grad({&x}), need_w = needs_grad({&weight}), need_b = needs_grad({&bias});
   record_op(y, relu ? "conv2d_relu" : "conv2d", {&x, &weight, &bias},
-            [g, impl, device, need_x, need_w, need_b, x_saved = need_w ? x.detach() : Tensor(),
+            [g, impl, math, device, need_x, need_w, need_b, x_saved = need_w ? x.detach() : Tensor(),
              w_saved = need_x ? weight.detach() : Tensor(),
              y_saved = relu ? y.detach() : Tensor()](const Tensor& dy_in) {
               GHM_CHECK(dy_in.device() == device, "conv2d backward: gradient on ", dy_in.device(), " for an output on ",
@@ -191,12 +229,12 @@ Tensor conv2d_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
               Tensor dx, dw, db;
               if (need_x) {
                 dx = Tensor::empty(Shape{g.n, g.c, g.h, g.w}, DType::F32, device);
-                run_backward_data(impl, g, dy, w_saved, dx);
+                run_backward_data(impl, math, g, dy, w_saved, dx);
               }
               if (need_w) dw = Tensor::empty(Shape{g.o, g.c / g.p.groups, g.kh, g.kw}, DType::F32, device);
               if (need_b) db = Tensor::empty(Shape{g.o}, DType::F32, device);
               if (need_w || need_b)  // x is saved only when dW is needed; db reads dy alone
-                run_backward_params(impl, g, x_saved, dy, dw, db);
+                run_backward_params(impl, math, g, x_saved, dy, dw, db);
               return std::vector<Tensor>{dx, dw, db};
             });
   return y;
