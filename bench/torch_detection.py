@@ -22,6 +22,10 @@ same batch, so that inference post-processes the same candidates on both sides.
 
   python3 bench/torch_detection.py --depth 50 --mode train --batch 2 --size 512x512 --threads 2
 
+--precision bf16 (or fp16 on CUDA) runs the backbone and head under torch.autocast, as
+`ghm_retinanet bench train --precision` runs ours; anchors, losses and post-processing take
+float32 head outputs on both sides.
+
 --device cuda runs the model, batch and losses on the GPU (cudnn.benchmark on unless
 --no-cudnn-benchmark; PyTorch's default TF32 rules: on for convolutions), synchronises after each
 run and reports the peak of torch.cuda.max_memory_allocated over the timed runs.
@@ -86,6 +90,9 @@ def main():
     p.add_argument("--export", default="", help="write DIR/weights.safetensors and DIR/input.safetensors")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:I]")
     p.add_argument("--no-cudnn-benchmark", action="store_true")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                   help="bf16/fp16: the backbone and head under torch.autocast, the losses and post-processing on "
+                        "float32 head outputs (as ours)")
     a = p.parse_args()
 
     import torch
@@ -119,9 +126,19 @@ def main():
     params = [q for q in model.parameters() if q.requires_grad]
     sgd = torch.optim.SGD(params, lr=1e-4, momentum=0.9, weight_decay=1e-4)
 
+    low = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(a.precision)
+
+    def backbone_and_head():
+        if low is None:
+            features = list(model.backbone(images).values())
+            return features, model.head(features)
+        with torch.autocast(device_type=device.type, dtype=low):
+            features = list(model.backbone(images).values())
+            head_outputs = model.head(features)
+        return [f.float() for f in features], {k: v.float() for k, v in head_outputs.items()}
+
     def train_step():
-        features = list(model.backbone(images).values())
-        head_outputs = model.head(features)
+        features, head_outputs = backbone_and_head()
         anchors = model.anchor_generator(image_list, features)
         losses = model.compute_loss(targets, head_outputs, anchors)
         total = sum(losses.values())
@@ -133,8 +150,7 @@ def main():
 
     def infer():
         with torch.no_grad():
-            features = list(model.backbone(images).values())
-            head_outputs = model.head(features)
+            features, head_outputs = backbone_and_head()
             anchors = model.anchor_generator(image_list, features)
             per_level = [x.size(2) * x.size(3) for x in features]
             a_per_loc = head_outputs["cls_logits"].size(1) // sum(per_level)
@@ -166,7 +182,7 @@ def main():
     median = statistics.median(times)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"torch {a.mode}: ResNet-{a.depth} FPN, {a.classes} classes, {a.batch} x {h}x{w}, {a.threads} threads, "
-          f"{a.device}")
+          f"{a.device}, {a.precision}")
     print(f"median_ms     {median:.1f}")
     print(f"min_ms        {min(times):.1f}")
     print(f"peak_rss_mib  {peak:.1f}")
@@ -177,7 +193,7 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"mode": a.mode, "depth": a.depth, "batch": a.batch, "height": h, "width": w,
-                       "threads": a.threads, "median_ms": median, "runs_ms": times, "peak_rss_mib": peak,
+                       "threads": a.threads, "precision": a.precision, "median_ms": median, "runs_ms": times, "peak_rss_mib": peak,
                        "baseline_rss_mib": baseline_mib, "device": a.device, "peak_device_mib": device_peak}, f)
     return 0
 

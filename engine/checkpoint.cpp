@@ -2,6 +2,8 @@
 #include "engine/checkpoint.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <exception>
 #include <map>
@@ -71,11 +73,17 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const nn:
     tensors.emplace_back("ghm.cls.acc_sum" + suffix, ema_tensor(other_ranks[r].cls));
     tensors.emplace_back("ghm.reg.acc_sum" + suffix, ema_tensor(other_ranks[r].reg));
   }
-  const std::map<std::string, std::string> metadata{{"format", kFormat},
-                                                    {"iteration", std::to_string(progress.iteration)},
-                                                    {"epoch", std::to_string(progress.epoch)},
-                                                    {"epoch_batch", std::to_string(progress.epoch_batch)},
-                                                    {"config", config_json}};
+  std::map<std::string, std::string> metadata{{"format", kFormat},
+                                              {"iteration", std::to_string(progress.iteration)},
+                                              {"epoch", std::to_string(progress.epoch)},
+                                              {"epoch_batch", std::to_string(progress.epoch_batch)},
+                                              {"config", config_json}};
+  if (progress.loss_scale > 0) {
+    char scale[32];
+    std::snprintf(scale, sizeof scale, "%.17g", progress.loss_scale);  // exact: round-trips through strtod
+    metadata.emplace("loss_scale", scale);
+    metadata.emplace("loss_scale_good_steps", std::to_string(progress.loss_scale_good_steps));
+  }
   io::save_safetensors(path, tensors, metadata);
 }
 
@@ -98,6 +106,13 @@ CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model, nn::S
   info.progress.iteration = metadata_int(data, "iteration");
   info.progress.epoch = metadata_int(data, "epoch");
   info.progress.epoch_batch = metadata_int(data, "epoch_batch");
+  if (const auto it = data.metadata.find("loss_scale"); it != data.metadata.end()) {
+    char* end = nullptr;
+    info.progress.loss_scale = std::strtod(it->second.c_str(), &end);
+    GHM_CHECK(end != it->second.c_str() && *end == '\0' && info.progress.loss_scale > 0, path,
+              ": metadata \"loss_scale\" is not a positive number: '", it->second, "'");
+    info.progress.loss_scale_good_steps = metadata_int(data, "loss_scale_good_steps");
+  }
   info.config_json = data.metadata.at("config");
   return info;
 }

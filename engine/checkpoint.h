@@ -11,6 +11,7 @@
 //             "iteration"    iterations completed
 //             "epoch"        the epoch in progress (0-based)
 //             "epoch_batch"  batches of that epoch already consumed
+//             "loss_scale", "loss_scale_good_steps"   the loss scaler's state (runs that scale)
 //             "config"       the resolved config (JSON), for eval/detect and for checking a resume
 //
 // The data order and augmentation are pure functions of (seed, epoch, sample index), and the model
@@ -31,6 +32,8 @@ struct TrainProgress {
   std::int64_t iteration = 0;
   std::int64_t epoch = 0;
   std::int64_t epoch_batch = 0;
+  double loss_scale = 0;                // the loss scaler's (nn/grad_scaler.h); 0: none recorded
+  std::int64_t loss_scale_good_steps = 0;
 };
 
 // other_ranks[r - 1]: process r's GHM states in a job whose processes each keep their own (empty

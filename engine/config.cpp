@@ -90,6 +90,9 @@ train:
   init_weights: ""         # safetensors with (some) model weights to start from, e.g. a backbone
   device: cpu              # cpu, cuda or cuda:I: where the model, the losses and the optimizer run
   precision: fp32          # fp32 | bf16 | fp16 (CUDA): convolutions' operands; docs/precision.md
+  loss_scale: auto         # auto (dynamic for fp16, else none) | dynamic | none | a fixed power of two
+  loss_scale_init: 65536   # dynamic: the first scale (a power of two)
+  loss_scale_window: 2000  # dynamic: steps without inf/NaN gradients before the scale doubles
   pos_iou: 0.5
   neg_iou: 0.4
   min_pos_iou: 0.0
@@ -226,6 +229,26 @@ Precision precision_key(const io::Json& v) {
   return parse_precision(one_of(v, {"fp32", "bf16", "fp16"}), v.location());
 }
 
+// train.loss_scale and its two companions (nn/grad_scaler.h); `auto` follows the precision.
+nn::GradScalerConfig loss_scale_config(const io::Json& t, Precision precision) {
+  const io::Json& v = t.at("loss_scale");
+  nn::GradScalerConfig c;
+  c.growth_interval = int_in(t.at("loss_scale_window"), 1, 1 << 30, "loss_scale_window");
+  if (v.is_string()) {
+    const std::string mode = one_of(v, {"auto", "dynamic", "none"});
+    c.dynamic = mode == "dynamic" || (mode == "auto" && precision == Precision::F16);
+    c.init_scale = c.dynamic ? t.at("loss_scale_init").as_double() : 1.0;
+  } else {
+    c.init_scale = v.as_double();
+  }
+  try {
+    nn::GradScaler check(c);
+  } catch (const Error& e) {
+    GHM_FAIL((v.is_string() ? t.at("loss_scale_init") : v).location(), ": ", e.what());
+  }
+  return c;
+}
+
 std::vector<int> int_list(const io::Json& v, bool positive) {
   std::vector<int> out;
   for (std::size_t i = 0; i < v.size(); ++i)
@@ -316,6 +339,7 @@ TrainConfig train_config(const io::Json& config) {
   c.init_weights = t.at("init_weights").as_string();
   c.device = t.at("device").as_string();
   c.precision = precision_key(t.at("precision"));
+  c.loss_scale = loss_scale_config(t, c.precision);
   c.assigner.pos_iou_thr = number_in(t.at("pos_iou"), 0.0, 1.0);
   c.assigner.neg_iou_thr = number_in(t.at("neg_iou"), 0.0, 1.0);
   c.assigner.min_pos_iou = number_in(t.at("min_pos_iou"), 0.0, 1.0);

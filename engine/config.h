@@ -12,6 +12,7 @@
 #include "detection/retinanet/loss.h"
 #include "detection/retinanet/postprocess.h"
 #include "detection/retinanet/model.h"
+#include "nn/grad_scaler.h"
 #include "nn/optim.h"
 #include "io/json.h"
 #include "core/precision.h"
@@ -66,6 +67,7 @@ struct TrainConfig {
   std::string init_weights;
   std::string device = "cpu";  // cpu, cuda or cuda:I (checked by parse_device when training starts)
   Precision precision = Precision::F32;  // of the convolutions (core/precision.h); checked with the device
+  nn::GradScalerConfig loss_scale;       // `auto` resolved: dynamic for fp16
   detection::AssignerConfig assigner;
 };
 TrainConfig train_config(const io::Json& config);

@@ -104,8 +104,11 @@ std::vector<detection::ImageGroundTruth> ground_truth(const io::Batch& batch) {
 
 // Sums over one log interval.
 struct IntervalStats {
-  int iterations = 0, images = 0;
+  int iterations = 0, images = 0, skipped = 0;  // skipped: steps the loss scaler skipped (inf/NaN gradients)
   double loss = 0, cls = 0, reg = 0, grad_norm = 0, seconds = 0, data_seconds = 0, comm_seconds = 0;
+  double loss_scale = 1;  // the scaler's scale after the interval's last step
+  // The mean gradient norm of the steps taken (a skipped step's is inf).
+  double mean_grad_norm() const { return iterations > skipped ? grad_norm / (iterations - skipped) : 0; }
   void add(double l, double c, double r, double g, double t, double d, double comm, int n) {
     ++iterations;
     images += n;
@@ -288,6 +291,7 @@ void start_or_resume(const TrainOptions& options, const std::string& log_path, c
 
 struct StepResult {
   double cls = 0, reg = 0, grad_norm = 0;  // the losses: the mean over the job's processes
+  bool skipped = false;                    // inf/NaN gradients under dynamic loss scaling: no step
   dist::ExchangeStats exchange;  // the gradient exchange (several processes)
   int stop_signal = 0;  // several processes: the stop signal any of them received before this step's agreement
 };
@@ -297,11 +301,11 @@ struct StepResult {
 // was asked to stop. One process: its own values.
 StepResult agree(dist::Communicator& comm, double cls, double reg) {
   const int signal = StopSignals::received();
-  if (comm.size() == 1) return {cls, reg, 0, {}, signal};
+  if (comm.size() == 1) return {cls, reg, 0, false, {}, signal};
   std::array<float, 3> v{static_cast<float>(cls), static_cast<float>(reg), signal != 0 ? 1.0f : 0.0f};
   comm.all_reduce_sum(v);
   const double n = comm.size();
-  return {v[0] / n, v[1] / n, 0, {}, v[2] > 0 ? (signal != 0 ? signal : SIGTERM) : 0};
+  return {v[0] / n, v[1] / n, 0, false, {}, v[2] > 0 ? (signal != 0 ? signal : SIGTERM) : 0};
 }
 
 // The parts of a run a step uses besides the model and the batch.
@@ -316,6 +320,7 @@ struct StepContext {
   const DistConfig& dist_cfg;
   dist::Communicator& comm;
   dist::GradientReducer& reducer;
+  nn::GradScaler& scaler;
 };
 
 // One iteration: forward, targets, loss, backward, (several processes: the gradients averaged
@@ -344,12 +349,17 @@ StepResult train_step(detection::RetinaNet& model, const io::Batch& batch, const
   sgd.zero_grad();
   {
     const GradReadyScope overlap = c.reducer.overlap();  // buckets of gradients start their sums as they fill
-    loss.total.backward();
+    loss.total.backward(Tensor::full(Shape{}, c.scaler.scale(), DType::F32, loss.total.device()));
   }
-  r.exchange = c.reducer.finish();
-  const double max_norm = train.clip_grad > 0 ? train.clip_grad : std::numeric_limits<double>::infinity();
-  r.grad_norm = nn::clip_grad_norm(params, max_norm);
-  check_finite(r.grad_norm, "the gradient norm", iteration, last_checkpoint);
+  r.exchange = c.reducer.finish();  // averaged before the check below: every process decides alike
+  r.grad_norm = c.scaler.unscale(params);
+  if (!c.scaler.dynamic()) check_finite(r.grad_norm, "the gradient norm", iteration, last_checkpoint);
+  if (!c.scaler.update(r.grad_norm)) {  // dynamic loss scaling: inf/NaN gradients, the scale halves, no step
+    r.skipped = true;
+    return r;
+  }
+  if (train.clip_grad > 0 && r.grad_norm > train.clip_grad)
+    nn::scale_grads(params, static_cast<float>(train.clip_grad / (r.grad_norm + 1e-6)));  // as nn::clip_grad_norm
   sgd.step(lr);
   return r;
 }
@@ -371,11 +381,12 @@ void log_interval(const std::string& log_path, const TrainProgress& progress, fl
   std::snprintf(line, sizeof line,
                 "{\"iteration\": %lld, \"epoch\": %lld, \"lr\": %.6g, \"loss\": %.6f, \"loss_cls\": %.6f, "
                 "\"loss_reg\": %.6f, \"grad_norm\": %.4f, \"time\": %.4f, \"data_time\": %.4f, \"comm_time\": %.4f, "
-                "\"memory_mb\": %.1f, \"threads\": %d, \"processes\": %d}",
+                "\"memory_mb\": %.1f, \"threads\": %d, \"processes\": %d, \"loss_scale\": %.17g, "
+                "\"skipped_steps\": %d}",
                 static_cast<long long>(progress.iteration), static_cast<long long>(progress.epoch + 1), lr,
-                interval.loss / k, interval.cls / k, interval.reg / k, interval.grad_norm / k, interval.seconds / k,
+                interval.loss / k, interval.cls / k, interval.reg / k, interval.mean_grad_norm(), interval.seconds / k,
                 interval.data_seconds / k, interval.comm_seconds / k, resident_mb(), omp_get_max_threads(),
-                context.processes);
+                context.processes, interval.loss_scale, interval.skipped);
   append_line(log_path, line);
   if (quiet) return;
   const double elapsed = std::chrono::duration<double>(now - context.run_start).count();
@@ -479,7 +490,10 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     loss_state.reg.across = across;
   }
   dist::GradientReducer reducer(comm, params, dist_cfg.bucket_bytes);
-  const StepContext step_context{anchors, target_cfg, loss_cfg, loss_state, sgd, params, train, dist_cfg, comm, reducer};
+  nn::GradScaler scaler(train.loss_scale);  // scale 1 and never skipping unless train.loss_scale says otherwise
+  if (scaler.dynamic() && progress.loss_scale > 0) scaler.restore(progress.loss_scale, progress.loss_scale_good_steps);
+  const StepContext step_context{anchors,  target_cfg, loss_cfg, loss_state, sgd,   params,
+                                 train,    dist_cfg,   comm,     reducer,    scaler};
 
   auto save = [&]() {
     GHM_CHECK(all_finite(params), "training diverged: the parameters are not finite after iteration ",
@@ -487,6 +501,10 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
               outcome.last_checkpoint.empty() ? std::string("none") : "'" + outcome.last_checkpoint + "'",
               ". Lower train.lr, raise train.warmup_iters or check the data");
     const std::string path = options.work_dir + "/iter_" + std::to_string(progress.iteration) + ".safetensors";
+    if (scaler.dynamic()) {
+      progress.loss_scale = scaler.scale();
+      progress.loss_scale_good_steps = scaler.good_steps();
+    }
     outcome.last_checkpoint = path;
     const std::vector<detection::DetectionLossState> other_ranks = gather_loss_states(comm, loss_state, dist_cfg);
     share_buffers(comm, model);
@@ -520,9 +538,11 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
       ++progress.epoch_batch;
 
       const auto now = Clock::now();
-      interval.add(step.cls + step.reg, step.cls, step.reg, step.grad_norm,
+      interval.add(step.cls + step.reg, step.cls, step.reg, step.skipped ? 0.0 : step.grad_norm,  // a skipped step's is inf
                    std::chrono::duration<double>(now - iteration_start).count(), batch->wait_seconds, step.exchange.seconds,
                    static_cast<int>(batch->samples.size()) * comm.size());
+      interval.skipped += step.skipped ? 1 : 0;
+      interval.loss_scale = scaler.scale();
       iteration_start = now;
       outcome.iterations = progress.iteration;
       if (comm.size() > 1 && lead && !options.quiet && progress.iteration == context.first_iteration + 1)

@@ -1,5 +1,6 @@
 #include "nn/optim.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -87,49 +88,58 @@ void Sgd::load_state(const std::vector<std::pair<std::string, Tensor>>& state) {
   momentum_ = std::move(loaded);
 }
 
-double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
-  GHM_CHECK(max_norm > 0, "clip_grad_norm: max_norm ", max_norm, " must be positive");
-  // Every gradient cut into chunks of a fixed size; the chunks' sums of squares are computed in
-  // parallel and added in order, so the norm does not depend on the thread count.
-  constexpr std::int64_t kChunk = 1 << 16;
-  struct Chunk {
-    float* data;
-    std::int64_t size;
-  };
+namespace {
+
+// Every gradient cut into chunks of a fixed size (CPU gradients; the CUDA ones go to the device
+// kernels whole).
+constexpr std::int64_t kChunk = 1 << 16;
+struct Chunk {
+  float* data;
+  std::int64_t size;
+};
+
+std::vector<Chunk> cpu_chunks(const std::vector<Tensor>& params) {
   std::vector<Chunk> chunks;
-#if GHM_WITH_CUDA
-  {  // CUDA gradients: the same chunked sum on the device (one device for all, checked)
-    std::vector<Tensor> grads;
-    for (const Tensor& p : params)
-      if (p.grad().defined() && p.grad().device().is_cuda()) grads.push_back(p.grad());
-    if (!grads.empty()) {
-      const Device device = grads.front().device();
-      std::vector<const float*> ptrs;
-      std::vector<std::int64_t> sizes;
-      for (const Tensor& p : params) {
-        const Tensor g = p.grad();
-        if (!g.defined()) continue;
-        GHM_CHECK(g.device() == device, "clip_grad_norm: gradients on ", device, " and ", g.device());
-        ptrs.push_back(g.device_data<float>());
-        sizes.push_back(g.numel());
-      }
-      const ghm::cuda::DeviceGuard guard(device.index);
-      const double total = std::sqrt(cuda::sum_of_squares(ptrs.data(), sizes.data(), static_cast<int>(ptrs.size()),
-                                                          device.index));
-      if (total > max_norm) {
-        const float scale = static_cast<float>(max_norm / (total + 1e-6));
-        for (Tensor& g : grads) cuda::scale_in_place(g.device_data<float>(), g.numel(), scale);
-      }
-      return total;
-    }
-  }
-#endif
   for (const Tensor& p : params) {
     Tensor g = p.grad();
-    if (!g.defined()) continue;
+    if (!g.defined() || !g.device().is_cpu()) continue;
     float* d = g.data<float>();
     for (std::int64_t i = 0; i < g.numel(); i += kChunk) chunks.push_back({d + i, std::min(kChunk, g.numel() - i)});
   }
+  return chunks;
+}
+
+#if GHM_WITH_CUDA
+// The CUDA gradients, all on one device (checked); empty when there are none.
+std::vector<Tensor> cuda_grads(const std::vector<Tensor>& params) {
+  std::vector<Tensor> grads;
+  for (const Tensor& p : params)
+    if (p.grad().defined() && p.grad().device().is_cuda()) grads.push_back(p.grad());
+  for (const Tensor& g : grads)
+    GHM_CHECK(g.device() == grads.front().device(), "gradients on ", grads.front().device(), " and ", g.device());
+  return grads;
+}
+#endif
+
+}  // namespace
+
+double grad_norm(const std::vector<Tensor>& params) {
+#if GHM_WITH_CUDA
+  if (const std::vector<Tensor> grads = cuda_grads(params); !grads.empty()) {
+    const Device device = grads.front().device();
+    std::vector<const float*> ptrs;
+    std::vector<std::int64_t> sizes;
+    for (const Tensor& g : grads) {
+      ptrs.push_back(g.device_data<float>());
+      sizes.push_back(g.numel());
+    }
+    const ghm::cuda::DeviceGuard guard(device.index);
+    return std::sqrt(cuda::sum_of_squares(ptrs.data(), sizes.data(), static_cast<int>(ptrs.size()), device.index));
+  }
+#endif
+  // The chunks' sums of squares are computed in parallel and added in order, so the norm does not
+  // depend on the thread count.
+  const std::vector<Chunk> chunks = cpu_chunks(params);
   const auto n = static_cast<std::int64_t>(chunks.size());
   std::vector<double> partial(chunks.size(), 0.0);
   cpu::parallel_for(n, 4, [&](std::int64_t begin, std::int64_t end) {
@@ -143,16 +153,30 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   });
   double total = 0;
   for (const double s : partial) total += s;
-  total = std::sqrt(total);
-  if (total > max_norm) {
-    const float scale = static_cast<float>(max_norm / (total + 1e-6));
-    cpu::parallel_for(n, 4, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t c = begin; c < end; ++c) {
-        const Chunk& ch = chunks[static_cast<std::size_t>(c)];
-        for (std::int64_t i = 0; i < ch.size; ++i) ch.data[i] *= scale;
-      }
-    });
+  return std::sqrt(total);
+}
+
+void scale_grads(const std::vector<Tensor>& params, float factor) {
+#if GHM_WITH_CUDA
+  if (const std::vector<Tensor> grads = cuda_grads(params); !grads.empty()) {
+    const ghm::cuda::DeviceGuard guard(grads.front().device().index);
+    for (Tensor g : grads) cuda::scale_in_place(g.device_data<float>(), g.numel(), factor);
+    return;
   }
+#endif
+  const std::vector<Chunk> chunks = cpu_chunks(params);
+  cpu::parallel_for(static_cast<std::int64_t>(chunks.size()), 4, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t c = begin; c < end; ++c) {
+      const Chunk& ch = chunks[static_cast<std::size_t>(c)];
+      for (std::int64_t i = 0; i < ch.size; ++i) ch.data[i] *= factor;
+    }
+  });
+}
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  GHM_CHECK(max_norm > 0, "clip_grad_norm: max_norm ", max_norm, " must be positive");
+  const double total = grad_norm(params);
+  if (total > max_norm) scale_grads(params, static_cast<float>(max_norm / (total + 1e-6)));
   return total;
 }
 

@@ -40,6 +40,11 @@ class Sgd {
   SgdConfig config_;
 };
 
+// The global L2 norm of the parameters' gradients: sqrt(sum of g^2) in double, in a fixed order
+// (independent of the thread count); inf or NaN when any gradient element is.
+double grad_norm(const std::vector<Tensor>& params);
+// g *= factor for every gradient.
+void scale_grads(const std::vector<Tensor>& params, float factor);
 // Scales all gradients so that their global L2 norm is at most max_norm; returns the norm before.
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
 

@@ -61,13 +61,6 @@ struct PrecisionSetup : testing::TinyDetector {
                      "  checkpoint_interval: 4\n"
                      "  keep_checkpoints: 100\n") {}
   io::Json load(std::vector<std::string> overrides = {}) const { return engine::load_config(config.string(), overrides); }
-  engine::TrainOptions options(const std::string& name, bool resume = false) const {
-    engine::TrainOptions o;
-    o.work_dir = (root / name).string();
-    o.resume = resume;
-    o.quiet = true;
-    return o;
-  }
   std::vector<double> train(const std::string& name, const std::vector<std::string>& overrides) const {
     engine::train_detector(load(overrides), options(name));
     return logged_losses(fs::path(options(name).work_dir) / "log.jsonl");

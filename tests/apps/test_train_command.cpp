@@ -23,25 +23,11 @@
 #include "tiny_detector.h"
 
 using namespace ghm;
+using testing::read_log;
+using testing::read_text;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), path.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<io::Json> read_log(const fs::path& path) {
-  std::vector<io::Json> lines;
-  std::istringstream in(read_text(path));
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(io::Json::parse(line, path.string()));
-  return lines;
-}
 
 // One dataset and config for all cases (generated once per process). A fixed thread count: with
 // threads 0 the count follows the machine's load (core/cpu/fair_share.h), and the exact-resume
@@ -59,13 +45,6 @@ struct TinySetup : testing::TinyDetector {
                      "  log_interval: 1\n"
                      "  keep_checkpoints: 100\n") {}
   io::Json load(std::vector<std::string> overrides = {}) const { return engine::load_config(config.string(), overrides); }
-  engine::TrainOptions options(const std::string& name, bool resume = false) const {
-    engine::TrainOptions o;
-    o.work_dir = (root / name).string();
-    o.resume = resume;
-    o.quiet = true;
-    return o;
-  }
 };
 
 const TinySetup& setup() {

@@ -9,9 +9,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "apps/commands.h"
+#include "engine/trainer.h"
+#include "io/json.h"
 
 namespace ghm::testing {
 
@@ -48,8 +52,33 @@ struct TinyDetector {
                           << train_section << "test: {batch_size: 4, score_thresh: 0.01}\n";
   }
   ~TinyDetector() { std::filesystem::remove_all(root); }
+  // A quiet run in root/<name>.
+  engine::TrainOptions options(const std::string& name, bool resume = false) const {
+    engine::TrainOptions o;
+    o.work_dir = (root / name).string();
+    o.resume = resume;
+    o.quiet = true;
+    return o;
+  }
   TinyDetector(const TinyDetector&) = delete;
   TinyDetector& operator=(const TinyDetector&) = delete;
 };
+
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The lines of a run's log.jsonl.
+inline std::vector<io::Json> read_log(const std::filesystem::path& path) {
+  std::vector<io::Json> lines;
+  std::istringstream in(read_text(path));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(io::Json::parse(line, path.string()));
+  return lines;
+}
 
 }  // namespace ghm::testing
