@@ -59,8 +59,9 @@ CLI::App* declare_ops(CLI::App& app, OpsArgs& a) {
       ->allow_extra_args(false)
       ->default_str("");
   c->add_option("--impl", a.impl, "the CPU kernels")->check(CLI::IsMember({"onednn", "reference"}));
-  c->add_option("--precision", a.precision, "operands of the products: fp32, or bf16 (oneDNN; float32 sums)")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+  c->add_option("--precision", a.precision,
+                "operands of the products: fp32, bf16 (oneDNN on the CPU, cuDNN) or fp16 (cuDNN); float32 sums")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   add_json_out(*c, a.o.json_out);
   cli::add_device(*c, a.device);
   cli::add_size(*c, "--size", a.o.size.height, a.o.size.width, 1,
@@ -76,9 +77,9 @@ int run_ops(OpsArgs& a) {
     throw UsageError("bench ops: --impl onednn, but this build has no oneDNN (-DGHM_ONEDNN=ON)");
   a.o.impl = a.impl == "onednn" ? ConvCpuImpl::OneDnn : ConvCpuImpl::Reference;
   a.o.precision = parse_precision(a.precision, "bench ops --precision");
-  if (a.o.precision != Precision::F32) {
+  if (a.o.precision != Precision::F32 && a.device == "cpu") {
     if (a.o.impl != ConvCpuImpl::OneDnn) throw UsageError("bench ops: --precision bf16 needs --impl onednn");
-    require_cpu_bf16("bench ops --precision bf16");
+    check_precision(a.o.precision, Device::cpu(), "bench ops --precision");
   }
   return run_on_device(a, "ops", bench::run_ops_bench);
 }

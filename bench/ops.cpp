@@ -10,8 +10,9 @@
 // --device cuda times the cuDNN kernels (core/cuda/conv_cudnn.h) instead: at least one warm-up run,
 // so that the per-shape algorithm search is not timed, and each timed run ends with a device
 // synchronisation; TF32 follows GHM_CUDA_TF32 (core/cuda/math_mode.h) and is reported.
-// --precision bf16 runs the oneDNN kernels with bf16 operands and float32 accumulation (CPU; the
-// buffers stay float32, as conv2d under an AutocastScope).
+// --precision bf16 runs the oneDNN kernels with bf16 operands and float32 accumulation (CPU), or
+// cuDNN's in bf16 / fp16 including the conversions to and from 16 bits (CUDA); the buffers stay
+// float32, as conv2d under an AutocastScope.
 // --size HxW times the shapes of another image size: the file describes 512x512 images, and every
 // stride-2 layer of the network rounds up, so an extent E becomes ceil(E * size / 512).
 #include <omp.h>
@@ -107,23 +108,24 @@ void backward(ConvCpuImpl impl, Precision math, const cpu::ConvGeometry& g, cons
 #if GHM_WITH_CUDA
 // The cuDNN kernels on `device`, then a device synchronisation (the host times finished work).
 // x: [N,C,H,W], weight: [O,C/G,KH,KW], bias: [O], y: [N,O,HO,WO]
-void cuda_forward(Device device, const cpu::ConvGeometry& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                  Tensor& y) {
+void cuda_forward(Device device, Precision math, const cpu::ConvGeometry& g, const Tensor& x, const Tensor& weight,
+                  const Tensor& bias, Tensor& y) {
   {
     const cuda::DeviceGuard guard(device.index);
     cuda::conv2d_forward(g, x.device_data<float>(), weight.device_data<float>(), bias.device_data<float>(),
-                         y.device_data<float>());
+                         y.device_data<float>(), cuda::ConvActivation::None, math);
   }
   synchronize(device);  // the host times finished work
 }
 
 // dy: [N,O,HO,WO] -> dx: [N,C,H,W], dweight: [O,C/G,KH,KW], dbias: [O]
-void cuda_backward(Device device, const cpu::ConvGeometry& g, const Tensor& x, const Tensor& weight, const Tensor& dy,
-                   Tensor& dx, Tensor& dweight, Tensor& dbias) {
+void cuda_backward(Device device, Precision math, const cpu::ConvGeometry& g, const Tensor& x, const Tensor& weight,
+                   const Tensor& dy, Tensor& dx, Tensor& dweight, Tensor& dbias) {
   {
     const cuda::DeviceGuard guard(device.index);
-    cuda::conv2d_backward_data(g, dy.device_data<float>(), weight.device_data<float>(), dx.device_data<float>());
-    cuda::conv2d_backward_weight(g, x.device_data<float>(), dy.device_data<float>(), dweight.device_data<float>());
+    cuda::conv2d_backward_data(g, dy.device_data<float>(), weight.device_data<float>(), dx.device_data<float>(), math);
+    cuda::conv2d_backward_weight(g, x.device_data<float>(), dy.device_data<float>(), dweight.device_data<float>(),
+                                 math);
     cuda::conv2d_backward_bias(g, dy.device_data<float>(), dbias.device_data<float>());
   }
   synchronize(device);  // the host times finished work
@@ -158,13 +160,13 @@ ShapeTiming time_shape(const ConvShape& s, ConvCpuImpl impl, Precision math, Dev
   t.flops = 2.0 * s.n * s.o * g.ho * g.wo * (s.c / s.groups) * s.kh * s.kw;
   t.fwd_ms = median_ms(warmup, repeats, [&] {
 #if GHM_WITH_CUDA
-    if (device.is_cuda()) return cuda_forward(device, g, x, w, b, y);
+    if (device.is_cuda()) return cuda_forward(device, math, g, x, w, b, y);
 #endif
     forward(impl, math, g, x.data<float>(), w.data<float>(), b.data<float>(), y.data<float>());
   });
   t.bwd_ms = median_ms(warmup, repeats, [&] {
 #if GHM_WITH_CUDA
-    if (device.is_cuda()) return cuda_backward(device, g, x, w, dy, dx, dw, db);
+    if (device.is_cuda()) return cuda_backward(device, math, g, x, w, dy, dx, dw, db);
 #endif
     backward(impl, math, g, x.data<float>(), w.data<float>(), dy.data<float>(), dx.data<float>(), dw.data<float>(),
              db.data<float>());
@@ -192,7 +194,8 @@ int run_ops_bench(const OpsBenchOptions& o) {
   }
 
   const std::string impl_name = device.is_cuda() ? "cudnn" : conv2d_cpu_impl_name(impl);
-  if (device.is_cuda()) std::printf("ghm_retinanet conv2d, %s\n", cuda_description(device).c_str());
+  if (device.is_cuda())
+    std::printf("ghm_retinanet conv2d, %s, %s\n", cuda_description(device).c_str(), precision_name(o.precision));
   else
     std::printf("ghm_retinanet conv2d, impl %s, %s, threads %d, %s\n", conv2d_cpu_impl_name(impl),
                 precision_name(o.precision), threads, cpu_features().c_str());

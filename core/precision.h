@@ -53,8 +53,8 @@ std::string cpu_bf16_missing();
 void require_cpu_bf16(std::string_view what);
 
 // Throws, naming `what` (a config key or an option), unless convolutions can run in `p` on
-// `device`: fp32 anywhere; bf16 on a CPU with bf16 arithmetic; fp16 nowhere on the CPU. On CUDA
-// only fp32 is built so far (bf16 and fp16 through cuDNN are the next step).
+// `device`: fp32 anywhere; bf16 on a CPU with bf16 arithmetic; fp16 nowhere on the CPU; all three
+// on CUDA.
 void check_precision(Precision p, Device device, std::string_view what);
 
 }  // namespace ghm

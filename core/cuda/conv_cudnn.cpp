@@ -31,6 +31,14 @@
 //      takes the workspace from the caching allocator (Tensor::empty, U8) and runs with beta = 0.
 // Two threads meeting a new shape at once may both search; the first plan stored is kept.
 //
+// bf16 and fp16 (the `math` argument, core/precision.h): the two operands a pass reads are
+// narrowed into 16-bit copies taken from the caching allocator (core/cuda/half_cuda.h), the pass
+// runs on 16-bit descriptors with float32 compute (cuDNN's pseudo-half configurations, on tensor
+// cores), and its 16-bit result is widened into the caller's float32 buffer. The legacy API has no
+// mixed configuration, so unlike the CPU's oneDNN kernels (float32 results) the result of each
+// pass is rounded to 16 bits, as PyTorch's autocast rounds it. Any deterministic algorithm and
+// math type is eligible; the precision is part of the plan's key.
+//
 // Empty problems never reach cuDNN (its descriptors reject zero extents): an output with no
 // elements needs nothing, and an output whose sums have no terms is zero-filled (forward: then
 // the bias and the ReLU, as in the CPU kernels).
@@ -49,6 +57,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cudnn_handle.h"
 #include "core/cuda/device_memory.h"
+#include "core/cuda/half_cuda.h"
 #include "core/cuda/math_mode.h"
 #include "core/cuda/reduce_cuda.h"
 #include "core/tensor.h"
@@ -86,6 +95,7 @@ Tensor workspace_tensor(std::size_t bytes, int device) {
 
 struct PlanKey {
   ConvPass pass;
+  Precision math;
   int device;
   bool tf32;
   std::int64_t n, c, h, w, o, kh, kw;
@@ -93,9 +103,9 @@ struct PlanKey {
   auto operator<=>(const PlanKey&) const = default;
 };
 
-PlanKey make_key(ConvPass pass, int device, bool tf32, const ConvGeometry& g) {
+PlanKey make_key(ConvPass pass, Precision math, int device, bool tf32, const ConvGeometry& g) {
   const Conv2dParams& p = g.p;
-  return {pass, device, tf32, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw,
+  return {pass, math, device, tf32, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw,
           p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, p.groups};
 }
 
@@ -133,8 +143,11 @@ PlanCache& plan_cache() {
 // The descriptors of one convolution: x [N,C,H,W], w [O,C/G,KH,KW], y [N,O,HO,WO] (dx and dy use
 // those of x and y).
 struct ConvDescriptors {
-  ConvDescriptors(const ConvGeometry& g, cudnnMathType_t math)
-      : x(g.n, g.c, g.h, g.w), w(g.o, g.c / g.p.groups, g.kh, g.kw), y(g.n, g.o, g.ho, g.wo), conv(g.p, math) {}
+  ConvDescriptors(const ConvGeometry& g, cudnnMathType_t math, cudnnDataType_t type)
+      : x(g.n, g.c, g.h, g.w, type),
+        w(g.o, g.c / g.p.groups, g.kh, g.kw, type),
+        y(g.n, g.o, g.ho, g.wo, type),
+        conv(g.p, math) {}
   TensorDescriptor x;
   FilterDescriptor w;
   TensorDescriptor y;
@@ -158,9 +171,9 @@ struct ForwardPass {
   static constexpr ConvPass kPass = ConvPass::Forward;
   static constexpr int kAlgoCount = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
 
-  const float* x;  // [N,C,H,W]
-  const float* w;  // [O,C/G,KH,KW]
-  float* y;        // [N,O,HO,WO]
+  const void* x;  // [N,C,H,W]       float32, or 16-bit in bf16 / fp16
+  const void* w;  // [O,C/G,KH,KW]
+  void* y;        // [N,O,HO,WO]
 
   static int max_count(cudnnHandle_t h) {
     int count = 0;
@@ -194,9 +207,9 @@ struct BackwardDataPass {
   static constexpr ConvPass kPass = ConvPass::BackwardData;
   static constexpr int kAlgoCount = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
 
-  const float* dy;  // [N,O,HO,WO]
-  const float* w;   // [O,C/G,KH,KW]
-  float* dx;        // [N,C,H,W]
+  const void* dy;  // [N,O,HO,WO]    float32, or 16-bit in bf16 / fp16
+  const void* w;   // [O,C/G,KH,KW]
+  void* dx;        // [N,C,H,W]
 
   static int max_count(cudnnHandle_t h) {
     int count = 0;
@@ -230,9 +243,9 @@ struct BackwardWeightPass {
   static constexpr ConvPass kPass = ConvPass::BackwardWeight;
   static constexpr int kAlgoCount = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
 
-  const float* x;   // [N,C,H,W]
-  const float* dy;  // [N,O,HO,WO]
-  float* dw;        // [O,C/G,KH,KW]
+  const void* x;   // [N,C,H,W]      float32, or 16-bit in bf16 / fp16
+  const void* dy;  // [N,O,HO,WO]
+  void* dw;        // [O,C/G,KH,KW]
 
   static int max_count(cudnnHandle_t h) {
     int count = 0;
@@ -263,8 +276,19 @@ struct BackwardWeightPass {
 
 // ---- choosing and running ---------------------------------------------------------------------
 
-// The search math type (top comment, step 1).
-cudnnMathType_t search_math(bool tf32) { return tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH; }
+// The search math type (top comment, step 1); 16-bit data may use every math type.
+cudnnMathType_t search_math(bool tf32, Precision math) {
+  return tf32 || math != Precision::F32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+}
+
+cudnnDataType_t data_type(Precision math) {
+  switch (math) {
+    case Precision::F32: return CUDNN_DATA_FLOAT;
+    case Precision::BF16: return CUDNN_DATA_BFLOAT16;
+    case Precision::F16: return CUDNN_DATA_HALF;
+  }
+  return CUDNN_DATA_FLOAT;
+}
 
 // Step 2 of the top comment, for the current device `device`.
 std::size_t workspace_budget(int device) {
@@ -276,9 +300,10 @@ std::size_t workspace_budget(int device) {
 
 // Step 4 of the top comment: may this result be used?
 template <class Perf>
-bool eligible(const Perf& perf, bool tf32, std::size_t workspace_bytes) {
+bool eligible(const Perf& perf, bool tf32, Precision math, std::size_t workspace_bytes) {
   if (perf.status != CUDNN_STATUS_SUCCESS || perf.determinism != CUDNN_DETERMINISTIC) return false;
   if (perf.memory > workspace_bytes) return false;
+  if (math != Precision::F32) return true;  // 16-bit data: tensor cores are the point
   return tf32 ? perf.mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION : perf.mathType == CUDNN_FMA_MATH;
 }
 
@@ -289,7 +314,8 @@ Plan plan_of(const Perf& perf) {
 
 // Steps 2 to 4 of the top comment. `d` carries the search math type.
 template <class Pass>
-Plan choose_plan(cudnnHandle_t handle, const ConvDescriptors& d, const Pass& pass, bool tf32, int device) {
+Plan choose_plan(cudnnHandle_t handle, const ConvDescriptors& d, const Pass& pass, bool tf32, Precision math,
+                 int device) {
   const std::size_t budget = workspace_budget(device);
   std::size_t find_bytes = 0;
   for (int a = 0; a < Pass::kAlgoCount; ++a) {  // an algorithm this problem cannot use reports an error: skipped
@@ -305,13 +331,13 @@ Plan choose_plan(cudnnHandle_t handle, const ConvDescriptors& d, const Pass& pas
     const int found = pass.find(handle, d, perf.data(), capacity, workspace.raw_device_data(), find_bytes);
     for (int i = 0; i < found; ++i) {  // sorted by time, fastest first
       const auto& result = perf[static_cast<std::size_t>(i)];
-      if (eligible(result, tf32, find_bytes)) return plan_of(result);
+      if (eligible(result, tf32, math, find_bytes)) return plan_of(result);
     }
   }
   const int listed = Pass::heuristics(handle, d, perf.data(), capacity);
   for (int i = 0; i < listed; ++i) {  // in order of expected speed
     const auto& result = perf[static_cast<std::size_t>(i)];
-    if (eligible(result, tf32, budget)) return plan_of(result);
+    if (eligible(result, tf32, math, budget)) return plan_of(result);
   }
   GHM_FAIL("no deterministic cuDNN algorithm", tf32 ? "" : " without TF32", " within a workspace of ", budget,
            " bytes");
@@ -320,37 +346,63 @@ Plan choose_plan(cudnnHandle_t handle, const ConvDescriptors& d, const Pass& pas
 // Runs one pass of a non-empty problem on the current device with its cached plan (searching
 // for it on the first call).
 template <class Pass>
-void run_pass(const ConvGeometry& g, const Pass& pass) {
+void run_pass(const ConvGeometry& g, const Pass& pass, Precision math) {
   try {
     const int device = current_device();
     const bool tf32 = tf32_allowed();
-    const PlanKey key = make_key(Pass::kPass, device, tf32, g);
+    const PlanKey key = make_key(Pass::kPass, math, device, tf32, g);
     const cudnnHandle_t handle = cudnn_handle(device);
-    ConvDescriptors d(g, search_math(tf32));
+    ConvDescriptors d(g, search_math(tf32, math), data_type(math));
     std::optional<Plan> plan = plan_cache().find(key);
     if (!plan) {
       check_output_size(d, g);
-      plan = plan_cache().insert(key, choose_plan(handle, d, pass, tf32, device));
+      plan = plan_cache().insert(key, choose_plan(handle, d, pass, tf32, math, device));
     }
     d.conv.set_math_type(plan->math);
     Tensor workspace = workspace_tensor(plan->workspace_bytes, device);
     pass.run(handle, d, static_cast<typename Pass::Algo>(plan->algo), workspace.raw_device_data(),
              plan->workspace_bytes);
   } catch (const Error& e) {
-    GHM_FAIL("cuDNN conv2d ", conv_pass_name(Pass::kPass), " failed for ", describe(g), ", TF32 ",
-             tf32_allowed() ? "on" : "off", ": ", e.what());
+    GHM_FAIL("cuDNN conv2d ", conv_pass_name(Pass::kPass), " in ", precision_name(math), " failed for ", describe(g),
+             ", TF32 ", tf32_allowed() ? "on" : "off", ": ", e.what());
   }
+}
+
+// A 16-bit buffer of n elements from the caching allocator, on the current device.
+Tensor low_buffer(std::int64_t n, Precision math) {
+  return Tensor::empty(Shape{n * precision_bytes(math)}, DType::U8, Device::cuda(current_device()));
+}
+
+// src: [n] float32 -> a 16-bit copy in `math`.
+Tensor low_copy(const float* src, std::int64_t n, Precision math) {
+  Tensor t = low_buffer(n, math);
+  float_to_low(src, t.raw_device_data(), n, math);
+  return t;
+}
+
+// Runs `pass` on 16-bit copies of its two float32 inputs and widens its result into `out`
+// (n_out elements): make(in0, in1, out) builds the pass on the 16-bit buffers.
+template <class Make>
+void run_low(const ConvGeometry& g, Precision math, const float* in0, std::int64_t n0, const float* in1, std::int64_t n1,
+             float* out, std::int64_t n_out, const Make& make) {
+  const Tensor a = low_copy(in0, n0, math), b = low_copy(in1, n1, math);
+  Tensor result = low_buffer(n_out, math);
+  run_pass(g, make(a.raw_device_data(), b.raw_device_data(), result.raw_device_data()), math);
+  low_to_float(result.raw_device_data(), out, n_out, math);
 }
 
 }  // namespace
 
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y,
-                    ConvActivation activation) {
+                    ConvActivation activation, Precision math) {
   if (output_elements(g) == 0) return;
   if (input_elements(g) == 0 || weight_elements(g) == 0) {
     zero_fill(y, output_elements(g));  // no products: y is the bias alone
+  } else if (math == Precision::F32) {
+    run_pass(g, ForwardPass{x, weight, y}, math);
   } else {
-    run_pass(g, ForwardPass{x, weight, y});
+    run_low(g, math, x, input_elements(g), weight, weight_elements(g), y, output_elements(g),
+            [](const void* a, const void* b, void* out) { return ForwardPass{a, b, out}; });
   }
   if (bias == nullptr && activation == ConvActivation::None) return;
   const cudnnHandle_t handle = cudnn_handle(current_device());
@@ -365,16 +417,20 @@ void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, 
   }
 }
 
-void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* weight, float* dx) {
+void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* weight, float* dx, Precision math) {
   if (input_elements(g) == 0) return;
   if (output_elements(g) == 0 || weight_elements(g) == 0) return zero_fill(dx, input_elements(g));
-  run_pass(g, BackwardDataPass{dy, weight, dx});
+  if (math == Precision::F32) return run_pass(g, BackwardDataPass{dy, weight, dx}, math);
+  run_low(g, math, dy, output_elements(g), weight, weight_elements(g), dx, input_elements(g),
+          [](const void* a, const void* b, void* out) { return BackwardDataPass{a, b, out}; });
 }
 
-void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* dy, float* dweight) {
+void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* dy, float* dweight, Precision math) {
   if (weight_elements(g) == 0) return;
   if (input_elements(g) == 0 || output_elements(g) == 0) return zero_fill(dweight, weight_elements(g));
-  run_pass(g, BackwardWeightPass{x, dy, dweight});
+  if (math == Precision::F32) return run_pass(g, BackwardWeightPass{x, dy, dweight}, math);
+  run_low(g, math, x, input_elements(g), dy, output_elements(g), dweight, weight_elements(g),
+          [](const void* a, const void* b, void* out) { return BackwardWeightPass{a, b, out}; });
 }
 
 void conv2d_backward_bias(const ConvGeometry& g, const float* dy, float* dbias) {

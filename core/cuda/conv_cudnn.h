@@ -8,10 +8,15 @@
 // Letters: N images, C input channels, O output channels, G groups, H x W input, HO x WO output,
 // KH x KW kernel. How algorithms are chosen and cached: the top of conv_cudnn.cpp.
 //
+// `math`: fp32 (TF32 as math_mode.h says), or bf16 / fp16 (core/precision.h): the pass reads 16-bit
+// copies of its two inputs and its result is rounded to 16 bits before it is widened into the
+// float32 output (the top of conv_cudnn.cpp). Every buffer here is float32 either way.
+//
 // Pure C++ declarations; defined in conv_cudnn.cpp, which is built only with CUDA.
 #pragma once
 
 #include "core/cpu/conv_cpu.h"
+#include "core/precision.h"
 
 namespace ghm::cuda {
 
@@ -23,11 +28,13 @@ enum class ConvActivation { None, Relu };
 // y = conv(x, weight) + bias, then max(y, 0) for ConvActivation::Relu.
 //                                 x: [N,C,H,W], weight: [O,C/G,KH,KW], bias: [O] or null, y: [N,O,HO,WO]
 void conv2d_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y,
-                    ConvActivation activation = ConvActivation::None);
+                    ConvActivation activation = ConvActivation::None, Precision math = Precision::F32);
 // dx = conv_transpose(dy, weight).             dy: [N,O,HO,WO], weight: [O,C/G,KH,KW], dx: [N,C,H,W]
-void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* weight, float* dx);
+void conv2d_backward_data(const ConvGeometry& g, const float* dy, const float* weight, float* dx,
+                          Precision math = Precision::F32);
 // dweight = sum_n dy[n] x im2col(x[n])^T.     x: [N,C,H,W], dy: [N,O,HO,WO], dweight: [O,C/G,KH,KW]
-void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* dy, float* dweight);
+void conv2d_backward_weight(const ConvGeometry& g, const float* x, const float* dy, float* dweight,
+                            Precision math = Precision::F32);
 // dbias[o] = sum over n, ho, wo of dy.         dy: [N,O,HO,WO], dbias: [O]
 void conv2d_backward_bias(const ConvGeometry& g, const float* dy, float* dbias);
 

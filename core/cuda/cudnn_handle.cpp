@@ -27,18 +27,20 @@ CudnnHandle::CudnnHandle() {
 
 cudnnHandle_t cudnn_handle(int device) { return thread_handle<CudnnHandle>(device, "cudnn_handle").get(); }
 
-TensorDescriptor::TensorDescriptor(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w) {
+TensorDescriptor::TensorDescriptor(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                                   cudnnDataType_t type) {
   // Each extent must fit an int (to_int), and so must the element count: larger tensors are refused
   // rather than risked with the legacy API (PyTorch splits such batches before calling cuDNN).
   GHM_CHECK(n * c * h * w <= std::numeric_limits<int>::max(), "cuDNN: a tensor [", n, ", ", c, ", ", h, ", ", w,
             "] has more than 2^31 - 1 elements, more than this backend hands to cuDNN's 4-D descriptors");
-  GHM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc_.get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, to_int(n, "N"),
+  GHM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc_.get(), CUDNN_TENSOR_NCHW, type, to_int(n, "N"),
                                              to_int(c, "C"), to_int(h, "H"), to_int(w, "W")));
 }
 
-FilterDescriptor::FilterDescriptor(std::int64_t o, std::int64_t c_per_group, std::int64_t kh, std::int64_t kw) {
+FilterDescriptor::FilterDescriptor(std::int64_t o, std::int64_t c_per_group, std::int64_t kh, std::int64_t kw,
+                                   cudnnDataType_t type) {
   // Unlike cudnnSetTensor4dDescriptor, the data type comes before the format here.
-  GHM_CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc_.get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, to_int(o, "O"),
+  GHM_CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc_.get(), type, CUDNN_TENSOR_NCHW, to_int(o, "O"),
                                              to_int(c_per_group, "C/groups"), to_int(kh, "KH"), to_int(kw, "KW")));
 }
 

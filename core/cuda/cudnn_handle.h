@@ -75,20 +75,23 @@ class CudnnHandle {
 // The calling thread's handle for `device` (0 <= device < 16), created on first use.
 cudnnHandle_t cudnn_handle(int device);
 
-// A packed float32 NCHW tensor [n, c, h, w]; every extent at least 1, at most 2^31 - 1 elements.
+// A packed NCHW tensor [n, c, h, w] of `type` (float32 unless a low-precision convolution says
+// otherwise); every extent at least 1, at most 2^31 - 1 elements.
 class TensorDescriptor {
  public:
-  TensorDescriptor(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w);
+  TensorDescriptor(std::int64_t n, std::int64_t c, std::int64_t h, std::int64_t w,
+                   cudnnDataType_t type = CUDNN_DATA_FLOAT);
   cudnnTensorDescriptor_t get() const { return desc_.get(); }
 
  private:
   cudnn_detail::Owned<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor> desc_;
 };
 
-// A packed float32 filter [o, c_per_group, kh, kw] (OIHW, which cuDNN calls NCHW for filters).
+// A packed filter [o, c_per_group, kh, kw] of `type` (OIHW, which cuDNN calls NCHW for filters).
 class FilterDescriptor {
  public:
-  FilterDescriptor(std::int64_t o, std::int64_t c_per_group, std::int64_t kh, std::int64_t kw);
+  FilterDescriptor(std::int64_t o, std::int64_t c_per_group, std::int64_t kh, std::int64_t kw,
+                   cudnnDataType_t type = CUDNN_DATA_FLOAT);
   cudnnFilterDescriptor_t get() const { return desc_.get(); }
 
  private:
@@ -97,7 +100,8 @@ class FilterDescriptor {
 
 // A 2-D cross-correlation (PyTorch's conv2d) with float32 accumulation: padding, stride, dilation
 // and groups from `p`, and the math type (CUDNN_FMA_MATH: no tensor cores; CUDNN_DEFAULT_MATH or
-// CUDNN_TENSOR_OP_MATH: TF32 tensor cores allowed).
+// CUDNN_TENSOR_OP_MATH: TF32 tensor cores allowed for float32 data, bf16/fp16 ones for 16-bit data,
+// which then runs in cuDNN's pseudo-half configuration: 16-bit data, float32 compute).
 class ConvolutionDescriptor {
  public:
   ConvolutionDescriptor(const Conv2dParams& p, cudnnMathType_t math);

@@ -8,7 +8,9 @@
 //                above on dy * [y > 0]
 //
 // Dispatch: CUDA operands run the cuDNN twins (core/cuda/conv_cudnn.h; the ReLU of conv2d_relu is a
-// cuDNN pass over y there). On the CPU, oneDNN serves every non-empty problem when compiled in and
+// cuDNN pass over y there). Under an AutocastScope (core/precision.h) the three passes run in its
+// precision, recorded at forward time: oneDNN bf16 on the CPU (the reference kernels emulate it by
+// rounding their operands), cuDNN bf16 / fp16 on CUDA. On the CPU, oneDNN serves every non-empty problem when compiled in and
 // selected (conv2d_cpu_impl); it fuses db into the dW pass. Empty problems (N, C or O zero) and a bias
 // gradient without a weight gradient use the reference kernels, which handle them directly.
 #include "core/ops/conv.h"
@@ -149,7 +151,7 @@ void run_forward(ConvCpuImpl impl, Precision math, const cpu::ConvGeometry& g, c
     const cuda::DeviceGuard guard(x.device().index);
     cuda::conv2d_forward(g, x.device_data<float>(), weight.device_data<float>(),
                          bias.defined() ? bias.device_data<float>() : nullptr, y.device_data<float>(),
-                         relu ? cuda::ConvActivation::Relu : cuda::ConvActivation::None);
+                         relu ? cuda::ConvActivation::Relu : cuda::ConvActivation::None, math);
     return;
   }
 #endif
@@ -177,7 +179,7 @@ void run_backward_data(ConvCpuImpl impl, Precision math, const cpu::ConvGeometry
 #if GHM_WITH_CUDA
   if (dy.device().is_cuda()) {
     const cuda::DeviceGuard guard(dy.device().index);
-    cuda::conv2d_backward_data(g, dy.device_data<float>(), weight.device_data<float>(), dx.device_data<float>());
+    cuda::conv2d_backward_data(g, dy.device_data<float>(), weight.device_data<float>(), dx.device_data<float>(), math);
     return;
   }
 #endif
@@ -190,7 +192,8 @@ void run_backward_params(ConvCpuImpl impl, Precision math, const cpu::ConvGeomet
   if (dy.device().is_cuda()) {
     const cuda::DeviceGuard guard(dy.device().index);
     if (dweight.defined())
-      cuda::conv2d_backward_weight(g, x.device_data<float>(), dy.device_data<float>(), dweight.device_data<float>());
+      cuda::conv2d_backward_weight(g, x.device_data<float>(), dy.device_data<float>(), dweight.device_data<float>(),
+                                   math);
     if (dbias.defined()) cuda::conv2d_backward_bias(g, dy.device_data<float>(), dbias.device_data<float>());
     return;
   }
@@ -205,7 +208,8 @@ Precision conv_precision(ConvCpuImpl impl, Device device) {
   const Precision math = autocast_precision();
   if (math == Precision::F32) return math;
   static const bool cpu_has_bf16 = cpu_bf16_missing().empty();  // the reference kernels emulate it anywhere
-  if (device.is_cuda() || math != Precision::BF16 || (impl == ConvCpuImpl::OneDnn && !cpu_has_bf16))
+  if (device.is_cuda()) return math;  // bf16 and fp16 through cuDNN
+  if (math != Precision::BF16 || (impl == ConvCpuImpl::OneDnn && !cpu_has_bf16))
     check_precision(math, device, "conv2d");  // throws, saying why
   return math;
 }

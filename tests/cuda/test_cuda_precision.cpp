@@ -1,0 +1,110 @@
+// bf16 and fp16 convolutions on CUDA (core/cuda/conv_cudnn.h under an AutocastScope) against the
+// CPU's float32 kernels, and a tiny RetinaNet trained on the GPU in bf16 and in fp16 (with the
+// dynamic loss scale fp16 gets by default) against the same run in float32 on the CPU.
+// Run only where a GPU is present.
+//
+// Per-element bounds, as tests/core/test_conv_bf16.cpp derives them, with u the unit roundoff of
+// the 16-bit type (bf16 2^-8, fp16 2^-11) and A = sum |a||b| over the K terms of an output element:
+// the operands' rounding and the float32 sums give (2u + u^2 + 2 g_K (1 + u)^2) A, and cuDNN then
+// rounds the result itself to 16 bits, which adds u times its magnitude (bounded by |y| + that).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/cpu/conv_cpu.h"
+#include "core/ops/conv.h"
+#include "core/precision.h"
+#include "core/random.h"
+#include "engine/config.h"
+#include "engine/trainer.h"
+#include "apps/tiny_detector.h"
+
+using namespace ghm;
+
+namespace {
+
+double sum_error(double k) { return k * 0x1p-24 / (1 - k * 0x1p-24); }
+
+Tensor absolute(const Tensor& t) {
+  Tensor r = t.clone();
+  for (float& v : std::span(r.data<float>(), static_cast<std::size_t>(r.numel()))) v = std::abs(v);
+  return r;
+}
+
+// max over elements of |got - want| / bound: at most 1 when every element is within its bound.
+double worst_fraction(const Tensor& got, const Tensor& want, const Tensor& magnitude, double u, double k) {
+  const double first = (2 * u + u * u + 2 * sum_error(k) * (1 + u) * (1 + u)) * (1 + 2 * sum_error(k));
+  double worst = 0;
+  for (std::int64_t i = 0; i < got.numel(); ++i) {
+    const double a = first * magnitude.data<float>()[i];
+    const double bound = a + u * (std::abs(want.data<float>()[i]) + a);
+    const double err = std::abs(static_cast<double>(got.data<float>()[i]) - want.data<float>()[i]);
+    if (err > 0) worst = std::max(worst, bound > 0 ? err / bound : 1e30);
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("cuda precision: bf16 and fp16 convolutions, forward and both backward passes, within their bounds") {
+  Generator gen(41);
+  const Conv2dParams p = Conv2dParams::square(1, 1);
+  const Tensor x0 = Tensor::normal(Shape{2, 32, 12, 11}, 0, 1, gen), w0 = Tensor::normal(Shape{48, 32, 3, 3}, 0, 0.2f, gen);
+  const Tensor dy = Tensor::normal(Shape{2, 48, 12, 11}, 0, 1, gen);
+  const cpu::ConvGeometry g{2, 32, 12, 11, 48, 3, 3, 12, 11, p};
+  Tensor y32 = Tensor::empty(dy.shape()), dx32 = Tensor::empty(x0.shape()), dw32 = Tensor::empty(w0.shape());
+  cpu::conv2d_forward(g, x0.data<float>(), w0.data<float>(), nullptr, y32.data<float>());
+  cpu::conv2d_backward_data(g, dy.data<float>(), w0.data<float>(), dx32.data<float>());
+  cpu::conv2d_backward_weight(g, x0.data<float>(), dy.data<float>(), dw32.data<float>());
+  Tensor ay = Tensor::empty(dy.shape()), adx = Tensor::empty(x0.shape()), adw = Tensor::empty(w0.shape());
+  const Tensor ax = absolute(x0), aw = absolute(w0), ady = absolute(dy);
+  cpu::conv2d_forward(g, ax.data<float>(), aw.data<float>(), nullptr, ay.data<float>());
+  cpu::conv2d_backward_data(g, ady.data<float>(), aw.data<float>(), adx.data<float>());
+  cpu::conv2d_backward_weight(g, ax.data<float>(), ady.data<float>(), adw.data<float>());
+  for (const Precision math : {Precision::BF16, Precision::F16}) {
+    CAPTURE(precision_name(math));
+    const double u = math == Precision::BF16 ? 0x1p-8 : 0x1p-11;
+    Tensor x = x0.to(Device::cuda(0)), w = w0.to(Device::cuda(0));
+    x.set_requires_grad(true);
+    w.set_requires_grad(true);
+    Tensor y;
+    {
+      const AutocastScope scope(math);
+      y = conv2d(x, w, Tensor(), p);
+    }
+    y.backward(dy.to(Device::cuda(0)));
+    const double fy = worst_fraction(y.to(Device::cpu()), y32, ay, u, 32 * 9);
+    const double fdx = worst_fraction(x.grad().to(Device::cpu()), dx32, adx, u, 48 * 9);
+    const double fdw = worst_fraction(w.grad().to(Device::cpu()), dw32, adw, u, 2 * 12 * 11);
+    CHECK(fy <= 1);
+    CHECK(fdx <= 1);
+    CHECK(fdw <= 1);
+    MESSAGE(precision_name(math), ": worst element as a fraction of its bound: y ", fy, ", dx ", fdx, ", dW ", fdw);
+  }
+}
+
+TEST_CASE("cuda precision: a tiny RetinaNet trained in bf16 and fp16 on the GPU tracks float32 on the CPU") {
+  const testing::TinyDetector d("cuda_precision",
+                                "  threads: 2\n  batch_size: 4\n  epochs: 2\n  lr: 0.01\n  warmup_iters: 4\n"
+                                "  warmup_ratio: 0.1\n  steps: [2]\n  log_interval: 1\n");
+  const std::vector<std::string> focal{"loss.cls.type=focal", "loss.reg.type=sl1", "loss.reg.loss_weight=1"};
+  const auto run = [&](const std::string& name, std::vector<std::string> extra) {
+    extra.insert(extra.end(), focal.begin(), focal.end());
+    engine::train_detector(engine::load_config(d.config.string(), extra), d.options(name));
+    return testing::read_log(std::filesystem::path(d.options(name).work_dir) / "log.jsonl");
+  };
+  const std::vector<io::Json> cpu = run("cpu", {});
+  for (const std::string precision : {"bf16", "fp16"}) {
+    CAPTURE(precision);
+    const std::vector<io::Json> gpu = run(precision, {"train.device=cuda", "train.precision=" + precision});
+    REQUIRE(gpu.size() == cpu.size());
+    for (std::size_t i = 0; i < 2; ++i) {
+      CAPTURE(i);
+      const double a = cpu[i].at("loss").as_double(), b = gpu[i].at("loss").as_double();
+      CHECK(std::abs(a - b) <= 0.02 * a);
+    }
+    CHECK(gpu.back().at("loss_scale").as_double() == (precision == "fp16" ? 65536.0 : 1.0));
+  }
+}
