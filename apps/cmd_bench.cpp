@@ -78,7 +78,8 @@ int run_ops(OpsArgs& a) {
   a.o.impl = a.impl == "onednn" ? ConvCpuImpl::OneDnn : ConvCpuImpl::Reference;
   a.o.precision = parse_precision(a.precision, "bench ops --precision");
   if (a.o.precision != Precision::F32 && a.device == "cpu") {
-    if (a.o.impl != ConvCpuImpl::OneDnn) throw UsageError("bench ops: --precision bf16 needs --impl onednn");
+    if (a.o.impl != ConvCpuImpl::OneDnn)
+      throw UsageError("bench ops: --precision " + a.precision + " on the CPU needs --impl onednn");
     check_precision(a.o.precision, Device::cpu(), "bench ops --precision");
   }
   return run_on_device(a, "ops", bench::run_ops_bench);

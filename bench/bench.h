@@ -28,7 +28,7 @@ struct OpsBenchOptions {
   std::string shapes_file = "bench/retinanet_conv_shapes.txt";  // relative: see resolve_source_file
   std::vector<std::string> only;  // the shape names to time; empty: all
   ConvCpuImpl impl = conv2d_cpu_impl();
-  Precision precision = Precision::F32;  // bf16: oneDNN only (CPU)
+  Precision precision = Precision::F32;  // bf16 (oneDNN on the CPU, cuDNN) or fp16 (cuDNN)
   Device device = Device::cpu();
   ImageSize size{kConvShapesImageSize, kConvShapesImageSize};  // the extents are scaled to this
   std::string json_out;                                       // "" = none

@@ -1,6 +1,8 @@
 #include "core/precision.h"
 
 #include "core/check.h"
+#include "core/ops/conv.h"
+#include "core/runtime_info.h"
 
 namespace ghm {
 namespace {
@@ -44,13 +46,23 @@ std::string cpu_bf16_missing() {
 void require_cpu_bf16(std::string_view what) {
   const std::string missing = cpu_bf16_missing();
   GHM_CHECK(missing.empty(), what, ": bf16 on the CPU needs ", missing,
-            ", which this CPU lacks (see /proc/cpuinfo); use fp32 here, or bf16 on a CUDA device");
+            ", which this CPU lacks (see /proc/cpuinfo); use fp32 here, bf16 on a CUDA device, or the slow "
+            "reference kernels (GHM_CONV_IMPL=reference), which emulate bf16 on any CPU");
 }
 
 void check_precision(Precision p, Device device, std::string_view what) {
   if (p == Precision::F32) return;
-  if (device.is_cuda()) return;  // cuDNN: bf16 needs compute capability 8.0 or newer, which cuDNN checks
+  if (device.is_cuda()) {
+    if (p != Precision::BF16) return;
+    const CudaRuntimeInfo info = query_cuda_runtime();
+    const auto i = static_cast<std::size_t>(device.index);
+    GHM_CHECK(i >= info.gpus.size() || info.gpus[i].cc_major >= 8, what, ": bf16 on ", device,
+              " needs compute capability 8.0 or newer (A100, H100); ", info.gpus[i].name, " has ",
+              info.gpus[i].cc_major, ".", info.gpus[i].cc_minor, ": use fp16 or fp32 there");
+    return;
+  }
   GHM_CHECK(p == Precision::BF16, what, ": fp16 runs on CUDA only; on the CPU use bf16 or fp32");
+  if (conv2d_cpu_impl() == ConvCpuImpl::Reference) return;  // emulated by rounding the operands: any CPU
   require_cpu_bf16(what);
 }
 

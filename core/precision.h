@@ -3,7 +3,7 @@
 //
 //   fp32  every op in float32 (the default)
 //   bf16  convolutions read their input and weight rounded to bfloat16 (8-bit mantissa, float32's
-//         range) and accumulate in float32; CPU (oneDNN, AVX-512 BF16 or AMX) and CUDA (cuDNN)
+//         range) and accumulate in float32; CPU (oneDNN, AVX-512 BF16) and CUDA (cuDNN)
 //   fp16  likewise in IEEE half (11-bit mantissa, largest value 65504): CUDA only
 //
 // Everything else stays float32 whatever the scope says: batch and group norm statistics, the
@@ -45,16 +45,17 @@ class AutocastScope {
   Precision previous_;
 };
 
-// bf16 arithmetic on this CPU: empty when it has AVX-512 BF16 (vdpbf16ps) or AMX-BF16, else the
-// missing instruction set named for an error message. oneDNN would otherwise emulate bf16 products
-// with plain AVX-512 at about float32's speed or worse.
+// bf16 arithmetic on this CPU: empty when it has AVX-512 BF16 (vdpbf16ps; every CPU with AMX-BF16
+// has it too), else the missing instruction set named for an error message. oneDNN would otherwise
+// emulate bf16 products with plain AVX-512 at about float32's speed or worse.
 std::string cpu_bf16_missing();
 // Throws, naming the missing instruction set and `what`, when cpu_bf16_missing() is not empty.
 void require_cpu_bf16(std::string_view what);
 
 // Throws, naming `what` (a config key or an option), unless convolutions can run in `p` on
-// `device`: fp32 anywhere; bf16 on a CPU with bf16 arithmetic; fp16 nowhere on the CPU; all three
-// on CUDA.
+// `device`: fp32 anywhere; bf16 on a CPU with bf16 arithmetic (or on any CPU with the reference
+// kernels, GHM_CONV_IMPL=reference, which emulate it); fp16 nowhere on the CPU; fp16 on any GPU and
+// bf16 on compute capability 8.0 or newer.
 void check_precision(Precision p, Device device, std::string_view what);
 
 }  // namespace ghm

@@ -234,18 +234,23 @@ nn::GradScalerConfig loss_scale_config(const io::Json& t, Precision precision) {
   const io::Json& v = t.at("loss_scale");
   nn::GradScalerConfig c;
   c.growth_interval = int_in(t.at("loss_scale_window"), 1, 1 << 30, "loss_scale_window");
-  if (v.is_string()) {
-    const std::string mode = one_of(v, {"auto", "dynamic", "none"});
-    c.dynamic = mode == "dynamic" || (mode == "auto" && precision == Precision::F16);
-    c.init_scale = c.dynamic ? t.at("loss_scale_init").as_double() : 1.0;
-  } else {
-    c.init_scale = v.as_double();
+  const auto check = [&c](const io::Json& key) {  // the scaler's own checks, naming the key
+    try {
+      const nn::GradScaler probe(c);
+    } catch (const Error& e) {
+      GHM_FAIL(key.location(), ": ", e.what());
+    }
+  };
+  if (!v.is_string()) {
+    c.init_scale = v.as_double();  // a fixed scale
+    check(v);
+    return c;
   }
-  try {
-    nn::GradScaler check(c);
-  } catch (const Error& e) {
-    GHM_FAIL((v.is_string() ? t.at("loss_scale_init") : v).location(), ": ", e.what());
-  }
+  const std::string mode = one_of(v, {"auto", "dynamic", "none"});
+  c.dynamic = mode == "dynamic" || (mode == "auto" && precision == Precision::F16);
+  c.init_scale = t.at("loss_scale_init").as_double();
+  check(t.at("loss_scale_init"));  // even where unused: a typo is caught before it matters
+  if (!c.dynamic) c.init_scale = 1.0;
   return c;
 }
 

@@ -22,6 +22,7 @@
 #include "engine/detection_data.h"
 #include "engine/distributed.h"
 #include "engine/inference.h"
+#include "engine/train_log.h"
 #include "core/check.h"
 #include "core/cpu/fair_share.h"
 #include "detection/targets.h"
@@ -81,46 +82,11 @@ class StopSignals {
   struct sigaction old_usr1_ {};
 };
 
-double resident_mb() {
-  std::ifstream statm("/proc/self/statm");
-  long long pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
-}
-
-std::string format_duration(double seconds) {
-  const long long s = static_cast<long long>(std::max(0.0, seconds) + 0.5);
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, s / 60 % 60);
-  else std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
-  return buf;
-}
-
 std::vector<detection::ImageGroundTruth> ground_truth(const io::Batch& batch) {
   std::vector<detection::ImageGroundTruth> out;
   for (const io::Sample& s : batch.samples) out.push_back({s.boxes, s.labels, s.crowd_boxes, input_size(s)});
   return out;
 }
-
-// Sums over one log interval.
-struct IntervalStats {
-  int iterations = 0, images = 0, skipped = 0;  // skipped: steps the loss scaler skipped (inf/NaN gradients)
-  double loss = 0, cls = 0, reg = 0, grad_norm = 0, seconds = 0, data_seconds = 0, comm_seconds = 0;
-  double loss_scale = 1;  // the scaler's scale after the interval's last step
-  // The mean gradient norm of the steps taken (a skipped step's is inf).
-  double mean_grad_norm() const { return iterations > skipped ? grad_norm / (iterations - skipped) : 0; }
-  void add(double l, double c, double r, double g, double t, double d, double comm, int n) {
-    ++iterations;
-    images += n;
-    loss += l;
-    cls += c;
-    reg += r;
-    grad_norm += g;
-    seconds += t;
-    data_seconds += d;
-    comm_seconds += comm;
-  }
-};
 
 void check_finite(double value, const char* term, std::int64_t iteration, const std::string& last_checkpoint) {
   if (std::isfinite(value)) return;
@@ -323,6 +289,29 @@ struct StepContext {
   nn::GradScaler& scaler;
 };
 
+// Whether `value` is finite on every process of the job (one process: its own). The gradients are
+// averaged before their norm is taken, but the verdict that decides a step is agreed explicitly, as
+// the losses are in agree().
+bool agreed_finite(dist::Communicator& comm, double value) {
+  std::array<float, 1> bad{std::isfinite(value) ? 0.0f : 1.0f};
+  if (comm.size() > 1) comm.all_reduce_sum(bad);
+  return bad[0] == 0;
+}
+
+// Dynamic loss scaling meets an inf or NaN loss or gradient norm: the step is skipped and the scale
+// halves (nn/grad_scaler.h), unless that happened nn::GradScaler::kMaxSkippedInARow times in a row,
+// which is a diverging run, not an overflow.
+StepResult skip_step(const StepContext& c, StepResult r, std::int64_t iteration, const std::string& last_checkpoint) {
+  c.scaler.update(std::numeric_limits<double>::infinity());
+  r.skipped = true;
+  if (c.scaler.skipped_in_a_row() >= nn::GradScaler::kMaxSkippedInARow)
+    check_finite(std::isfinite(r.cls + r.reg) ? r.grad_norm : r.cls + r.reg,
+                 std::isfinite(r.cls + r.reg) ? "the gradient norm (steps skipped by the loss scaler in a row: 64)"
+                                              : "the loss (steps skipped by the loss scaler in a row: 64)",
+                 iteration, last_checkpoint);
+  return r;
+}
+
 // One iteration: forward, targets, loss, backward, (several processes: the gradients averaged
 // over them), gradient clipping and the SGD step.
 StepResult train_step(detection::RetinaNet& model, const io::Batch& batch, const Device& device, float lr,
@@ -341,6 +330,8 @@ StepResult train_step(detection::RetinaNet& model, const io::Batch& batch, const
       detection::detection_loss(detection::head_rows(out.cls_logits, num_classes),
                                 detection::head_rows(out.box_deltas, 4), targets, c.loss_cfg, c.loss_state);
   StepResult r = agree(c.comm, loss.cls.item(), loss.reg.item());
+  if (c.scaler.dynamic() && !std::isfinite(r.cls + r.reg))  // an fp16 forward that overflowed: no backward
+    return skip_step(c, r, iteration, last_checkpoint);
   check_finite(r.cls, "loss_cls", iteration, last_checkpoint);
   check_finite(r.reg, "loss_reg", iteration, last_checkpoint);
   nn::Sgd& sgd = c.sgd;
@@ -353,51 +344,13 @@ StepResult train_step(detection::RetinaNet& model, const io::Batch& batch, const
   }
   r.exchange = c.reducer.finish();  // averaged before the check below: every process decides alike
   r.grad_norm = c.scaler.unscale(params);
-  if (!c.scaler.dynamic()) check_finite(r.grad_norm, "the gradient norm", iteration, last_checkpoint);
-  if (!c.scaler.update(r.grad_norm)) {  // dynamic loss scaling: inf/NaN gradients, the scale halves, no step
-    r.skipped = true;
-    return r;
-  }
+  if (c.scaler.dynamic() && !agreed_finite(c.comm, r.grad_norm)) return skip_step(c, r, iteration, last_checkpoint);
+  check_finite(r.grad_norm, "the gradient norm", iteration, last_checkpoint);
+  c.scaler.update(r.grad_norm);  // a good step (dynamic scaling counts it)
   if (train.clip_grad > 0 && r.grad_norm > train.clip_grad)
     nn::scale_grads(params, static_cast<float>(train.clip_grad / (r.grad_norm + 1e-6)));  // as nn::clip_grad_norm
   sgd.step(lr);
   return r;
-}
-
-// Where the run stands, for the log line and the console's progress line.
-struct LogContext {
-  std::int64_t total = 0, first_iteration = 0;
-  int epochs = 0;
-  int processes = 1;  // of the job
-  Clock::time_point run_start;
-};
-
-// The interval's means as one log.jsonl line and, unless quiet, a console line with the ETA.
-void log_interval(const std::string& log_path, const TrainProgress& progress, float lr, const IntervalStats& interval,
-                  const LogContext& context, Clock::time_point now, bool quiet) {
-  // (interval.images counts the images of the whole job: every process's share of each batch)
-  const double k = interval.iterations;
-  char line[512];
-  std::snprintf(line, sizeof line,
-                "{\"iteration\": %lld, \"epoch\": %lld, \"lr\": %.6g, \"loss\": %.6f, \"loss_cls\": %.6f, "
-                "\"loss_reg\": %.6f, \"grad_norm\": %.4f, \"time\": %.4f, \"data_time\": %.4f, \"comm_time\": %.4f, "
-                "\"memory_mb\": %.1f, \"threads\": %d, \"processes\": %d, \"loss_scale\": %.17g, "
-                "\"skipped_steps\": %d}",
-                static_cast<long long>(progress.iteration), static_cast<long long>(progress.epoch + 1), lr,
-                interval.loss / k, interval.cls / k, interval.reg / k, interval.mean_grad_norm(), interval.seconds / k,
-                interval.data_seconds / k, interval.comm_seconds / k, resident_mb(), omp_get_max_threads(),
-                context.processes, interval.loss_scale, interval.skipped);
-  append_line(log_path, line);
-  if (quiet) return;
-  const double elapsed = std::chrono::duration<double>(now - context.run_start).count();
-  const double per_iter = elapsed / static_cast<double>(progress.iteration - context.first_iteration);
-  std::printf("epoch %lld/%d iter %lld/%lld | loss %.4f (cls %.4f reg %.4f) | lr %.2e | %.1f img/s, data %.0f%% | "
-              "ETA %s\n",
-              static_cast<long long>(progress.epoch + 1), context.epochs, static_cast<long long>(progress.iteration),
-              static_cast<long long>(context.total), interval.loss / k, interval.cls / k, interval.reg / k, lr,
-              interval.images / interval.seconds, 100.0 * interval.data_seconds / interval.seconds,
-              format_duration(per_iter * static_cast<double>(context.total - progress.iteration)).c_str());
-  std::fflush(stdout);
 }
 
 // The COCO numbers of the validation split after an epoch: console and eval.jsonl.
@@ -538,10 +491,9 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
       ++progress.epoch_batch;
 
       const auto now = Clock::now();
-      interval.add(step.cls + step.reg, step.cls, step.reg, step.skipped ? 0.0 : step.grad_norm,  // a skipped step's is inf
+      interval.add(step.cls + step.reg, step.cls, step.reg, step.grad_norm, step.skipped,
                    std::chrono::duration<double>(now - iteration_start).count(), batch->wait_seconds, step.exchange.seconds,
                    static_cast<int>(batch->samples.size()) * comm.size());
-      interval.skipped += step.skipped ? 1 : 0;
       interval.loss_scale = scaler.scale();
       iteration_start = now;
       outcome.iterations = progress.iteration;
@@ -552,7 +504,7 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
                     step.exchange.started_early);
       if (progress.iteration % train.log_interval == 0 || progress.iteration == context.total) {
         if (lead) log_interval(log_path, progress, lr, interval, context, now, options.quiet);
-        outcome.final_loss = interval.loss / interval.iterations;
+        outcome.final_loss = interval.loss / std::max(interval.with_loss, 1);
         interval = IntervalStats{};
       }
       if (train.checkpoint_interval > 0 && progress.iteration % train.checkpoint_interval == 0) save();

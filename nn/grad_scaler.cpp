@@ -37,8 +37,10 @@ bool GradScaler::update(double norm) {
     scale_ = std::max(kMinScale, scale_ / 2);
     good_steps_ = 0;
     ++skipped_;
+    ++skipped_in_a_row_;
     return false;
   }
+  skipped_in_a_row_ = 0;
   if (++good_steps_ >= config_.growth_interval) {
     scale_ = std::min(kMaxScale, scale_ * 2);
     good_steps_ = 0;
@@ -52,6 +54,7 @@ void GradScaler::restore(double scale, std::int64_t good_steps) {
   GHM_CHECK(good_steps >= 0, "loss scale good steps ", good_steps, " is negative");
   scale_ = scale;
   good_steps_ = good_steps;
+  skipped_in_a_row_ = 0;
 }
 
 }  // namespace ghm::nn

@@ -33,7 +33,11 @@ class GradScaler {
   double scale() const { return scale_; }
   bool dynamic() const { return config_.dynamic; }
   std::int64_t good_steps() const { return good_steps_; }  // finite steps since the scale last changed
-  std::int64_t skipped_steps() const { return skipped_; }  // since this object was made or loaded
+  std::int64_t skipped_steps() const { return skipped_; }  // since this object was made or restored
+  int skipped_in_a_row() const { return skipped_in_a_row_; }
+  // Skipped steps in a row after which a run is diverging rather than overflowing: the scale has
+  // fallen by 2^64 and the gradients are still inf or NaN (engine/trainer.cpp stops the run).
+  static constexpr int kMaxSkippedInARow = 64;
 
   // Divides every gradient by the scale; returns their global norm after that (nn::grad_norm).
   double unscale(const std::vector<Tensor>& params) const;
@@ -50,6 +54,7 @@ class GradScaler {
   double scale_;
   std::int64_t good_steps_ = 0;
   std::int64_t skipped_ = 0;
+  int skipped_in_a_row_ = 0;
 };
 
 }  // namespace ghm::nn

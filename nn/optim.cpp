@@ -110,13 +110,17 @@ std::vector<Chunk> cpu_chunks(const std::vector<Tensor>& params) {
 }
 
 #if GHM_WITH_CUDA
-// The CUDA gradients, all on one device (checked); empty when there are none.
+// The CUDA gradients; empty when there are none. When there are, every gradient must be on their
+// device (checked: a CPU gradient would be left out of the norm and the scaling).
 std::vector<Tensor> cuda_grads(const std::vector<Tensor>& params) {
-  std::vector<Tensor> grads;
+  std::vector<Tensor> grads, all;
   for (const Tensor& p : params)
-    if (p.grad().defined() && p.grad().device().is_cuda()) grads.push_back(p.grad());
-  for (const Tensor& g : grads)
-    GHM_CHECK(g.device() == grads.front().device(), "gradients on ", grads.front().device(), " and ", g.device());
+    if (p.grad().defined()) all.push_back(p.grad());
+  for (const Tensor& g : all)
+    if (g.device().is_cuda()) grads.push_back(g);
+  for (const Tensor& g : all)
+    GHM_CHECK(grads.empty() || g.device() == grads.front().device(), "gradients on ", grads.front().device(), " and ",
+              g.device(), ": the gradient norm needs them on one device");
   return grads;
 }
 #endif

@@ -12,6 +12,9 @@ synchronisation; the table keeps the median over rounds):
                them): R50-FPN training iteration (ours: GHM-C + GHM-R, torchvision: focal + L1) at 2 and
                8 images of 800x1344 (800x1333 padded to a multiple of 32), inference (forward +
                post-processing) of 8 images as images/s; the peak GPU memory held by tensors in each
+  precision    the R50-FPN training iteration of `detection` (2 x 800x1344) in fp32 (TF32), bf16 and fp16,
+               ours (`bench train --precision`) against torchvision under torch.autocast; the goal: our
+               bf16 at 1.7x our TF32 or faster
   loss         `bench loss --device cuda` vs bench/torch_losses.py --device cuda on the logits of a
                16-image COCO batch (3.2 M anchors x 80 classes): GHM-C and GHM-R (ours) against the
                reference algorithm and against PyTorch's BCE; the GHM share of a training iteration
@@ -116,6 +119,40 @@ def suite_detection(a, tmp, raw):
     return [t]
 
 
+def suite_precision(a, tmp, raw):
+    t = Table("Mixed precision: R50-FPN training iteration, 2 x 800x1344 (ours vs torchvision under torch.autocast)",
+              ["precision", "ours", "vs our TF32", "torchvision", "torchvision / ours time", "peak GPU MiB, ours",
+               "peak GPU MiB, torchvision"])
+    batch, h, w = 2, 800, 1344
+    export = os.path.join(tmp, f"det_{batch}")
+    common = ["--depth", "50", "--batch", str(batch), "--size", f"{h}x{w}"]
+    if not os.path.exists(os.path.join(export, "weights.safetensors")):
+        run([PY, os.path.join(BENCH, "torch_detection.py"), *common, "--mode", "infer", "--warmup", "0",
+             "--repeats", "1", "--threads", "4", "--device", "cuda", "--export", export])
+    timing = ["--mode", "train", "--warmup", str(a.warmup), "--repeats", str(a.repeats), "--threads", "4"]
+    base = None
+    for precision in ("fp32", "bf16", "fp16"):
+        ours, peer = [], []
+        for _ in range(a.rounds):
+            j = os.path.join(tmp, "ours.json")
+            run([a.ours, "bench", "train", *common, *timing, "--device", "cuda", "--precision", precision,
+                 "--weights", os.path.join(export, "weights.safetensors"), "--input",
+                 os.path.join(export, "input.safetensors"), "--json", j])
+            ours.append(load(j))
+            j = os.path.join(tmp, "peer.json")
+            run([PY, os.path.join(BENCH, "torch_detection.py"), *common, *timing, "--device", "cuda", "--precision",
+                 precision, "--json", j])
+            peer.append(load(j))
+        o = statistics.median(r["median_ms"] for r in ours)
+        p = statistics.median(r["median_ms"] for r in peer)
+        base = base or o
+        raw.setdefault("precision", []).append({"precision": precision, "ours": ours, "torchvision": peer})
+        t.add(precision if precision != "fp32" else "fp32 (TF32)", f"{o:.1f} ms", f"{base / o:.2f}x", f"{p:.1f} ms",
+              ratio(p, o), f"{max(r['peak_device_mib'] for r in ours):.0f}",
+              f"{max(r['peak_device_mib'] for r in peer):.0f}")
+    return [t]
+
+
 def suite_loss(a, tmp, raw):
     rows = 3_211_200 if not a.quick else 240_000  # 16 images of 800x1333: ~200,700 anchors each
     t = Table(f"Losses on the GPU, loss + gradient, {rows} x 80 logits (GHM-R on the positives, {rows // 50} x 4)",
@@ -178,7 +215,8 @@ def suite_elementwise(a, tmp, raw):
     return [t]
 
 
-SUITES = {"detection": suite_detection, "loss": suite_loss, "conv": suite_conv, "elementwise": suite_elementwise}
+SUITES = {"detection": suite_detection, "precision": suite_precision, "loss": suite_loss, "conv": suite_conv,
+          "elementwise": suite_elementwise}
 
 
 def main():

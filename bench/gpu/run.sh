@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The GPU benchmarks, ours against PyTorch on the same GPU, for a machine with one NVIDIA GPU, no
 # internet access and PyTorch installed: RetinaNet R50-FPN training iteration (GHM losses) at 2 and
-# 8 images of 800x1344, inference images/s, GPU memory peaks, GHM-C + GHM-R alone, the cuDNN
+# 8 images of 800x1344 and in bf16 / fp16 against torch.autocast, inference images/s, GPU memory
+# peaks, GHM-C + GHM-R alone, the cuDNN
 # convolutions of RetinaNet at 2x3x800x1216, and elementwise bandwidth against a device copy.
 # bench/gpu/run.py says how each is measured; the tables are printed and appended to
 # docs/gpu-results.md with the date and the device.
 #
-#   bash bench/gpu/run.sh [--build-dir DIR] [--quick] [--suites detection,loss,conv,elementwise]
+#   bash bench/gpu/run.sh [--build-dir DIR] [--quick] [--suites detection,precision,loss,conv,elementwise]
 #                         [--no-doc] [--json OUT]
 #
 # DIR (default build/) must hold a CUDA build of ghm_retinanet for this GPU.

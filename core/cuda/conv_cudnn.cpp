@@ -36,8 +36,8 @@
 // runs on 16-bit descriptors with float32 compute (cuDNN's pseudo-half configurations, on tensor
 // cores), and its 16-bit result is widened into the caller's float32 buffer. The legacy API has no
 // mixed configuration, so unlike the CPU's oneDNN kernels (float32 results) the result of each
-// pass is rounded to 16 bits, as PyTorch's autocast rounds it. Any deterministic algorithm and
-// math type is eligible; the precision is part of the plan's key.
+// pass is rounded to 16 bits, as PyTorch's autocast rounds it. Any deterministic algorithm but FFT
+// and Winograd, with any math type, is eligible (see eligible()); the precision is in the plan's key.
 //
 // Empty problems never reach cuDNN (its descriptors reject zero extents): an output with no
 // elements needs nothing, and an output whose sums have no terms is zero-filled (forward: then
@@ -170,6 +170,10 @@ struct ForwardPass {
   using Algo = cudnnConvolutionFwdAlgo_t;
   static constexpr ConvPass kPass = ConvPass::Forward;
   static constexpr int kAlgoCount = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+  static bool transform(Algo a) {  // FFT or Winograd: see eligible()
+    return a == CUDNN_CONVOLUTION_FWD_ALGO_FFT || a == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+           a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD || a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+  }
 
   const void* x;  // [N,C,H,W]       float32, or 16-bit in bf16 / fp16
   const void* w;  // [O,C/G,KH,KW]
@@ -206,6 +210,10 @@ struct BackwardDataPass {
   using Algo = cudnnConvolutionBwdDataAlgo_t;
   static constexpr ConvPass kPass = ConvPass::BackwardData;
   static constexpr int kAlgoCount = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+  static bool transform(Algo a) {
+    return a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+           a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
+  }
 
   const void* dy;  // [N,O,HO,WO]    float32, or 16-bit in bf16 / fp16
   const void* w;   // [O,C/G,KH,KW]
@@ -242,6 +250,10 @@ struct BackwardWeightPass {
   using Algo = cudnnConvolutionBwdFilterAlgo_t;
   static constexpr ConvPass kPass = ConvPass::BackwardWeight;
   static constexpr int kAlgoCount = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+  static bool transform(Algo a) {
+    return a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+           a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
+  }
 
   const void* x;   // [N,C,H,W]      float32, or 16-bit in bf16 / fp16
   const void* dy;  // [N,O,HO,WO]
@@ -299,11 +311,14 @@ std::size_t workspace_budget(int device) {
 }
 
 // Step 4 of the top comment: may this result be used?
-template <class Perf>
+// 16-bit data: any math type (tensor cores are the point), but no FFT or Winograd algorithm: their
+// error grows with the norm of a whole tile rather than with each output's own sum of |products|,
+// and in 16 bits that is visible (the per-element bounds of tests/cuda/test_cuda_precision.cpp).
+template <class Pass, class Perf>
 bool eligible(const Perf& perf, bool tf32, Precision math, std::size_t workspace_bytes) {
   if (perf.status != CUDNN_STATUS_SUCCESS || perf.determinism != CUDNN_DETERMINISTIC) return false;
   if (perf.memory > workspace_bytes) return false;
-  if (math != Precision::F32) return true;  // 16-bit data: tensor cores are the point
+  if (math != Precision::F32) return !Pass::transform(perf.algo);
   return tf32 ? perf.mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION : perf.mathType == CUDNN_FMA_MATH;
 }
 
@@ -331,16 +346,18 @@ Plan choose_plan(cudnnHandle_t handle, const ConvDescriptors& d, const Pass& pas
     const int found = pass.find(handle, d, perf.data(), capacity, workspace.raw_device_data(), find_bytes);
     for (int i = 0; i < found; ++i) {  // sorted by time, fastest first
       const auto& result = perf[static_cast<std::size_t>(i)];
-      if (eligible(result, tf32, math, find_bytes)) return plan_of(result);
+      if (eligible<Pass>(result, tf32, math, find_bytes)) return plan_of(result);
     }
   }
   const int listed = Pass::heuristics(handle, d, perf.data(), capacity);
   for (int i = 0; i < listed; ++i) {  // in order of expected speed
     const auto& result = perf[static_cast<std::size_t>(i)];
-    if (eligible(result, tf32, math, budget)) return plan_of(result);
+    if (eligible<Pass>(result, tf32, math, budget)) return plan_of(result);
   }
-  GHM_FAIL("no deterministic cuDNN algorithm", tf32 ? "" : " without TF32", " within a workspace of ", budget,
-           " bytes");
+  GHM_FAIL("no deterministic cuDNN algorithm", math != Precision::F32 ? " for 16-bit data"
+                                               : tf32                     ? ""
+                                                                          : " without TF32",
+           " within a workspace of ", budget, " bytes");
 }
 
 // Runs one pass of a non-empty problem on the current device with its cached plan (searching

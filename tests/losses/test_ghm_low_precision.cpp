@@ -62,6 +62,8 @@ void check_same(const GhmResult& a, const GhmResult& b) {
 
 }  // namespace
 
+// A guard more than a measurement: the losses must never read the autocast scope (a future change
+// that made them follow it would fail here), and on 16-bit values they compute float32's numbers.
 TEST_CASE("losses under autocast: 16-bit head outputs give float32's bins, weights, loss and gradient") {
   Generator gen(61);
   const Tensor logits = Tensor::normal(Shape{600, 8}, 0, 3, gen), deltas = Tensor::normal(Shape{200, 4}, 0, 0.3f, gen);

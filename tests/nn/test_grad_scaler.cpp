@@ -60,6 +60,10 @@ TEST_CASE("grad scaler: inf or NaN skips the step and halves the scale, and good
   CHECK_FALSE(scaler.update(std::nan("")));
   CHECK(scaler.scale() == 512.0);
   CHECK(scaler.skipped_steps() == 2);
+  CHECK(scaler.skipped_in_a_row() == 2);  // the trainer gives up at kMaxSkippedInARow
+  CHECK(scaler.update(1.0));
+  CHECK(scaler.skipped_in_a_row() == 0);
+  CHECK(scaler.skipped_steps() == 2);
   // A real overflow: gradients of 1e30 scaled by 2^127 are inf in float32.
   nn::GradScaler huge({true, 0x1p127, 2000});
   const std::vector<Tensor> params = params_with_grads({1.0f, 2.0f}, 1e30f);
