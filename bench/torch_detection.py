@@ -137,15 +137,25 @@ def main():
             head_outputs = model.head(features)
         return [f.float() for f in features], {k: v.float() for k, v in head_outputs.items()}
 
+    # fp16: dynamic loss scaling, as ours (torch.cuda.amp.GradScaler's defaults are the same).
+    scaler = torch.cuda.amp.GradScaler() if a.precision == "fp16" else None
+
     def train_step():
         features, head_outputs = backbone_and_head()
         anchors = model.anchor_generator(image_list, features)
         losses = model.compute_loss(targets, head_outputs, anchors)
         total = sum(losses.values())
         sgd.zero_grad()
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(params, 35.0)
-        sgd.step()
+        if scaler is None:
+            total.backward()
+            torch.nn.utils.clip_grad_norm_(params, 35.0)
+            sgd.step()
+        else:
+            scaler.scale(total).backward()
+            scaler.unscale_(sgd)
+            torch.nn.utils.clip_grad_norm_(params, 35.0)
+            scaler.step(sgd)
+            scaler.update()
         return float(total)
 
     def infer():
