@@ -13,6 +13,8 @@ for two rounds is their mean):
              training step and inference of R18-FPN and R50-FPN at 2x512x512 and 1x800x1216 on 1 and
              2 threads; the peer exports its random weights and batch and ours loads them, so both
              run the same network on the same data
+  precision  the same in bf16 (R50-FPN, both sizes, 2 threads): `bench train --precision bf16` vs
+             torchvision under torch.autocast("cpu", torch.bfloat16) (docs/precision.md)
   loss       `bench loss` vs bench/torch_losses.py (GHM-C / GHM-R vs the reference algorithm, BCE, focal)
   ops        `bench ops` vs bench/torch_ops.py: all convolutions of RetinaNet R50-FPN, forward + backward
   coco-eval  bench/coco_eval.py: `coco-eval` vs pycocotools on a 5000-image set
@@ -116,6 +118,35 @@ def suite_detection(a, table, tmp):
                               max(x[1] for x in ours), max(x[1] for x in peer), "torchvision", min(base))
 
 
+def suite_precision(a, table, tmp):
+    """R50-FPN in bf16: ours (`bench train --precision bf16`) against torchvision under
+    torch.autocast("cpu", torch.bfloat16), the same exported weights and batch on both sides."""
+    sizes = [(2, 512, 512), (1, 800, 1216)] if not a.quick else [(2, 512, 512)]
+    modes = ["train", "infer"] if not a.quick else ["train"]
+    for batch, h, w in sizes:
+        export = os.path.join(tmp, f"prec_r50_{batch}x{h}x{w}")
+        common = ["--depth", "50", "--batch", str(batch), "--size", f"{h}x{w}", "--precision", "bf16"]
+        run([PY, os.path.join(HERE, "torch_detection.py"), *common, "--mode", "infer", "--warmup", "0",
+             "--repeats", "1", "--threads", "2", "--export", export])
+        for mode in modes:
+            timing = ["--mode", mode, "--threads", "2", "--warmup", str(a.warmup), "--repeats", str(a.repeats)]
+            ours, peer, base = [], [], []
+            for _ in range(a.rounds):
+                j = os.path.join(tmp, "ours.json")
+                _, _, rss = run([a.ours, "bench", "train", *common, *timing, "--weights",
+                                 os.path.join(export, "weights.safetensors"), "--input",
+                                 os.path.join(export, "input.safetensors"), "--json", j])
+                ours.append((load(j)["median_ms"], rss))
+                j = os.path.join(tmp, "peer.json")
+                _, _, rss = run([PY, os.path.join(HERE, "torch_detection.py"), *common, *timing, "--json", j])
+                peer.append((load(j)["median_ms"], rss))
+                base.append(load(j)["baseline_rss_mib"])
+            name = {"train": "training step", "infer": "inference"}[mode]
+            table.add(f"RetinaNet R50-FPN {name}, bf16", f"{batch}x{h}x{w}", 2,
+                      statistics.median(x[0] for x in ours), statistics.median(x[0] for x in peer), "ms",
+                      max(x[1] for x in ours), max(x[1] for x in peer), "torchvision (autocast)", min(base))
+
+
 def suite_loss(a, table, tmp):
     pairs = [("ghmc", "ghmc_reference", "GHM-C (ours) vs reference GHM-C"), ("ghmc", "bce", "GHM-C (ours) vs BCE"),
              ("bce", "bce", "BCE"), ("focal", "focal", "focal loss"),
@@ -203,7 +234,7 @@ def suite_loader(a, table, tmp):
                   1e3 / ours[w], 1e3 / peer[w], "ms/image", None, None, "torch DataLoader")
 
 
-SUITES = {"detection": suite_detection, "loss": suite_loss, "ops": suite_ops, "coco-eval": suite_coco_eval,
+SUITES = {"detection": suite_detection, "precision": suite_precision, "loss": suite_loss, "ops": suite_ops, "coco-eval": suite_coco_eval,
           "coco-load": suite_coco_load, "loader": suite_loader}
 
 
