@@ -84,6 +84,22 @@ class Table:
         return "\n".join(lines)
 
 
+def detection_rounds(a, tmp, export, args):
+    """a.rounds interleaved runs of `bench train` (on the peer's exported weights and batch) and of
+    torch_detection.py with the same args: ([(ms, rss)], [(ms, rss)], [peer's baseline MiB])."""
+    ours, peer, base = [], [], []
+    for _ in range(a.rounds):
+        j = os.path.join(tmp, "ours.json")
+        _, _, rss = run([a.ours, "bench", "train", *args, "--weights", os.path.join(export, "weights.safetensors"),
+                         "--input", os.path.join(export, "input.safetensors"), "--json", j])
+        ours.append((load(j)["median_ms"], rss))
+        j = os.path.join(tmp, "peer.json")
+        _, _, rss = run([PY, os.path.join(HERE, "torch_detection.py"), *args, "--json", j])
+        peer.append((load(j)["median_ms"], rss))
+        base.append(load(j)["baseline_rss_mib"])
+    return ours, peer, base
+
+
 def suite_detection(a, table, tmp):
     models = [18, 50]
     sizes = [(2, 512, 512), (1, 800, 1216)]
@@ -101,17 +117,7 @@ def suite_detection(a, table, tmp):
                 for t in threads:
                     timing = ["--mode", mode, "--threads", str(t), "--warmup", str(a.warmup), "--repeats",
                               str(a.repeats)]
-                    ours, peer, base = [], [], []
-                    for _ in range(a.rounds):
-                        j = os.path.join(tmp, "ours.json")
-                        _, _, rss = run([a.ours, "bench", "train", *common, *timing, "--weights",
-                                         os.path.join(export, "weights.safetensors"), "--input",
-                                         os.path.join(export, "input.safetensors"), "--json", j])
-                        ours.append((load(j)["median_ms"], rss))
-                        j = os.path.join(tmp, "peer.json")
-                        _, _, rss = run([PY, os.path.join(HERE, "torch_detection.py"), *common, *timing, "--json", j])
-                        peer.append((load(j)["median_ms"], rss))
-                        base.append(load(j)["baseline_rss_mib"])
+                    ours, peer, base = detection_rounds(a, tmp, export, common + timing)
                     name = {"train": "training step", "infer": "inference"}[mode]
                     table.add(f"RetinaNet R{depth}-FPN {name}", f"{batch}x{h}x{w}", t,
                               statistics.median(x[0] for x in ours), statistics.median(x[0] for x in peer), "ms",
@@ -130,17 +136,7 @@ def suite_precision(a, table, tmp):
              "--repeats", "1", "--threads", "2", "--export", export])
         for mode in modes:
             timing = ["--mode", mode, "--threads", "2", "--warmup", str(a.warmup), "--repeats", str(a.repeats)]
-            ours, peer, base = [], [], []
-            for _ in range(a.rounds):
-                j = os.path.join(tmp, "ours.json")
-                _, _, rss = run([a.ours, "bench", "train", *common, *timing, "--weights",
-                                 os.path.join(export, "weights.safetensors"), "--input",
-                                 os.path.join(export, "input.safetensors"), "--json", j])
-                ours.append((load(j)["median_ms"], rss))
-                j = os.path.join(tmp, "peer.json")
-                _, _, rss = run([PY, os.path.join(HERE, "torch_detection.py"), *common, *timing, "--json", j])
-                peer.append((load(j)["median_ms"], rss))
-                base.append(load(j)["baseline_rss_mib"])
+            ours, peer, base = detection_rounds(a, tmp, export, common + timing)
             name = {"train": "training step", "infer": "inference"}[mode]
             table.add(f"RetinaNet R50-FPN {name}, bf16", f"{batch}x{h}x{w}", 2,
                       statistics.median(x[0] for x in ours), statistics.median(x[0] for x in peer), "ms",
