@@ -41,11 +41,11 @@ struct ScaleSetup : testing::TinyDetector {
                      "  checkpoint_interval: 1\n"
                      "  keep_checkpoints: 100\n") {}
   std::vector<io::Json> train(const std::string& name, const std::vector<std::string>& overrides) const {
-    engine::train_detector(engine::load_config(config.string(), overrides), options(name));
+    engine::train_detector(load(overrides), options(name));
     return read_log(fs::path(options(name).work_dir) / "log.jsonl");
   }
   std::vector<std::vector<float>> weights(const std::string& name, int iteration) const {
-    const io::Json cfg = engine::load_config(config.string(), {});
+    const io::Json cfg = load();
     Generator gen(7);
     detection::RetinaNet model(engine::retinanet_config(cfg), gen);
     engine::load_model_weights(options(name).work_dir + "/iter_" + std::to_string(iteration) + ".safetensors", model,
@@ -120,7 +120,7 @@ TEST_CASE("loss scale: a resumed run continues with the checkpoint's scale and r
     std::ofstream out(copy / "log.jsonl");
     for (std::size_t i = 0; i < 6; ++i) out << full[i].dump() << "\n";
   }
-  engine::train_detector(engine::load_config(s.config.string(), kOverflow), s.options("scale_resumed", true));
+  engine::train_detector(s.load(kOverflow), s.options("scale_resumed", true));
   const std::vector<io::Json> again = read_log(copy / "log.jsonl");
   REQUIRE(again.size() == 12);
   for (std::size_t i = 6; i < 12; ++i) {
@@ -133,13 +133,12 @@ TEST_CASE("loss scale: a resumed run continues with the checkpoint's scale and r
 
 TEST_CASE("loss scale: bad settings name the key") {
   const ScaleSetup& s = setup();
-  CHECK_THROWS_WITH_AS(engine::train_config(engine::load_config(s.config.string(), {"train.loss_scale=1000"})),
+  CHECK_THROWS_WITH_AS(engine::train_config(s.load({"train.loss_scale=1000"})),
                        doctest::Contains("loss_scale"), Error);
-  CHECK_THROWS_WITH_AS(engine::train_config(engine::load_config(s.config.string(), {"train.loss_scale=sometimes"})),
+  CHECK_THROWS_WITH_AS(engine::train_config(s.load({"train.loss_scale=sometimes"})),
                        doctest::Contains("'sometimes' is not one of auto | dynamic | none"), Error);
-  CHECK_THROWS_WITH_AS(engine::train_config(engine::load_config(
-                           s.config.string(), {"train.loss_scale=dynamic", "train.loss_scale_init=3"})),
+  CHECK_THROWS_WITH_AS(engine::train_config(s.load({"train.loss_scale=dynamic", "train.loss_scale_init=3"})),
                        doctest::Contains("loss_scale_init"), Error);
-  CHECK(engine::train_config(engine::load_config(s.config.string(), {})).loss_scale.dynamic == false);
-  CHECK(engine::train_config(engine::load_config(s.config.string(), {"train.precision=fp16"})).loss_scale.dynamic);
+  CHECK(engine::train_config(s.load({})).loss_scale.dynamic == false);
+  CHECK(engine::train_config(s.load({"train.precision=fp16"})).loss_scale.dynamic);
 }

@@ -38,12 +38,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The losses of a run's log.jsonl, one per line.
 std::vector<double> logged_losses(const fs::path& log_path) {
-  std::ifstream in(log_path);
-  REQUIRE_MESSAGE(in.good(), log_path.string());
   std::vector<double> out;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(io::Json::parse(line, log_path.string()).at("loss").as_double());
+  for (const io::Json& line : testing::read_log(log_path)) out.push_back(line.at("loss").as_double());
   return out;
 }
 
@@ -60,7 +58,6 @@ struct PrecisionSetup : testing::TinyDetector {
                      "  log_interval: 1\n"
                      "  checkpoint_interval: 4\n"
                      "  keep_checkpoints: 100\n") {}
-  io::Json load(std::vector<std::string> overrides = {}) const { return engine::load_config(config.string(), overrides); }
   std::vector<double> train(const std::string& name, const std::vector<std::string>& overrides) const {
     engine::train_detector(load(overrides), options(name));
     return logged_losses(fs::path(options(name).work_dir) / "log.jsonl");

@@ -44,7 +44,6 @@ struct TinySetup : testing::TinyDetector {
                      "  steps: [7]\n"
                      "  log_interval: 1\n"
                      "  keep_checkpoints: 100\n") {}
-  io::Json load(std::vector<std::string> overrides = {}) const { return engine::load_config(config.string(), overrides); }
 };
 
 const TinySetup& setup() {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "apps/commands.h"
+#include "engine/config.h"
 #include "engine/trainer.h"
 #include "io/json.h"
 
@@ -52,6 +53,10 @@ struct TinyDetector {
                           << train_section << "test: {batch_size: 4, score_thresh: 0.01}\n";
   }
   ~TinyDetector() { std::filesystem::remove_all(root); }
+  // The config with `overrides` (key=value) applied.
+  io::Json load(const std::vector<std::string>& overrides = {}) const {
+    return engine::load_config(config.string(), overrides);
+  }
   // A quiet run in root/<name>.
   engine::TrainOptions options(const std::string& name, bool resume = false) const {
     engine::TrainOptions o;

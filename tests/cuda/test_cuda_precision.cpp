@@ -97,7 +97,7 @@ TEST_CASE("cuda precision: a tiny RetinaNet trained in bf16 and fp16 on the GPU 
   const std::vector<std::string> focal{"loss.cls.type=focal", "loss.reg.type=sl1", "loss.reg.loss_weight=1"};
   const auto run = [&](const std::string& name, std::vector<std::string> extra) {
     extra.insert(extra.end(), focal.begin(), focal.end());
-    engine::train_detector(engine::load_config(d.config.string(), extra), d.options(name));
+    engine::train_detector(d.load(extra), d.options(name));
     return testing::read_log(std::filesystem::path(d.options(name).work_dir) / "log.jsonl");
   };
   const std::vector<io::Json> cpu = run("cpu", {});
