@@ -26,6 +26,7 @@ int run_loss(const std::vector<std::string>& args);
 int run_forward(const std::vector<std::string>& args);
 int run_make_shapes(const std::vector<std::string>& args);
 int run_train(const std::vector<std::string>& args);
+int run_pretrain(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_detect(const std::vector<std::string>& args);
 int run_plot(const std::vector<std::string>& args);

@@ -37,6 +37,8 @@ const std::vector<Command>& commands() {
       {"make-shapes", "write the synthetic shapes detection dataset (COCO JSON + JPEG images)",
        ghm::app::run_make_shapes},
       {"plot", "draw a training log's loss and learning-rate curves as a PNG", ghm::app::run_plot},
+      {"pretrain", "train a config's backbone as a classifier of synthetic images; writes backbone weights for train.init_weights",
+       ghm::app::run_pretrain},
       {"train", "train a RetinaNet from a config (work dir: log.jsonl, checkpoints; --resume or --overwrite)", ghm::app::run_train},
   };
   return list;

@@ -96,6 +96,23 @@ train:
   pos_iou: 0.5
   neg_iou: 0.4
   min_pos_iou: 0.0
+pretrain:                  # `ghm_retinanet pretrain`: model.backbone as a classifier of synthetic images (docs/pretrain.md)
+  image_size: 64           # images of image_size x image_size px (32..1024), 28 classes (shape x paint)
+  train_images: 24000      # generated in memory from the seed, disjoint from make-shapes' images
+  val_images: 2800         # held out: accuracy after each epoch
+  seed: 0                  # the images, the initialisation, the order and the flips
+  batch_size: 64
+  epochs: 8
+  lr: 0.1
+  momentum: 0.9
+  weight_decay: 0.0001
+  warmup_iters: 200
+  warmup_ratio: 0.1
+  steps: [6, 7]            # epochs after which lr is multiplied by gamma
+  gamma: 0.1
+  threads: 0               # compute threads; 0 = all cores
+  log_interval: 20
+  device: cpu              # cpu, cuda or cuda:I
 dist:                      # jobs of several processes (mpirun, srun); docs/distributed.md
   num_pos: rank            # focal/ce/sl1/asl1 normaliser: rank (each its own, the reference) | mean (over processes)
   ghm_counts: rank         # GHM bin counts: rank (each process's share, the reference) | sum (the job's batch, the paper's)
@@ -415,6 +432,36 @@ detection::DetectionLossConfig loss_config(const io::Json& config) {
   c.reg.scope = scope_of(reg.at("scope"));
   c.reg.beta = number_in(reg.at("beta"), 1e-9, 1e6);
   c.reg.loss_weight = c.reg.ghmr.loss_weight();
+  return c;
+}
+
+PretrainConfig pretrain_config(const io::Json& config) {
+  const io::Json& p = config.at("pretrain");
+  PretrainConfig c;
+  c.image_size = int_in(p.at("image_size"), 32, 1024, "image_size");
+  c.train_images = int_in(p.at("train_images"), 1, 10'000'000, "train_images");
+  c.val_images = int_in(p.at("val_images"), 0, 10'000'000, "val_images");
+  GHM_CHECK(std::int64_t{c.image_size} * c.image_size * 3 * (std::int64_t{c.train_images} + c.val_images) <=
+                (std::int64_t{16} << 30),
+            p.at("train_images").location(), ": ", c.train_images, " + ", c.val_images, " images of ", c.image_size,
+            " px would take more than 16 GiB of memory");
+  const std::int64_t seed = p.at("seed").as_int();
+  GHM_CHECK(seed >= 0, p.at("seed").location(), ": seed must be non-negative, got ", seed);
+  c.seed = static_cast<std::uint64_t>(seed);
+  c.batch_size = int_in(p.at("batch_size"), 1, kMaxBatch, "batch_size");
+  c.epochs = positive_int(p.at("epochs"), "epochs");
+  c.sgd.lr = number_in(p.at("lr"), 0.0, 10.0);
+  c.sgd.momentum = number_in(p.at("momentum"), 0, 1);
+  c.sgd.weight_decay = number_in(p.at("weight_decay"), 0, 1);
+  c.warmup_iters = non_negative_int(p.at("warmup_iters"));
+  c.warmup_ratio = number_in(p.at("warmup_ratio"), 0, 1);
+  c.step_epochs = int_list(p.at("steps"), true);
+  c.gamma = number_in(p.at("gamma"), 0, 1);
+  c.threads = non_negative_int(p.at("threads"));
+  GHM_CHECK(c.threads <= max_thread_count(), p.at("threads").location(), ": ", c.threads,
+            " compute threads is more than 4 x the cores (", max_thread_count(), ")");
+  c.log_interval = positive_int(p.at("log_interval"), "log_interval");
+  c.device = p.at("device").as_string();
   return c;
 }
 

@@ -85,6 +85,24 @@ DistConfig dist_config(const io::Json& config);
 // The `loss` section.
 detection::DetectionLossConfig loss_config(const io::Json& config);
 
+// The `pretrain` section (`ghm_retinanet pretrain`, engine/pretrain.h).
+struct PretrainConfig {
+  int image_size = 64;
+  int train_images = 24000, val_images = 2800;
+  std::uint64_t seed = 0;
+  int batch_size = 64;
+  int epochs = 8;
+  nn::SgdConfig sgd;
+  int warmup_iters = 200;
+  float warmup_ratio = 0.1f;
+  std::vector<int> step_epochs;
+  float gamma = 0.1f;
+  int threads = 0;
+  int log_interval = 20;
+  std::string device = "cpu";  // checked by parse_device when the run starts
+};
+PretrainConfig pretrain_config(const io::Json& config);
+
 // The `test` section (inference).
 struct TestConfig {
   int batch_size = 2;

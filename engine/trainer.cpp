@@ -23,6 +23,7 @@
 #include "engine/distributed.h"
 #include "engine/inference.h"
 #include "engine/train_log.h"
+#include "engine/work_dir.h"
 #include "core/check.h"
 #include "core/cpu/fair_share.h"
 #include "detection/targets.h"
@@ -98,48 +99,6 @@ void check_finite(double value, const char* term, std::int64_t iteration, const 
 // A file that a run writes into its work directory.
 bool is_run_file(const std::string& name) {
   return name == "config.json" || name == "log.jsonl" || name == "eval.jsonl" || checkpoint_iteration(name) >= 0;
-}
-
-// A temporary file of one of them ("<name>.tmp.<pid>", left behind by a killed run).
-bool is_run_temp_file(const std::string& name) {
-  const std::size_t tmp = name.rfind(".tmp.");
-  if (tmp == std::string::npos || tmp + 5 == name.size()) return false;
-  return std::all_of(name.begin() + static_cast<std::ptrdiff_t>(tmp + 5), name.end(),
-                     [](char c) { return c >= '0' && c <= '9'; }) &&
-         is_run_file(name.substr(0, tmp));
-}
-
-// Keeps a new run from mixing with an earlier one in its work directory: without --resume, a folder
-// holding a run's files is refused, or with --overwrite those files and their temporary files are
-// removed first. Only the folder's own entries are looked at, and a symbolic link is removed as a
-// link, never followed; anything else in the folder stays.
-void claim_work_dir(const TrainOptions& options) {
-  namespace fs = std::filesystem;
-  GHM_CHECK(!(options.resume && options.overwrite), "train: --resume and --overwrite exclude each other");
-  if (options.resume) return;
-  std::vector<fs::path> ours;
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(options.work_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (is_run_file(name)) found.push_back(name);
-    if (is_run_file(name) || is_run_temp_file(name)) ours.push_back(entry.path());
-  }
-  if (!options.overwrite) {
-    if (found.empty()) return;
-    std::sort(found.begin(), found.end());
-    std::string names;
-    for (std::size_t i = 0; i < found.size() && i < 6; ++i) names += (i ? ", " : "") + found[i];
-    if (found.size() > 6) names += " and " + std::to_string(found.size() - 6) + " more";
-    GHM_FAIL("train: the work directory '", options.work_dir, "' holds an earlier run (", names,
-             "); pass --resume to continue it, or --overwrite to delete that run's files and start anew");
-  }
-  for (const fs::path& p : ours) {
-    GHM_CHECK(!fs::is_directory(fs::symlink_status(p)), "train --overwrite: '", p.string(),
-              "' is a folder, not a file of a run; move it out of the work directory");
-    fs::remove(p, ec);  // a symbolic link goes, its target stays
-    GHM_CHECK(!ec, "train --overwrite: cannot delete '", p.string(), "': ", ec.message());
-  }
 }
 
 // The checkpoints of this run and, on --resume, of the run it continues: retention deletes only
@@ -392,7 +351,7 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   else if (comm.local_size() > 1) omp_set_num_threads(process_threads(omp_get_num_procs(), comm.local_size()));
 
   if (lead) {
-    claim_work_dir(options);
+    claim_work_dir(options.work_dir, options.resume, options.overwrite, is_run_file, "train");
     std::filesystem::create_directories(options.work_dir);
   }
   const std::string log_path = options.work_dir + "/log.jsonl";

@@ -24,9 +24,9 @@ namespace ghm::io {
 namespace {
 
 using shapes::Canvas;
+using shapes::class_shape;
 using shapes::Color;
 using shapes::contrasting_color;
-using shapes::Ellipse;
 using shapes::Field;
 using shapes::kPi;
 using shapes::mean_under;
@@ -35,12 +35,11 @@ using shapes::paint;
 using shapes::paint_background;
 using shapes::paint_distractors;
 using shapes::place;
+using shapes::quantize_with_noise;
 using shapes::Point;
-using shapes::Polygon;
 using shapes::random_paint;
 using shapes::rasterize;
 using shapes::Region;
-using shapes::star_polygon;
 
 constexpr int kMaxObjectSize = 128;
 constexpr float kMaxObjectFraction = 0.8f;  // of the image side
@@ -48,46 +47,6 @@ constexpr float kLargeObjectShare = 0.3f;   // of objects with a size near the l
 constexpr int kShrinkSteps = 3;             // placement: sizes tried per object (each 0.75x the last)
 constexpr int kPositionsPerSize = 12;       // placement: positions tried per size
 constexpr float kBorderOverhang = 0.15f;    // of an object's size, how far its box may leave the image
-
-// ---- the class shapes ----------------------------------------------------------------------------
-
-Polygon plus_polygon(float half_width, float aspect) {
-  const float a = half_width;
-  Polygon p{
-      {{a, 1}, {a, a}, {1, a}, {1, -a}, {a, -a}, {a, -1}, {-a, -1}, {-a, -a}, {-1, -a}, {-1, a}, {-a, a}, {-a, 1}}};
-  for (Point& v : p.vertices) v.y *= aspect;
-  return p;
-}
-
-// A class shape in its unit frame. Every class varies a little (aspect within 10%, star depth,
-// ring width, arm width, triangle angles) so that no two instances are pixel-identical.
-Region class_shape(int class_index, Generator& rng) {
-  const float aspect = rng.uniform(0.9f, 1.1f);
-  const auto unit = [](int) { return 1.0f; };
-  switch (class_index) {
-    case 0: return {{Ellipse{{}, 1, aspect}}, {}};                                   // circle
-    case 1: return {{star_polygon(4, kPi / 4, aspect, unit)}, {}};                   // square
-    case 2: {                                                                        // triangle
-      const float jitter[3] = {0, rng.uniform(-0.25f, 0.25f), rng.uniform(-0.25f, 0.25f)};
-      Polygon p;
-      for (int k = 0; k < 3; ++k) {
-        const float a = -kPi / 2 + 2 * kPi * static_cast<float>(k) / 3 + jitter[k];
-        p.vertices.push_back({std::cos(a), aspect * std::sin(a)});
-      }
-      return {{p}, {}};
-    }
-    case 3: {                                                                        // star
-      const float inner = rng.uniform(0.38f, 0.55f);
-      return {{star_polygon(10, -kPi / 2, aspect, [&](int k) { return k % 2 == 0 ? 1.0f : inner; })}, {}};
-    }
-    case 4: return {{star_polygon(6, 0, aspect, unit)}, {}};                         // hexagon
-    case 5: {                                                                        // ring
-      const float inner = rng.uniform(0.4f, 0.65f);
-      return {{Ellipse{{}, 1, aspect}}, {Ellipse{{}, inner, inner * aspect}}};
-    }
-    default: return {{plus_polygon(rng.uniform(0.22f, 0.38f), aspect)}, {}};        // cross
-  }
-}
 
 // ---- objects -------------------------------------------------------------------------------------
 
@@ -209,20 +168,6 @@ Generator image_generator(std::uint64_t seed, ShapesSplit split, int index) {
   mixer.set_state(mixer.next_u64() ^ (split == ShapesSplit::Train ? 0x747261696EULL : 0x76616CULL));
   mixer.set_state(mixer.next_u64() ^ static_cast<std::uint64_t>(index));
   return Generator(mixer.next_u64());
-}
-
-// Rounds the canvas to bytes after adding near-Gaussian noise of standard deviation `sigma`: the sum
-// of four uniforms on [-a, a), a = 32768, whose variance is 4 a^2 / 3.
-Image quantize_with_noise(const Canvas& canvas, Generator& rng, float sigma) {
-  Image image(canvas.size, canvas.size);
-  const float unit = sigma * std::sqrt(3.0f) / (2 * 32768.0f);
-  for (std::size_t i = 0; i < image.data.size(); ++i) {
-    const std::uint64_t bits = rng.next_u64();
-    float sum = 0;
-    for (int k = 0; k < 4; ++k) sum += static_cast<float>(static_cast<int>((bits >> (16 * k)) & 0xFFFF) - 32768);
-    image.data[i] = static_cast<std::uint8_t>(std::clamp(std::lround(canvas.rgb[i] + sum * unit), 0L, 255L));
-  }
-  return image;
 }
 
 // The annotation of object `index`: the pixels it owns, their tight box and count.

@@ -163,9 +163,9 @@ void paint_background(Canvas& canvas, Generator& rng) {
     }
 }
 
-void paint_distractors(Canvas& canvas, Generator& rng) {
+void paint_distractors(Canvas& canvas, Generator& rng, int max_count) {
   const float n = static_cast<float>(canvas.size);
-  for (int count = 1 + static_cast<int>(rng.next_u64() % kMaxDistractors); count > 0; --count) {
+  for (int count = 1 + static_cast<int>(rng.next_u64() % static_cast<std::uint64_t>(max_count)); count > 0; --count) {
     const std::uint64_t kind = rng.next_u64() % 8;
     if (kind == 0) {
       paint_scribble(canvas, rng);

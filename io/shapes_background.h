@@ -11,9 +11,9 @@ namespace ghm::io::shapes {
 // Perlin fbm, marble or none) under a slow brightness variation.
 void paint_background(Canvas& canvas, Generator& rng);
 
-// Paints 1 to kMaxDistractors things that belong to no class: crescents, open arcs, long bars and
-// ellipses, lumpy blobs, pen strokes, scribbled text and noise patches.
-constexpr int kMaxDistractors = 7;
-void paint_distractors(Canvas& canvas, Generator& rng);
+// Paints 1 to max_count (uniformly) things that belong to no class: crescents, open arcs, long
+// bars and ellipses, lumpy blobs, pen strokes, scribbled text and noise patches.
+constexpr int kMaxDistractors = 7;  // of a detection image
+void paint_distractors(Canvas& canvas, Generator& rng, int max_count = kMaxDistractors);
 
 }  // namespace ghm::io::shapes

@@ -124,4 +124,46 @@ Field rasterize(const Region& region) {
   return f;
 }
 
+namespace {
+
+Polygon plus_polygon(float half_width, float aspect) {
+  const float a = half_width;
+  Polygon p{
+      {{a, 1}, {a, a}, {1, a}, {1, -a}, {a, -a}, {a, -1}, {-a, -1}, {-a, -a}, {-1, -a}, {-1, a}, {-a, a}, {-a, 1}}};
+  for (Point& v : p.vertices) v.y *= aspect;
+  return p;
+}
+
+}  // namespace
+
+// A class shape in its unit frame. Every class varies a little (aspect within 10%, star depth,
+// ring width, arm width, triangle angles) so that no two instances are pixel-identical.
+Region class_shape(int class_index, Generator& rng) {
+  const float aspect = rng.uniform(0.9f, 1.1f);
+  const auto unit = [](int) { return 1.0f; };
+  switch (class_index) {
+    case 0: return {{Ellipse{{}, 1, aspect}}, {}};                                   // circle
+    case 1: return {{star_polygon(4, kPi / 4, aspect, unit)}, {}};                   // square
+    case 2: {                                                                        // triangle
+      const float jitter[3] = {0, rng.uniform(-0.25f, 0.25f), rng.uniform(-0.25f, 0.25f)};
+      Polygon p;
+      for (int k = 0; k < 3; ++k) {
+        const float a = -kPi / 2 + 2 * kPi * static_cast<float>(k) / 3 + jitter[k];
+        p.vertices.push_back({std::cos(a), aspect * std::sin(a)});
+      }
+      return {{p}, {}};
+    }
+    case 3: {                                                                        // star
+      const float inner = rng.uniform(0.38f, 0.55f);
+      return {{star_polygon(10, -kPi / 2, aspect, [&](int k) { return k % 2 == 0 ? 1.0f : inner; })}, {}};
+    }
+    case 4: return {{star_polygon(6, 0, aspect, unit)}, {}};                         // hexagon
+    case 5: {                                                                        // ring
+      const float inner = rng.uniform(0.4f, 0.65f);
+      return {{Ellipse{{}, 1, aspect}}, {Ellipse{{}, inner, inner * aspect}}};
+    }
+    default: return {{plus_polygon(rng.uniform(0.22f, 0.38f), aspect)}, {}};        // cross
+  }
+}
+
 }  // namespace ghm::io::shapes

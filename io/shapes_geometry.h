@@ -21,6 +21,8 @@
 #include <variant>
 #include <vector>
 
+#include "core/random.h"
+
 namespace ghm::io::shapes {
 
 constexpr float kPi = 3.14159265358979f;
@@ -81,5 +83,10 @@ inline float coverage(float distance) { return std::clamp(0.5f - distance, 0.0f,
 
 // The field of `region` over its bounding box and a pixel of margin.
 Field rasterize(const Region& region);
+
+// Class `class_index` of the shapes data (0..6: circle, square, triangle, star, hexagon, ring,
+// cross; io/shapes.h names them) in its unit frame, each instance varied a little (aspect within
+// 10%, star depth, ring width, arm width, triangle angles), so no two are pixel-identical.
+Region class_shape(int class_index, Generator& rng);
 
 }  // namespace ghm::io::shapes

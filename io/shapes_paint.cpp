@@ -3,6 +3,7 @@
 #include "io/shapes_paint.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace ghm::io::shapes {
 namespace {
@@ -72,6 +73,20 @@ Color contrasting_color(Generator& rng, const Color& under, float min_distance) 
     if (const float d = color_distance(c, under); d > best_distance) best = c, best_distance = d;
   }
   return best;
+}
+
+// Rounds the canvas to bytes after adding near-Gaussian noise of standard deviation `sigma`: the sum
+// of four uniforms on [-a, a), a = 32768, whose variance is 4 a^2 / 3.
+Image quantize_with_noise(const Canvas& canvas, Generator& rng, float sigma) {
+  Image image(canvas.size, canvas.size);
+  const float unit = sigma * std::sqrt(3.0f) / (2 * 32768.0f);
+  for (std::size_t i = 0; i < image.data.size(); ++i) {
+    const std::uint64_t bits = rng.next_u64();
+    float sum = 0;
+    for (int k = 0; k < 4; ++k) sum += static_cast<float>(static_cast<int>((bits >> (16 * k)) & 0xFFFF) - 32768);
+    image.data[i] = static_cast<std::uint8_t>(std::clamp(std::lround(canvas.rgb[i] + sum * unit), 0L, 255L));
+  }
+  return image;
 }
 
 }  // namespace ghm::io::shapes

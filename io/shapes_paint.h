@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/random.h"
+#include "io/image.h"
 #include "io/shapes_geometry.h"
 
 namespace ghm::io::shapes {
@@ -64,5 +65,8 @@ Color mean_under(const Canvas& canvas, const Field& field);
 
 // A random colour at least `min_distance` from `under` (the farthest of 24 tries if none is).
 Color contrasting_color(Generator& rng, const Color& under, float min_distance);
+
+// The canvas rounded to bytes after adding near-Gaussian pixel noise of standard deviation `sigma`.
+Image quantize_with_noise(const Canvas& canvas, Generator& rng, float sigma);
 
 }  // namespace ghm::io::shapes

@@ -1,5 +1,6 @@
 // The baseline losses on CUDA (BCE, focal, smooth L1, ASL1) against their CPU twins in every
-// input form, through autograd with upstream gradients 1 and 2.5, and the same bits on every run.
+// input form, and softmax cross-entropy, through autograd with upstream gradients 1 and 2.5, and the
+// same bits on every run.
 // Run only where a GPU is present. Tolerances: loss_cases.h.
 #include <doctest/doctest.h>
 
@@ -9,6 +10,7 @@
 #include "core/autograd.h"
 #include "cuda/loss_cases.h"
 #include "losses/baselines.h"
+#include "losses/softmax_ce.h"
 
 using namespace ghm;
 using namespace ghm::losses;
@@ -83,4 +85,23 @@ TEST_CASE("cuda baselines: the same bits on every run") {
                w = p.weight(WeightForm::PerRow).to(kGpu);
   const float first = sigmoid_focal_loss(x, t, w, 100.0).item();
   for (int i = 0; i < 3; ++i) CHECK(sigmoid_focal_loss(x, t, w, 100.0).item() == first);
+}
+
+TEST_CASE("cuda softmax cross-entropy equals the CPU, ignores label -1 and reports a bad label") {
+  Generator gen(2100);
+  for (const std::int64_t k : {2, 28, 1000}) {
+    CAPTURE(k);
+    const std::int64_t n = 517;
+    Tensor pred = Tensor::normal(Shape{n, k}, 0.0f, 4.0f, gen);
+    std::vector<std::int64_t> labels(static_cast<std::size_t>(n));
+    for (std::int64_t r = 0; r < n; ++r)
+      labels[static_cast<std::size_t>(r)] = r % 7 == 3 ? -1 : static_cast<std::int64_t>(gen.next_u64() % k);
+    const Tensor y = Tensor::from_vector(labels, Shape{n});
+    check_fused("softmax ce", [&](const Tensor& x, Device d) {
+      return softmax_cross_entropy_loss(x, y.to(d), 97.0, 1.5f);
+    }, pred);
+  }
+  const Tensor bad = Tensor::from_vector<std::int64_t>({0, 5}, Shape{2});
+  CHECK_THROWS_WITH_AS(softmax_cross_entropy_loss(Tensor::zeros(Shape{2, 5}, DType::F32, kGpu), bad.to(kGpu), 1.0),
+                       doctest::Contains("label 5 is outside [0, 5)"), Error);
 }

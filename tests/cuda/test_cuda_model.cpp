@@ -5,6 +5,7 @@
 // updated parameters must agree (TF32 off). The device allocator serves repeated steps from its
 // cache and ends with what it started with. Then the `bench train --device cuda` and `loss --device
 // cuda` commands run (the latter on every loss fixture, against the CPU).
+// A pretraining step of the ResNet classifier (softmax cross-entropy, SGD) agrees the same way.
 // Run only where a GPU is present.
 #include <doctest/doctest.h>
 
@@ -26,6 +27,8 @@
 #include "detection/retinanet/model.h"
 #include "detection/targets.h"
 #include "io/safetensors.h"
+#include "losses/softmax_ce.h"
+#include "nn/classifier.h"
 #include "nn/optim.h"
 #include "test_paths.h"
 
@@ -230,4 +233,34 @@ TEST_CASE("cuda model: the loss command on the GPU equals the CPU on every loss 
     }
   }
   std::filesystem::remove_all(tmp);
+}
+
+TEST_CASE("cuda model: a pretraining step of the classifier equals the CPU's") {
+  const cuda::Tf32Scope full_float(false);
+  nn::ResNetConfig body = small_model().backbone;
+  Generator gen_cpu(5), gen_gpu(5);
+  nn::ResNetClassifier cpu_model(body, 28, gen_cpu), gpu_model(body, 28, gen_gpu);
+  gpu_model.to(kGpu);
+  Generator data(6);
+  const Tensor images = Tensor::normal(Shape{4, 3, 64, 64}, 0, 1, data);
+  const Tensor labels = Tensor::from_vector<std::int64_t>({3, 27, 0, 14}, Shape{4});
+  const auto step = [&](nn::ResNetClassifier& model, Device device) {
+    nn::Sgd sgd(model.named_parameters(), nn::SgdConfig{0.05f, 0.9f, 1e-4f, true});
+    const Tensor logits = model.forward(images.to(device));
+    Tensor loss = losses::softmax_cross_entropy_loss(logits, labels.to(device), 4.0);
+    sgd.zero_grad();
+    loss.backward();
+    sgd.step(0.05f);
+    return std::make_pair(logits.detach(), loss.detach().to(Device::cpu()).item());
+  };
+  const auto [cpu_logits, cpu_loss] = step(cpu_model, Device::cpu());
+  const auto [gpu_logits, gpu_loss] = step(gpu_model, kGpu);
+  CHECK(normalised_error(gpu_logits, cpu_logits) < 1e-4);
+  CHECK(gpu_loss == doctest::Approx(cpu_loss).epsilon(1e-4));
+  const auto cp = cpu_model.named_parameters(), gp = gpu_model.named_parameters();
+  REQUIRE(cp.size() == gp.size());
+  for (std::size_t k = 0; k < cp.size(); ++k) {
+    CAPTURE(cp[k].first);
+    CHECK(normalised_error(gp[k].second, cp[k].second) < 1e-4);
+  }
 }
