@@ -175,6 +175,9 @@ detection::RetinaNetConfig retinanet_config(const io::Json& config) {
   const io::Json& b = m.at("backbone");
   detection::RetinaNetConfig c;
   c.backbone.depth = static_cast<int>(b.at("depth").as_int());
+  GHM_CHECK(c.backbone.depth == 18 || c.backbone.depth == 34 || c.backbone.depth == 50 || c.backbone.depth == 101 ||
+                c.backbone.depth == 152,
+            b.at("depth").location(), ": depth ", b.at("depth").as_int(), " is not one of 18, 34, 50, 101, 152");
   c.backbone.groups = int_in(b.at("groups"), 1, kMaxWidth, "groups");
   c.backbone.width_per_group = int_in(b.at("width_per_group"), 1, kMaxWidth, "width_per_group");
   const std::string norm = b.at("norm").as_string();
@@ -449,13 +452,21 @@ PretrainConfig pretrain_config(const io::Json& config) {
   GHM_CHECK(seed >= 0, p.at("seed").location(), ": seed must be non-negative, got ", seed);
   c.seed = static_cast<std::uint64_t>(seed);
   c.batch_size = int_in(p.at("batch_size"), 1, kMaxBatch, "batch_size");
+  GHM_CHECK(c.train_images >= c.batch_size, p.at("train_images").location(), ": ", c.train_images,
+            " training images are less than one batch of ", c.batch_size);
   c.epochs = positive_int(p.at("epochs"), "epochs");
+  GHM_CHECK(std::int64_t{c.epochs} * (c.train_images / c.batch_size) <= std::numeric_limits<int>::max(),
+            p.at("epochs").location(), ": ", c.epochs, " epochs of ", c.train_images / c.batch_size,
+            " steps are more steps than the schedule counts (", std::numeric_limits<int>::max(), ")");
   c.sgd.lr = number_in(p.at("lr"), 0.0, 10.0);
   c.sgd.momentum = number_in(p.at("momentum"), 0, 1);
   c.sgd.weight_decay = number_in(p.at("weight_decay"), 0, 1);
   c.warmup_iters = non_negative_int(p.at("warmup_iters"));
   c.warmup_ratio = number_in(p.at("warmup_ratio"), 0, 1);
   c.step_epochs = int_list(p.at("steps"), true);
+  for (std::size_t i = 0; i < c.step_epochs.size(); ++i)
+    GHM_CHECK(i == 0 || c.step_epochs[i] > c.step_epochs[i - 1], p.at("steps").location(),
+              ": steps must rise, got ", c.step_epochs[i], " after ", c.step_epochs[i - 1]);
   c.gamma = number_in(p.at("gamma"), 0, 1);
   c.threads = non_negative_int(p.at("threads"));
   GHM_CHECK(c.threads <= max_thread_count(), p.at("threads").location(), ": ", c.threads,

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -139,26 +140,43 @@ std::vector<std::pair<std::string, Tensor>> cpu_state(const nn::Module& model, c
   return out;
 }
 
-// The outcome of a finished run of `config_text` in `dir`, if there is one (pretrain.h, reuse).
-std::optional<PretrainOutcome> finished_run(const std::string& dir, const std::string& config_text) {
+// What decides the weights a run writes: the pretrain section but its threads, log_interval and
+// device, the body's architecture, and the normalisation (pretrain.h, reuse).
+io::Json pretrain_identity(const io::Json& config) {
+  io::Json pretrain = io::Json::object(), body = io::Json::object();
+  for (const auto& [key, value] : config.at("pretrain").as_object())
+    if (key != "threads" && key != "log_interval" && key != "device") pretrain.set(key, value);
+  const io::Json& b = config.at("model").at("backbone");
+  for (const char* key : {"depth", "groups", "width_per_group", "base_width"}) body.set(key, b.at(key));
+  io::Json out = io::Json::object();
+  out.set("pretrain", pretrain).set("backbone", body);
+  out.set("mean", config.at("data").at("mean")).set("std", config.at("data").at("std"));
+  return out;
+}
+
+// The outcome of a finished run in `dir` whose config has this identity, if there is one: its
+// backbone.safetensors loads and its config.json has the same identity. Anything else (missing,
+// truncated or foreign files) is no finished run.
+std::optional<PretrainOutcome> finished_run(const std::string& dir, const io::Json& identity) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const std::string backbone = dir + "/backbone.safetensors", config = dir + "/config.json";
   if (!fs::is_regular_file(backbone, ec) || !fs::is_regular_file(config, ec)) return std::nullopt;
-  if (io::read_input_text(config, "pretrain config", io::json_limit()) != config_text + "\n") return std::nullopt;
-  PretrainOutcome out;
-  out.backbone_path = backbone;
-  out.reused = true;
-  const io::SafetensorsData weights = io::load_safetensors(backbone);  // a truncated file is an error here
-  const auto accuracy = weights.metadata.find("val_accuracy");
-  if (accuracy != weights.metadata.end()) out.val_accuracy = std::stod(accuracy->second);
-  const std::string log = io::read_input_text(dir + "/log.jsonl", "pretrain log", io::json_limit());
-  const std::size_t last = log.rfind('\n', log.size() >= 2 ? log.size() - 2 : 0);
-  const io::Json line = io::Json::parse(log.substr(last == std::string::npos ? 0 : last + 1), dir + "/log.jsonl");
-  out.iterations = line.at("iteration").as_int();
-  out.final_loss = line.at("loss").as_double();
-  out.train_accuracy = line.at("accuracy").as_double();
-  return out;
+  try {
+    const io::Json stored = io::Json::parse(io::read_input_text(config, "pretrain config", io::json_limit()), config);
+    if (pretrain_identity(stored).dump() != identity.dump()) return std::nullopt;
+    const io::SafetensorsData weights = io::load_safetensors(backbone);
+    PretrainOutcome out;
+    out.backbone_path = backbone;
+    out.reused = true;
+    out.val_accuracy = std::stod(weights.metadata.at("val_accuracy"));
+    out.train_accuracy = std::stod(weights.metadata.at("train_accuracy"));
+    out.final_loss = std::stod(weights.metadata.at("final_loss"));
+    out.iterations = std::stoll(weights.metadata.at("iterations"));
+    return out;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 // Puts back the caller's OpenMP thread count when the run ends.
@@ -180,9 +198,8 @@ PretrainOutcome pretrain_backbone(const io::Json& config, const PretrainOptions&
   body.norm = nn::NormKind::BatchNorm;
   body.frozen_stages = 0;
   const Device device = parse_device(cfg.device, "pretrain.device");
-  const std::string config_text = config.dump();
   if (options.reuse)
-    if (std::optional<PretrainOutcome> done = finished_run(options.work_dir, config_text)) {
+    if (std::optional<PretrainOutcome> done = finished_run(options.work_dir, pretrain_identity(config))) {
       if (!options.quiet)
         std::printf("pretrain: reusing the finished run in %s (the same config): held-out accuracy %.4f\n",
                     options.work_dir.c_str(), done->val_accuracy);
@@ -190,24 +207,23 @@ PretrainOutcome pretrain_backbone(const io::Json& config, const PretrainOptions&
     }
   const ThreadsRestorer restore_threads;
   if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
-  claim_work_dir(options.work_dir, false, options.overwrite, is_pretrain_file, "pretrain");
+  Generator gen(cfg.seed);  // the initialisation first, then the orders and flips
+  nn::ResNetClassifier model(body, io::classification_class_count(), gen);
+  claim_work_dir(options.work_dir, false, options.overwrite, is_pretrain_file, "pretrain",
+                 "--reuse to keep it when it ran the same pretraining");
   std::filesystem::create_directories(options.work_dir);
-  io::write_output(options.work_dir + "/config.json", config_text + "\n");
+  io::write_output(options.work_dir + "/config.json", config.dump() + "\n");
   const std::string log_path = options.work_dir + "/log.jsonl", eval_path = options.work_dir + "/eval.jsonl";
 
   const auto t0 = Clock::now();
   const ImageSet train_set = generate_set(cfg.image_size, cfg.train_images, cfg.seed, io::ClassificationSplit::Train);
   const ImageSet val_set = generate_set(cfg.image_size, cfg.val_images, cfg.seed, io::ClassificationSplit::Val);
-  const std::int64_t per_epoch = train_set.count() / cfg.batch_size;
-  GHM_CHECK(per_epoch > 0, "pretrain.train_images ", cfg.train_images, " is less than one batch of ",
-            cfg.batch_size);
+  const std::int64_t per_epoch = train_set.count() / cfg.batch_size;  // >= 1 (pretrain_config)
   if (!options.quiet)
     std::printf("pretrain: %d + %d images of %d px, %d classes, generated in %.1f s; %lld iterations per epoch\n",
                 cfg.train_images, cfg.val_images, cfg.image_size, io::classification_class_count(),
                 std::chrono::duration<double>(Clock::now() - t0).count(), static_cast<long long>(per_epoch));
 
-  Generator gen(cfg.seed);  // the initialisation first, then the orders and flips
-  nn::ResNetClassifier model(body, io::classification_class_count(), gen);
   model.to(device);
   model.train();
   nn::Sgd sgd(model.named_parameters(), cfg.sgd);
@@ -291,8 +307,11 @@ PretrainOutcome pretrain_backbone(const io::Json& config, const PretrainOptions&
     interval_start = Clock::now();  // the evaluation is not training time
   }
 
-  char accuracy[32];
-  std::snprintf(accuracy, sizeof accuracy, "%.4f", outcome.val_accuracy);
+  const auto number = [](double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.6g", v);
+    return std::string(text);
+  };
   const std::map<std::string, std::string> metadata = {
       {"source", "ghm_retinanet pretrain"},
       {"depth", std::to_string(body.depth)},
@@ -303,7 +322,10 @@ PretrainOutcome pretrain_backbone(const io::Json& config, const PretrainOptions&
       {"image_size", std::to_string(cfg.image_size)},
       {"epochs", std::to_string(cfg.epochs)},
       {"seed", std::to_string(cfg.seed)},
-      {"val_accuracy", accuracy}};
+      {"iterations", std::to_string(outcome.iterations)},
+      {"final_loss", number(outcome.final_loss)},
+      {"train_accuracy", number(outcome.train_accuracy)},
+      {"val_accuracy", number(outcome.val_accuracy)}};
   io::save_safetensors(options.work_dir + "/classifier.safetensors", cpu_state(model, ""), metadata);
   outcome.backbone_path = options.work_dir + "/backbone.safetensors";
   io::save_safetensors(outcome.backbone_path, cpu_state(model, "backbone."), metadata);

@@ -15,18 +15,20 @@
 //
 // Work directory (one run per folder; --overwrite replaces an earlier run's files, engine/work_dir.h):
 //   config.json             the resolved config
-//   log.jsonl               per log interval: iteration, epoch, lr, loss, accuracy (of the training
-//                           batches), time (s per iteration), images_per_s
+//   log.jsonl               per log interval and at the end of each epoch: iteration, epoch, lr,
+//                           loss, accuracy (of the training batches since the last line), time
+//                           (s per iteration), images_per_s
 //   eval.jsonl              per epoch: epoch, iteration, accuracy, per_class
 //   classifier.safetensors  the whole classifier (backbone.* and fc.*), after the last epoch
 //   backbone.safetensors    the body alone, "backbone.*" float32 tensors sorted by name, as
 //                           tools/convert_torchvision.py writes an ImageNet backbone, with metadata
 //                           source "ghm_retinanet pretrain", the architecture, classes, image size,
-//                           epochs, seed and the held-out accuracy
-// Reuse (--reuse): when the folder holds backbone.safetensors and a config.json equal to this
-// run's resolved config, nothing is trained: the outcome is read from the files (the held-out
-// accuracy from the weights' metadata, the rest from log.jsonl) and reused is set. Otherwise the
-// run goes on as without it (with overwrite, replacing an earlier run of another config).
+//                           epochs, seed, iterations, final_loss, train_accuracy, val_accuracy
+// Reuse (--reuse): when the folder holds a backbone.safetensors that loads and a config.json that
+// asked for the same pretraining (the pretrain section but threads, log_interval and device; the
+// body's depth, groups, widths; data.mean and data.std: what decides the weights), nothing is
+// trained: the outcome comes from the weights' metadata and reused is set. Otherwise the run goes
+// on as without it (with overwrite, replacing an earlier run of another config).
 // Exactness: images, initialisation, order and flips are functions of pretrain.seed, so a run on
 // the CPU with a fixed thread count repeats bit for bit.
 #pragma once

@@ -351,7 +351,7 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   else if (comm.local_size() > 1) omp_set_num_threads(process_threads(omp_get_num_procs(), comm.local_size()));
 
   if (lead) {
-    claim_work_dir(options.work_dir, options.resume, options.overwrite, is_run_file, "train");
+    claim_work_dir(options.work_dir, options.resume, options.overwrite, is_run_file, "train", "--resume to continue it");
     std::filesystem::create_directories(options.work_dir);
   }
   const std::string log_path = options.work_dir + "/log.jsonl";

@@ -21,7 +21,8 @@ bool is_run_temp_file(const std::string& name, const std::function<bool(const st
 }  // namespace
 
 void claim_work_dir(const std::string& work_dir, bool resume, bool overwrite,
-                    const std::function<bool(const std::string&)>& is_run_file, const char* command) {
+                    const std::function<bool(const std::string&)>& is_run_file, const char* command,
+                    const char* keep_hint) {
   namespace fs = std::filesystem;
   GHM_CHECK(!(resume && overwrite), command, ": --resume and --overwrite exclude each other");
   if (resume) return;
@@ -40,7 +41,8 @@ void claim_work_dir(const std::string& work_dir, bool resume, bool overwrite,
     for (std::size_t i = 0; i < found.size() && i < 6; ++i) names += (i ? ", " : "") + found[i];
     if (found.size() > 6) names += " and " + std::to_string(found.size() - 6) + " more";
     GHM_FAIL(command, ": the work directory '", work_dir, "' holds an earlier run (", names,
-             "); pass --resume to continue it, or --overwrite to delete that run's files and start anew");
+             "); pass ", keep_hint,
+             ", or --overwrite to delete that run's files and start anew");
   }
   for (const fs::path& p : ours) {
     GHM_CHECK(!fs::is_directory(fs::symlink_status(p)), command, " --overwrite: '", p.string(),

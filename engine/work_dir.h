@@ -12,8 +12,11 @@
 namespace ghm::engine {
 
 // is_run_file(name): whether a file name in the folder is one the command writes. `command` names
-// the command in errors ("train: the work directory ... holds an earlier run (...)").
+// the command in errors ("train: the work directory ... holds an earlier run (...); pass
+// <keep_hint>, or --overwrite to ..."); keep_hint says how that command keeps an earlier run
+// ("--resume to continue it").
 void claim_work_dir(const std::string& work_dir, bool resume, bool overwrite,
-                    const std::function<bool(const std::string&)>& is_run_file, const char* command);
+                    const std::function<bool(const std::string&)>& is_run_file, const char* command,
+                    const char* keep_hint);
 
 }  // namespace ghm::engine

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/check.h"
 #include "io/draw.h"
 
 namespace ghm::io::shapes {
@@ -164,6 +165,7 @@ void paint_background(Canvas& canvas, Generator& rng) {
 }
 
 void paint_distractors(Canvas& canvas, Generator& rng, int max_count) {
+  GHM_CHECK(max_count >= 1, "paint_distractors: max_count ", max_count, " must be at least 1");
   const float n = static_cast<float>(canvas.size);
   for (int count = 1 + static_cast<int>(rng.next_u64() % static_cast<std::uint64_t>(max_count)); count > 0; --count) {
     const std::uint64_t kind = rng.next_u64() % 8;

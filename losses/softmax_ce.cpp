@@ -4,6 +4,7 @@
 // device (losses/cuda/softmax_ce_cuda.cu).
 #include "losses/softmax_ce.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -77,7 +78,7 @@ Tensor softmax_cross_entropy_loss(const Tensor& pred, const Tensor& labels, doub
         const float inv = 1.0f / sum;
         for (std::int64_t j = 0; j < k; ++j) gr[j] = scale * std::exp(xr[j] - m) * inv;
         gr[y[r]] -= scale;
-        acc += static_cast<double>(std::log(sum) + m - xr[y[r]]);
+        acc += static_cast<double>((m - xr[y[r]]) + std::log(sum));  // m - x_y first: exact when it is large
       }
       partial[static_cast<std::size_t>(c)] = acc;
     }

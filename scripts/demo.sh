@@ -31,7 +31,7 @@ bin="$(bash scripts/build_app.sh)"
 data=data/shapes
 work=work_dirs/demo
 backbone=work_dirs/demo_backbone
-config=configs/shapes_pretrained_ghm.yaml
+config=configs/shapes_demo.yaml
 "$bin" make-shapes --out "$data" --train 2000 --val 200 --seed 0
 
 start=$(date +%s)

@@ -1,7 +1,7 @@
 // Softmax cross-entropy on CUDA (the math is in losses/softmax_ce.h), with scale =
 // f32(loss_weight / avg_factor):
 //
-//   m = max_j x_j,  s = sum_j exp(x_j - m),  l = log s + m - x_y,  g_j = scale (exp(x_j - m) / s - [j = y])
+//   m = max_j x_j,  s = sum_j exp(x_j - m),  l = (m - x_y) + log s,  g_j = scale (exp(x_j - m) / s - [j = y])
 //
 // Geometry: one thread per row (K is a class count, tens to a few thousand); a block of kThreads
 // rows writes the double sum of its rows' losses (a fixed tree) to partial[block]; one more block
@@ -37,7 +37,7 @@ __global__ void __launch_bounds__(kThreads)
       const float inv = 1.0f / s;
       for (std::int64_t j = 0; j < k; ++j) gr[j] = scale * expf(xr[j] - m) * inv;
       gr[y] -= scale;
-      loss = static_cast<double>(logf(s) + m - xr[y]);
+      loss = static_cast<double>((m - xr[y]) + logf(s));  // m - x_y first: exact when it is large
     }
   }
   const double block = block_sum(loss);

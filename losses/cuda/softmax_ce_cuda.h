@@ -1,6 +1,6 @@
 // Softmax cross-entropy on CUDA, the twin of losses/softmax_ce.cpp (the math is in
 // losses/softmax_ce.h). Pointers are device memory of the current device; kernels run on the
-// legacy default stream and nothing waits for them.
+// legacy default stream and nothing here waits for them (the caller reads `bad` back).
 //
 // Pure C++ declarations; defined in softmax_ce_cuda.cu, which is built only with CUDA.
 #pragma once

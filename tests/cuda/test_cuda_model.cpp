@@ -244,23 +244,43 @@ TEST_CASE("cuda model: a pretraining step of the classifier equals the CPU's") {
   Generator data(6);
   const Tensor images = Tensor::normal(Shape{4, 3, 64, 64}, 0, 1, data);
   const Tensor labels = Tensor::from_vector<std::int64_t>({3, 27, 0, 14}, Shape{4});
+  struct Result {
+    Tensor logits;
+    float loss = 0;
+    std::vector<Tensor> grads, params_after, buffers;
+  };
   const auto step = [&](nn::ResNetClassifier& model, Device device) {
+    Result r;
     nn::Sgd sgd(model.named_parameters(), nn::SgdConfig{0.05f, 0.9f, 1e-4f, true});
-    const Tensor logits = model.forward(images.to(device));
-    Tensor loss = losses::softmax_cross_entropy_loss(logits, labels.to(device), 4.0);
+    r.logits = model.forward(images.to(device)).detach();
+    Tensor loss = losses::softmax_cross_entropy_loss(model.forward(images.to(device)), labels.to(device), 4.0);
     sgd.zero_grad();
     loss.backward();
+    r.loss = loss.detach().to(Device::cpu()).item();
+    for (const auto& [n, p] : model.named_parameters()) r.grads.push_back(p.grad().detach().clone());
     sgd.step(0.05f);
-    return std::make_pair(logits.detach(), loss.detach().to(Device::cpu()).item());
+    for (const auto& [n, p] : model.named_parameters()) r.params_after.push_back(p.detach().clone());
+    for (const auto& [n, b] : model.named_buffers())
+      if (b.dtype() == DType::F32) r.buffers.push_back(b.detach().clone());
+    return r;
   };
-  const auto [cpu_logits, cpu_loss] = step(cpu_model, Device::cpu());
-  const auto [gpu_logits, gpu_loss] = step(gpu_model, kGpu);
-  CHECK(normalised_error(gpu_logits, cpu_logits) < 1e-4);
-  CHECK(gpu_loss == doctest::Approx(cpu_loss).epsilon(1e-4));
-  const auto cp = cpu_model.named_parameters(), gp = gpu_model.named_parameters();
-  REQUIRE(cp.size() == gp.size());
-  for (std::size_t k = 0; k < cp.size(); ++k) {
-    CAPTURE(cp[k].first);
-    CHECK(normalised_error(gp[k].second, cp[k].second) < 1e-4);
+  const Result c = step(cpu_model, Device::cpu()), g = step(gpu_model, kGpu);
+  CHECK(normalised_error(g.logits, c.logits) < 1e-4);
+  CHECK(g.loss == doctest::Approx(c.loss).epsilon(1e-4));
+  const auto names = cpu_model.named_parameters();
+  REQUIRE(g.grads.size() == c.grads.size());
+  for (std::size_t k = 0; k < c.grads.size(); ++k) {
+    CAPTURE(names[k].first);
+    // Relative to the gradient's own scale: a wrong backward is off by O(1) of it.
+    const Tensor gc = c.grads[k], gg = g.grads[k].to(Device::cpu());
+    double scale = 0, diff = 0;
+    for (std::int64_t i = 0; i < gc.numel(); ++i) {
+      scale = std::max(scale, static_cast<double>(std::abs(gc.data<float>()[i])));
+      diff = std::max(diff, static_cast<double>(std::abs(gc.data<float>()[i] - gg.data<float>()[i])));
+    }
+    CHECK(diff <= 1e-3 * scale + 1e-7);
+    CHECK(normalised_error(g.params_after[k], c.params_after[k]) < 1e-4);
   }
+  REQUIRE(g.buffers.size() == c.buffers.size());  // batch-norm running statistics after the step
+  for (std::size_t k = 0; k < c.buffers.size(); ++k) CHECK(normalised_error(g.buffers[k], c.buffers[k]) < 1e-4);
 }

@@ -1,0 +1,62 @@
+// Every config shipped in configs/ loads over the defaults and every section of it parses (the
+// values in range, the anchors consistent with the head): a typo in a shipped config fails here,
+// not in a user's run. Bad pretrain values are errors naming the key.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "engine/config.h"
+#include "test_paths.h"
+
+using namespace ghm;
+
+TEST_CASE("configs: every shipped config loads and every section parses") {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(testing::source_dir() + "/configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    const std::string path = entry.path().string();
+    CAPTURE(path);
+    const io::Json config = engine::load_config(path, {});
+    CHECK_NOTHROW(engine::retinanet_config(config));
+    CHECK_NOTHROW(engine::anchor_config(config));
+    CHECK_NOTHROW(engine::data_config(config));
+    CHECK_NOTHROW(engine::train_config(config));
+    CHECK_NOTHROW(engine::loss_config(config));
+    CHECK_NOTHROW(engine::test_config(config));
+    CHECK_NOTHROW(engine::dist_config(config));
+    CHECK_NOTHROW(engine::pretrain_config(config));
+    ++count;
+  }
+  CHECK(count >= 9);
+}
+
+TEST_CASE("configs: bad pretrain values are errors naming the key") {
+  const std::string path = testing::source_dir() + "/configs/shapes_demo.yaml";
+  const auto error_of = [&](const std::string& override_text) {
+    try {
+      engine::pretrain_config(engine::load_config(path, {override_text}));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string falling = error_of("pretrain.steps=[5, 4]");
+  CHECK(falling.find("pretrain.steps") != std::string::npos);
+  CHECK(falling.find("steps must rise") != std::string::npos);
+  CHECK(error_of("pretrain.steps=[6]").find("no error") != std::string::npos);  // a step at the end never applies
+  CHECK(error_of("pretrain.batch_size=64").find("no error") != std::string::npos);
+  CHECK(error_of("pretrain.train_images=10").find("less than one batch of 64") != std::string::npos);
+  CHECK(error_of("pretrain.epochs=1000000000").find("pretrain.epochs") != std::string::npos);
+  CHECK(error_of("pretrain.image_size=2048").find("image_size 2048 is outside [32, 1024]") != std::string::npos);
+  CHECK(error_of("pretrain.train_images=10000000").find("more than 16 GiB") != std::string::npos);
+  const auto depth_error = [&]() {
+    try {
+      engine::retinanet_config(engine::load_config(path, {"model.backbone.depth=19"}));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(depth_error().find("depth 19 is not one of 18, 34, 50, 101, 152") !=
+        std::string::npos);
+}
