@@ -3,8 +3,9 @@
 //
 // Prints COCOeval.summarize()'s 12 lines to stdout (and, with --per-class, each category's
 // AP@[.50:.95]); warnings about the inputs go to stderr, one line per kind with its count.
-// --json writes {"stats": [12 numbers], "per_class": {"<category id>": {"name": ..., "ap": ...}}}
-// (per_class only with --per-class; -1 marks a category without ground truth, as pycocotools).
+// --json writes {"stats": [12 numbers], "ap_per_iou": [AP at IoU 0.50, 0.55, ..., 0.95],
+// "per_class": {"<category id>": {"name": ..., "ap": ...}}} (per_class only with --per-class; -1 marks
+// a category without ground truth, as pycocotools).
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -23,7 +24,9 @@ void write_json(const std::string& path, const coco::GroundTruth& gt, const coco
                 bool per_class) {
   io::Json stats = io::Json::array();
   for (const double v : r.stats) stats.push_back(v);
-  io::Json doc = io::Json::object().set("stats", std::move(stats));
+  io::Json per_iou = io::Json::array();
+  for (const double v : r.ap_per_iou) per_iou.push_back(v);
+  io::Json doc = io::Json::object().set("stats", std::move(stats)).set("ap_per_iou", std::move(per_iou));
   if (per_class) {
     io::Json classes = io::Json::object();
     for (std::size_t k = 0; k < gt.categories.size(); ++k)
@@ -47,7 +50,8 @@ int run_coco_eval(const std::vector<std::string>& args) {
                   "COCO results file: [{\"image_id\", \"category_id\", \"bbox\": [x, y, w, h], \"score\"}, ...]")
       ->type_name("DT.json")
       ->required();
-  app->add_option("--json", json_out, "also write {\"stats\": [12 numbers]} (and \"per_class\") to this file")
+  app->add_option("--json", json_out,
+                  "also write {\"stats\": [12 numbers], \"ap_per_iou\": [10]} (and \"per_class\") to this file")
       ->type_name("OUT.json");
   app->add_flag("--per-class", per_class, "print (and write) AP@[.50:.95] of every category");
   app->footer("Evaluates bounding boxes exactly as pycocotools' COCOeval (iouType='bbox') and prints its 12 lines.");

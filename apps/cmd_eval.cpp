@@ -22,7 +22,9 @@ int run_eval(const std::vector<std::string>& args) {
   cli::add_config(*app, config_path);
   cli::add_checkpoint(*app, checkpoint);
   app->add_option("--out", out, "also write the detections as a COCO results file")->type_name("DETS.json");
-  app->add_option("--json", json_out, "also write {\"stats\": [the twelve numbers], \"per_class\": {name: AP}}")
+  app->add_option("--json", json_out,
+                  "also write {\"stats\": [the twelve numbers], \"ap_per_iou\": [AP at IoU 0.50, 0.55, ..., 0.95], "
+                  "\"per_class\": {name: AP}}")
       ->type_name("STATS.json");
   cli::add_overrides(*app, overrides);
   cli::add_precision(*app, overrides, "test.precision");
@@ -58,7 +60,10 @@ int run_eval(const std::vector<std::string>& args) {
   if (!out.empty()) write_results_json(out, r.results);
   std::printf("%lld images, %zu detections, %.1f images/s\n", static_cast<long long>(val.size()), r.results.size(),
               r.images_per_second);
-  std::printf("%s%s", r.summary.c_str(), r.per_class.c_str());
+  std::printf("%s", r.summary.c_str());
+  std::printf(" AP at IoU 0.50:0.05:0.95 (area all, maxDets 100):");
+  for (const double ap : r.coco.ap_per_iou) std::printf(" %.3f", ap);
+  std::printf("\n%s", r.per_class.c_str());
   if (!json_out.empty()) write_eval_json(json_out, r, val.dataset());
   return 0;
 }

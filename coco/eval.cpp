@@ -382,6 +382,7 @@ void summarize(EvalResult& result, int K) {
   for (int a = 1; a < A; ++a) s[2 + a] = summarize_slice(result, K, true, -1, a, last_m);
   for (int m = 0; m < M; ++m) s[6 + m] = summarize_slice(result, K, false, -1, all, m);
   for (int a = 1; a < A; ++a) s[8 + a] = summarize_slice(result, K, false, -1, a, last_m);
+  for (int t = 0; t < T; ++t) result.ap_per_iou[t] = summarize_slice(result, K, true, t, all, last_m);
 
   result.per_class_ap.resize(K);
   std::vector<double> defined;

@@ -119,6 +119,9 @@ extern const std::array<int, kNumMaxDets> kMaxDetsValues;
 struct EvalResult {
   std::array<double, 12> stats{};  // COCOeval.stats: AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl
   std::vector<double> per_class_ap;  // [K] in GroundTruth::categories order: AP@[.50:.95], all, 100; -1: no gt
+  // [T] AP at each IoU threshold (area all, maxDets 100): _summarize(1, iouThr=t), -1 without any gt.
+  // ap_per_iou[0] and [5] are stats[1] and stats[2]; the paper's Table 6 reads [0], [2], ..., [8].
+  std::array<double, kNumIouThresholds> ap_per_iou{};
   std::vector<double> precision;     // [T, R, K, A, M], as COCOeval.eval['precision']
   std::vector<double> recall;        // [T, K, A, M], as COCOeval.eval['recall']
 };

@@ -113,6 +113,7 @@ pretrain:                  # `ghm_retinanet pretrain`: model.backbone as a class
   threads: 0               # compute threads; 0 = all cores
   log_interval: 20
   device: cpu              # cpu, cuda or cuda:I
+  precision: fp32          # fp32 | bf16: the body's convolutions (as train.precision; no fp16: no loss scaling here)
 dist:                      # jobs of several processes (mpirun, srun); docs/distributed.md
   num_pos: rank            # focal/ce/sl1/asl1 normaliser: rank (each its own, the reference) | mean (over processes)
   ghm_counts: rank         # GHM bin counts: rank (each process's share, the reference) | sum (the job's batch, the paper's)
@@ -473,6 +474,10 @@ PretrainConfig pretrain_config(const io::Json& config) {
             " compute threads is more than 4 x the cores (", max_thread_count(), ")");
   c.log_interval = positive_int(p.at("log_interval"), "log_interval");
   c.device = p.at("device").as_string();
+  c.precision = precision_key(p.at("precision"));
+  GHM_CHECK(c.precision != Precision::F16, p.at("precision").location(),
+            ": fp16 needs dynamic loss scaling, which pretrain does not do: use bf16 (the same speed on tensor "
+            "cores, float32's range) or fp32");
   return c;
 }
 

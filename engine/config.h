@@ -100,6 +100,7 @@ struct PretrainConfig {
   int threads = 0;
   int log_interval = 20;
   std::string device = "cpu";  // checked by parse_device when the run starts
+  Precision precision = Precision::F32;  // of the body's convolutions; checked against the device at the start
 };
 PretrainConfig pretrain_config(const io::Json& config);
 

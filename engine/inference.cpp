@@ -142,9 +142,12 @@ void write_eval_json(const std::string& path, const EvalReport& report, const co
   io::Json per_class = io::Json::object();
   for (std::size_t k = 0; k < report.coco.per_class_ap.size() && k < dataset.categories.size(); ++k)
     per_class.set(dataset.categories[k].name, io::Json(report.coco.per_class_ap[k]));
+  io::Json per_iou = io::Json::array();
+  for (double v : report.coco.ap_per_iou) per_iou.push_back(io::Json(v));
   io::Json root = io::Json::object();
   root.set("stats", stats);
   root.set("per_class", per_class);
+  root.set("ap_per_iou", per_iou);
   io::write_output(path, root.dump() + "\n");
 }
 

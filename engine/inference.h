@@ -58,7 +58,8 @@ std::optional<EvalReport> evaluate_split(detection::RetinaNet& model, const dete
                                          const TestConfig& test, const DataConfig& data,
                                          dist::Communicator& comm = dist::world());
 
-// {"stats": [twelve numbers, pycocotools' order], "per_class": {"<category name>": AP, ...}}
+// {"stats": [twelve numbers, pycocotools' order], "per_class": {"<category name>": AP, ...},
+//  "ap_per_iou": [AP at IoU 0.50, 0.55, ..., 0.95]}
 // (AP -1 for a category without ground truth), written atomically.
 void write_eval_json(const std::string& path, const EvalReport& report, const coco::Dataset& dataset);
 

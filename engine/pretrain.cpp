@@ -15,6 +15,7 @@
 #include "core/autograd.h"
 #include "core/check.h"
 #include "core/cpu/fair_share.h"
+#include "core/precision.h"
 #include "core/random.h"
 #include "dist/communicator.h"
 #include "engine/config.h"
@@ -108,7 +109,8 @@ struct Accuracy {
   double overall = 0;
   std::vector<double> per_class;
 };
-Accuracy evaluate(nn::ResNetClassifier& model, const ImageSet& set, const DataConfig& data, Device device) {
+Accuracy evaluate(nn::ResNetClassifier& model, const ImageSet& set, const DataConfig& data, Device device,
+                  Precision precision) {
   Accuracy acc;
   if (set.count() == 0) return acc;
   model.eval();
@@ -121,6 +123,7 @@ Accuracy evaluate(nn::ResNetClassifier& model, const ImageSet& set, const DataCo
     std::vector<std::int64_t> indices(static_cast<std::size_t>(std::min(kEvalBatch, set.count() - first)));
     std::iota(indices.begin(), indices.end(), first);
     const Batch batch = make_batch(set, indices, std::vector<bool>(indices.size(), false), data);
+    const AutocastScope autocast(precision);
     all_correct += count_correct(model.forward(batch.images.to(device)), batch.labels, &correct);
     for (const std::int64_t i : indices) ++total[static_cast<std::size_t>(set.labels[static_cast<std::size_t>(i)])];
   }
@@ -198,6 +201,7 @@ PretrainOutcome pretrain_backbone(const io::Json& config, const PretrainOptions&
   body.norm = nn::NormKind::BatchNorm;
   body.frozen_stages = 0;
   const Device device = parse_device(cfg.device, "pretrain.device");
+  check_precision(cfg.precision, device, "pretrain.precision");
   if (options.reuse)
     if (std::optional<PretrainOutcome> done = finished_run(options.work_dir, pretrain_identity(config))) {
       if (!options.quiet)
@@ -255,7 +259,10 @@ PretrainOutcome pretrain_backbone(const io::Json& config, const PretrainOptions&
         omp_set_num_threads(share->threads());
       const Batch batch = make_batch(train_set, indices, flip, data);
       const float lr = schedule.at(static_cast<int>(outcome.iterations));
-      const Tensor logits = model.forward(batch.images.to(device));
+      const Tensor logits = [&] {
+        const AutocastScope autocast(cfg.precision);  // backward runs each op in its forward's precision
+        return model.forward(batch.images.to(device));
+      }();
       Tensor loss = losses::softmax_cross_entropy_loss(logits, batch.labels.to(device), cfg.batch_size);
       sgd.zero_grad();
       loss.backward();
@@ -292,7 +299,7 @@ PretrainOutcome pretrain_backbone(const io::Json& config, const PretrainOptions&
       interval_start = Clock::now();
     }
     if (val_set.count() == 0) continue;
-    const Accuracy acc = evaluate(model, val_set, data, device);
+    const Accuracy acc = evaluate(model, val_set, data, device, cfg.precision);
     outcome.val_accuracy = acc.overall;
     io::Json line = io::Json::object(), per_class = io::Json::object();
     for (std::size_t c = 0; c < acc.per_class.size(); ++c)
@@ -322,6 +329,7 @@ PretrainOutcome pretrain_backbone(const io::Json& config, const PretrainOptions&
       {"image_size", std::to_string(cfg.image_size)},
       {"epochs", std::to_string(cfg.epochs)},
       {"seed", std::to_string(cfg.seed)},
+      {"precision", precision_name(cfg.precision)},
       {"iterations", std::to_string(outcome.iterations)},
       {"final_loss", number(outcome.final_loss)},
       {"train_accuracy", number(outcome.train_accuracy)},

@@ -39,6 +39,9 @@ TEST_CASE("coco-eval command: writes pycocotools' stats and per-class APs to --j
   REQUIRE(ours.at("stats").size() == 12);
   for (std::size_t i = 0; i < 12; ++i)
     CHECK(std::abs(ours.at("stats").at(i).as_double() - ref.at("stats").at(i).as_double()) <= kTolerance);
+  REQUIRE(ours.at("ap_per_iou").size() == 10);  // AP50 and AP75 are two of them
+  CHECK(ours.at("ap_per_iou").at(0).as_double() == ours.at("stats").at(1).as_double());
+  CHECK(ours.at("ap_per_iou").at(5).as_double() == ours.at("stats").at(2).as_double());
   REQUIRE(ours.at("per_class").size() == ref.at("per_class").size());
   for (const auto& member : ref.at("per_class").as_object()) {
     const std::string& id = member.first;

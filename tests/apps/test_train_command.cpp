@@ -126,6 +126,8 @@ TEST_CASE("eval and detect write well-formed JSON") {
   const io::Json st = io::Json::parse(read_text(stats), stats.string());
   CHECK(st.at("stats").size() == 12);
   CHECK(st.at("per_class").size() == 7);
+  REQUIRE(st.at("ap_per_iou").size() == 10);
+  CHECK(st.at("ap_per_iou").at(0).as_double() == st.at("stats").at(1).as_double());
 
   const fs::path out = s.root / "detect";
   REQUIRE(app::run_detect({"--config", s.config.string(), "--checkpoint", run.last_checkpoint, "--out", out.string(),

@@ -1,6 +1,6 @@
 // The COCO evaluator against pycocotools: for every fixture tests/data/cocoeval_<case>.{gt,dt,
-// stats}.json made by tools/make_fixtures_cocoeval.py, our 12 numbers, per-class APs, recall
-// array and per-threshold precision sums agree with COCOeval's, and our summary prints the same
+// stats}.json made by tools/make_fixtures_cocoeval.py, our 12 numbers, per-class APs, per-IoU APs,
+// recall array and per-threshold precision sums agree with COCOeval's, and our summary prints the same
 // lines. Then small hand-made cases: perfect detections, a category without detections, crowd
 // regions, the readers against the general JSON parser, warnings and error messages.
 //
@@ -123,7 +123,21 @@ TEST_CASE("coco eval: agrees with pycocotools on every fixture") {
             max_array_diff =
                 std::max(max_array_diff, std::abs(sum - precision_sum.at(t).at(k).at(a).at(m).as_double()));
           }
-    MESSAGE(c, ": max |ours - pycocotools|: stats and per-class AP ", max_diff, ", recall and precision sums ",
+    // AP at each IoU threshold: pycocotools' _summarize(1, iouThr=t), the mean of precision[t, :, k, all, 100]
+    // over the categories with ground truth (a category without has all 101 entries at -1).
+    for (std::size_t t = 0; t < kNumIouThresholds; ++t) {
+      double sum = 0;
+      int defined = 0;
+      for (std::size_t k = 0; k < K; ++k) {
+        const double s = precision_sum.at(t).at(k).at(0).at(kNumMaxDets - 1).as_double();
+        if (s > -kNumRecallThresholds + 0.5) sum += s, ++defined;
+      }
+      const double expected = defined == 0 ? -1.0 : sum / (defined * kNumRecallThresholds);
+      max_diff = std::max(max_diff, std::abs(r.ap_per_iou[t] - expected));
+    }
+    CHECK(r.ap_per_iou[0] == r.stats[1]);  // the same slice as AP50 and AP75
+    CHECK(r.ap_per_iou[5] == r.stats[2]);
+    MESSAGE(c, ": max |ours - pycocotools|: stats, per-class and per-IoU AP ", max_diff, ", recall and precision sums ",
             max_array_diff);
     CHECK(max_diff <= kTolerance);
     CHECK(max_array_diff <= kTolerance);

@@ -49,6 +49,11 @@ TEST_CASE("configs: bad pretrain values are errors naming the key") {
   CHECK(error_of("pretrain.epochs=1000000000").find("pretrain.epochs") != std::string::npos);
   CHECK(error_of("pretrain.image_size=2048").find("image_size 2048 is outside [32, 1024]") != std::string::npos);
   CHECK(error_of("pretrain.train_images=10000000").find("more than 16 GiB") != std::string::npos);
+  const std::string fp16 = error_of("pretrain.precision=fp16");
+  CHECK(fp16.find("pretrain.precision") != std::string::npos);
+  CHECK(fp16.find("use bf16") != std::string::npos);
+  CHECK(error_of("pretrain.precision=fp8").find("pretrain.precision") != std::string::npos);
+  CHECK(error_of("pretrain.precision=bf16").find("no error") != std::string::npos);
   const auto depth_error = [&]() {
     try {
       engine::retinanet_config(engine::load_config(path, {"model.backbone.depth=19"}));
