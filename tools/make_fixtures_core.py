@@ -4,8 +4,8 @@ Run:  /usr/bin/python3 tools/make_fixtures_core.py [--out tests/data]
 
 Writes one file per op family, tests/data/core_<family>.safetensors, with the
 families conv2d, batch_norm_train, batch_norm_eval, frozen_batch_norm, group_norm,
-max_pool2d, upsample_nearest, permute, narrow, concat, index_select, gather and
-matmul. The files are committed, so the tests never need PyTorch.
+max_pool2d, upsample_nearest, roi_align, permute, narrow, concat, index_select,
+gather and matmul. The files are committed, so the tests never need PyTorch.
 
 Every file holds several cases. For case i:
   - tensors are named "case<i>.<name>";
@@ -38,6 +38,10 @@ Per family (tensor names; params):
                      (floor mode, padding acts as -inf)
   upsample_nearest   input, grad_output, output, grad_input; {"size":[h,w]}
                      (torch "nearest": src = floor(dst * in_size / out_size))
+  roi_align          input [N,C,H,W], rois [K,5] (batch index, x1, y1, x2, y2: boxes
+                     inside, across the border, below a pixel and outside), grad_output,
+                     output, grad_input; {"output_size":[ph,pw],"spatial_scale":s,
+                     "sampling_ratio":r,"aligned":a} (torchvision.ops.roi_align)
   permute            input, grad_output, output, grad_input; {"order":[...]}
   narrow             input, grad_output, output, grad_input; {"dim":d,"start":s,"length":l}
   concat             input0, input1, input2, grad_output, output, grad_input0..2;
@@ -61,6 +65,7 @@ import zlib
 
 import torch
 import torch.nn.functional as F
+import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fixture_files import output_folder, write_families  # noqa: E402
@@ -178,6 +183,22 @@ def upsample_nearest_case(shape, size):
     return {"size": size}, run_backward({"input": x.detach().clone()}, output, {"input": x})
 
 
+def roi_align_case(shape, num_boxes, image_size, output_size, spatial_scale, sampling_ratio, aligned):
+    x = leaf(*shape)
+    width, height = image_size
+    x1 = (torch.rand(num_boxes) * 1.4 - 0.2) * width
+    y1 = (torch.rand(num_boxes) * 1.4 - 0.2) * height
+    w = torch.rand(num_boxes) * 0.6 * width
+    h = torch.rand(num_boxes) * 0.6 * height
+    w[::5], h[::5] = 0.3, 0.4  # below a pixel
+    batch = torch.randint(0, shape[0], (num_boxes,)).float()
+    rois = torch.stack([batch, x1, y1, x1 + w, y1 + h], dim=1)
+    output = torchvision.ops.roi_align(x, rois, output_size, spatial_scale, sampling_ratio, aligned)
+    params = {"output_size": output_size, "spatial_scale": spatial_scale, "sampling_ratio": sampling_ratio,
+              "aligned": aligned}
+    return params, run_backward({"input": x.detach().clone(), "rois": rois}, output, {"input": x})
+
+
 # ---------------------------------------------------------------- shape ops
 
 def permute_case(shape, order):
@@ -260,6 +281,13 @@ FAMILIES = {
         lambda: upsample_nearest_case([1, 2, 5, 7], [12, 15]),
         lambda: upsample_nearest_case([1, 2, 9, 9], [4, 5]),
         lambda: upsample_nearest_case([2, 2, 3, 4], [3, 4]),
+    ],
+    "roi_align": [
+        lambda: roi_align_case([2, 3, 12, 10], 9, [40, 48], [7, 7], 0.25, 2, False),
+        lambda: roi_align_case([2, 4, 13, 17], 11, [68, 52], [7, 7], 0.25, -1, False),
+        lambda: roi_align_case([1, 3, 9, 8], 7, [16, 18], [3, 5], 0.5, 0, True),
+        lambda: roi_align_case([3, 2, 25, 19], 13, [152, 200], [14, 14], 0.125, -1, True),
+        lambda: roi_align_case([1, 2, 6, 6], 6, [6, 6], [2, 2], 1.0, 1, False),
     ],
     "permute": [
         lambda: permute_case([2, 3, 4, 5], [0, 2, 3, 1]),

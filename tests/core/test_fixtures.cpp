@@ -20,6 +20,7 @@
 #include "core/ops/matmul.h"
 #include "core/ops/norm.h"
 #include "core/ops/pool.h"
+#include "core/ops/roi_align.h"
 #include "core/ops/shape_ops.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -141,6 +142,17 @@ TEST_CASE("fixtures: max pool and nearest upsampling against PyTorch") {
     Tensor x = f.leaf(i, "input");
     return Forward{upsample_nearest(x, size.at(0).as_int(), size.at(1).as_int()), {{"grad_input", x}}};
   });
+}
+
+TEST_CASE("fixtures: RoIAlign against torchvision.ops.roi_align") {
+  check_cases("roi_align", [](const Fixture& f, int i) {
+    const io::Json p = f.params(i);
+    const RoiAlignParams rp{int_at(p, "output_size", 0), int_at(p, "output_size", 1),
+                            static_cast<float>(p.at("spatial_scale").as_double()),
+                            static_cast<int>(p.at("sampling_ratio").as_int()), p.at("aligned").as_bool()};
+    Tensor x = f.leaf(i, "input");
+    return Forward{roi_align(x, f.get(i, "rois"), rp), {{"grad_input", x}}};
+  }, 5);
 }
 
 TEST_CASE("fixtures: shape ops and matmul against PyTorch") {

@@ -1,7 +1,8 @@
 // Op table entries: the layer ops: conv2d and conv2d_relu (core/ops/conv.h), matmul
-// (core/ops/matmul.h), max_pool2d and upsample_nearest (core/ops/pool.h). See op_table.h for what
-// the drivers do with them.
+// (core/ops/matmul.h), max_pool2d and upsample_nearest (core/ops/pool.h), roi_align
+// (core/ops/roi_align.h). See op_table.h for what the drivers do with them.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -13,6 +14,7 @@
 #include "core/ops/conv.h"
 #include "core/ops/matmul.h"
 #include "core/ops/pool.h"
+#include "core/ops/roi_align.h"
 #include "op_table.h"
 
 namespace ghm::testing {
@@ -202,9 +204,63 @@ std::vector<OpCase> upsample_cases() {
   return out;
 }
 
+// ---- roi_align ---------------------------------------------------------------------------------
+
+// Boxes [K, 5] from rows (batch index, x1, y1, x2, y2).
+Tensor boxes(const std::vector<std::array<float, 5>>& rows) {
+  std::vector<float> v;
+  for (const auto& r : rows) v.insert(v.end(), r.begin(), r.end());
+  return Tensor::from_vector(v, Shape{static_cast<std::int64_t>(rows.size()), 5});
+}
+
+// K random boxes over an image of w x h pixels of an n-image batch: some inside, some crossing
+// the border, some smaller than a pixel, some wholly outside.
+Tensor random_boxes(std::int64_t k, std::int64_t n, float w, float h, Generator& gen) {
+  std::vector<std::array<float, 5>> rows;
+  for (std::int64_t i = 0; i < k; ++i) {
+    const float x1 = (gen.uniform() * 1.4f - 0.2f) * w, y1 = (gen.uniform() * 1.4f - 0.2f) * h;
+    const float bw = i % 7 == 3 ? 0.3f : gen.uniform() * 0.6f * w, bh = i % 7 == 3 ? 0.4f : gen.uniform() * 0.6f * h;
+    rows.push_back({static_cast<float>(static_cast<std::int64_t>(gen.uniform() * n) % n), x1, y1, x1 + bw, y1 + bh});
+  }
+  return boxes(rows);
+}
+
+std::string roi_name(const RoiAlignParams& p) {
+  return std::to_string(p.out_h) + "x" + std::to_string(p.out_w) + ", scale " + std::to_string(p.spatial_scale) +
+         ", sampling " + std::to_string(p.sampling_ratio) + (p.aligned ? ", aligned" : "");
+}
+
+// RoIAlign is linear in x, so central differences are exact up to rounding on any values: small
+// maps with hand-placed boxes (inside, across the border, below a pixel, outside, two per image)
+// for them; on the GPU also FPN-like sizes, many boxes, adaptive grids and no boxes.
+std::vector<OpCase> roi_align_cases() {
+  Generator gen(23);
+  std::vector<OpCase> out;
+  const auto add = [&](const std::string& what, Tensor x, Tensor rois, const RoiAlignParams& p) {
+    out.push_back({what + " " + x.shape().to_string() + ", " + std::to_string(rois.size(0)) + " boxes, " + roi_name(p),
+                   {grad_input(std::move(x)), const_input(std::move(rois))},
+                   [p](const std::vector<Tensor>& in) { return roi_align(in[0], in[1], p); }});
+  };
+  const Tensor hand = boxes({{0, 1.2f, 0.7f, 9.5f, 7.1f},
+                             {1, -3.f, -2.f, 4.4f, 3.3f},
+                             {0, 5.1f, 4.2f, 5.4f, 4.3f},
+                             {1, 20.f, 20.f, 30.f, 25.f},
+                             {1, 0.f, 0.f, 14.f, 12.f}});
+  for (const RoiAlignParams& p : {RoiAlignParams{2, 2, 0.5f, 2, false}, RoiAlignParams{3, 2, 0.5f, -1, false},
+                                  RoiAlignParams{2, 3, 0.5f, -1, true}, RoiAlignParams{1, 1, 1.0f, 3, true}})
+    add("hand-placed boxes", Tensor::normal(Shape{2, 3, 6, 7}, 0, 1, gen), hand, p);
+  for (const RoiAlignParams& p : {RoiAlignParams{7, 7, 0.25f, 2, false}, RoiAlignParams{7, 7, 0.125f, -1, false},
+                                  RoiAlignParams{14, 14, 0.25f, 0, true}, RoiAlignParams{5, 3, 1.0f, 1, false}})
+    add("random boxes", Tensor::normal(Shape{2, 16, 50, 38}, 0, 1, gen), random_boxes(60, 2, 152.f, 200.f, gen), p);
+  add("no boxes", Tensor::normal(Shape{1, 4, 9, 9}, 0, 1, gen), Tensor::empty(Shape{0, 5}), RoiAlignParams{});
+  return out;
+}
+
 constexpr Tolerance kSelects{0, "the forward only selects and moves values: bit for bit"};
 constexpr Tolerance kSameOrderSums{0, "each input's gradient terms are added from 0 in the CPU's order "
                                       "(row-major over the outputs) on both backends: bit for bit"};
+constexpr Tolerance kSameGeometrySums{0, "the same sample points and weights (core/ops/roi_align_math.h, no fused "
+                                        "multiply-add on either side), summed in the same order: bit for bit"};
 constexpr Tolerance kFloat32Products{1e-5, "fp32 sums of up to ~1e3 products of unit-size terms in different "
                                            "orders (cuDNN may also use FFT or Winograd transforms): each side "
                                            "within a few 1e-7 relative to the largest output"};
@@ -222,6 +278,7 @@ std::vector<OpEntry> layer_entries() {
       {"matmul", kFloat32Products, kFloat32Products, kTf32Products, matmul_cases},
       {"max_pool2d", kSelects, kSameOrderSums, std::nullopt, max_pool_cases},
       {"upsample_nearest", kSelects, kSameOrderSums, std::nullopt, upsample_cases},
+      {"roi_align", kSameGeometrySums, kSameOrderSums, std::nullopt, roi_align_cases},
   };
 }
 
