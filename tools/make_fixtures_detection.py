@@ -4,7 +4,7 @@ Run:  /usr/bin/python3 tools/make_fixtures_detection.py [--out tests/data]
 Needs PyTorch and torchvision (Debian: python3-torch, python3-torchvision).
 
 Writes tests/data/detection_<family>.safetensors for the families anchors,
-iou, box_coder, assign and nms. The files are committed, so the tests never
+iou, box_coder, assign, nms and roi_pooler. The files are committed, so the tests never
 need Python. As in the core fixtures, tensors of case i are named
 "case<i>.<name>", metadata "case<i>" holds the case's parameters as compact
 JSON and metadata "num_cases" the number of cases.
@@ -47,6 +47,11 @@ Per family (tensor names; params):
              label_weights [A], bbox_targets [A,4], bbox_weights [A,4];
              {"pos_iou_thr","neg_iou_thr","min_pos_iou","gt_max_assign_all",
               "match_low_quality","ignore_iof_thr","num_classes"}
+  roi_pooler torchvision.ops.MultiScaleRoIAlign(["0", "1", "2", "3"], 7, 2), as in
+             fasterrcnn_resnet50_fpn: map<l> [N,C,H_l,W_l] for P2..P5 (strides
+             4..32), boxes [K,5] (batch index, x1, y1, x2, y2; sides from 4 to 1200
+             px, also beyond the image, so that every level is used), grad_output, output
+             [K,C,7,7], grad_map<l>; {"image_sizes":[[h,w],...]}
   nms        boxes [N,4], scores [N], class_ids i64 [N], keep i64 [K1]
              (nms), keep_batched i64 [K2] (batched_nms); {"iou_threshold"}
 
@@ -298,6 +303,30 @@ def integer_boxes(n, hi=60, max_size=30):
     return torch.cat([xy, xy + wh], dim=1)
 
 
+def roi_pooler_case(image_sizes, channels, boxes_per_image):
+    from collections import OrderedDict
+    from torchvision.ops import MultiScaleRoIAlign
+    n = len(image_sizes)
+    pad_h = -(-max(h for h, _ in image_sizes) // 32) * 32
+    pad_w = -(-max(w for _, w in image_sizes) // 32) * 32
+    maps = [torch.randn(n, channels, pad_h // s, pad_w // s, requires_grad=True) for s in (4, 8, 16, 32)]
+    boxes = []
+    for h, w in image_sizes:
+        size = torch.exp(torch.rand(boxes_per_image, 2) * np.log(300.0)) * 4.0  # 4 to 1200 px: every level
+        xy = torch.rand(boxes_per_image, 2) * torch.tensor([w, h], dtype=torch.float32)
+        boxes.append(torch.cat([xy, xy + size], dim=1))
+    pooler = MultiScaleRoIAlign(["0", "1", "2", "3"], output_size=7, sampling_ratio=2)
+    output = pooler(OrderedDict((str(i), m) for i, m in enumerate(maps)), boxes, image_sizes)
+    grad_output = torch.randn(output.shape)
+    output.backward(grad_output)
+    rois = torch.cat([torch.cat([torch.full((len(b), 1), float(i)), b], dim=1) for i, b in enumerate(boxes)])
+    tensors = {"boxes": rois, "grad_output": grad_output, "output": output.detach()}
+    for i, m in enumerate(maps):
+        tensors[f"map{i}"] = m.detach().clone()
+        tensors[f"grad_map{i}"] = m.grad
+    return {"image_sizes": [list(s) for s in image_sizes]}, tensors
+
+
 # ---- families ------------------------------------------------------------------------------------
 
 RETINANET = {"strides": [8, 16, 32, 64, 128], "ratios": [0.5, 1.0, 2.0], "octave_base_scale": 4,
@@ -513,12 +542,19 @@ NMS_CASES = [
     nms_case(0, 0.3, make_boxes=special_nms),
 ]
 
+ROI_POOLER_CASES = [
+    lambda: roi_pooler_case([(120, 150), (100, 160)], 2, 30),
+    lambda: roi_pooler_case([(64, 96)], 3, 40),
+    lambda: roi_pooler_case([(96, 128), (128, 96), (64, 64)], 1, 12),
+]
+
 FAMILIES = {
     "anchors": ANCHOR_CASES,
     "iou": IOU_CASES,
     "box_coder": BOX_CODER_CASES,
     "assign": ASSIGN_CASES,
     "nms": NMS_CASES,
+    "roi_pooler": ROI_POOLER_CASES,
 }
 
 

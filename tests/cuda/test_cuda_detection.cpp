@@ -16,6 +16,9 @@
 //     coordinate: normalised error <= 1e-6.
 //   NMS: the kept indices are integers and must be equal, element for element: the IoU is the
 //     CPU's bit for bit, so every `IoU > thr` decision is the same.
+//   Multi-level RoIAlign: exact, values and map gradients. The levels are decided on the host for
+//     both, and roi_align's kernels compute the same samples and add in the same order
+//     (core/ops/roi_align_math.h).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -31,6 +34,7 @@
 #include "detection/box_coder.h"
 #include "detection/iou.h"
 #include "detection/nms.h"
+#include "detection/roi_pooler.h"
 #include "detection/retinanet/postprocess.h"
 #include "core/random.h"
 #include "compare.h"
@@ -372,4 +376,25 @@ TEST_CASE("cuda postprocess: head outputs on the GPU give exactly the CPU's dete
   }
   CHECK_THROWS_WITH_AS(postprocess({cls_gpu[0]}, {box[0]}, {anchors[0]}, k, input, scale, {}),
                        doctest::Contains("must be on"), Error);
+}
+
+TEST_CASE("cuda roi pooler: multi-level RoIAlign on the GPU gives the CPU's values and gradients bit for bit") {
+  const testing::DetectionFixture f("roi_pooler");
+  for (int i = 0; i < f.num_cases; ++i) {
+    CAPTURE(i);
+    const auto run = [&](const Device& device) {
+      std::vector<Tensor> maps;
+      for (int l = 0; l < 4; ++l) {
+        maps.push_back(f.get(i, "map" + std::to_string(l)).to(device));
+        maps.back().set_requires_grad(true);
+      }
+      const Tensor y = multi_scale_roi_align(maps, f.get(i, "boxes").to(device), 160, 160, RoiPoolerConfig{});
+      y.backward(f.get(i, "grad_output").to(device));
+      std::vector<std::vector<float>> out = {y.to(Device::cpu()).to_vector<float>()};
+      for (const Tensor& m : maps)
+        out.push_back(m.grad().defined() ? m.grad().to(Device::cpu()).to_vector<float>() : std::vector<float>{});
+      return out;
+    };
+    CHECK(run(kGpu) == run(Device::cpu()));
+  }
 }
