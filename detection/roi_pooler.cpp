@@ -31,7 +31,8 @@ std::vector<int> roi_levels(const Tensor& boxes, int k_min, int k_max, const Roi
     const float s = std::sqrt((r[3] - r[1]) * (r[4] - r[2]));  // torchvision's box_area, then sqrt, in float32
     const float level = std::floor(static_cast<float>(c.canonical_level) + std::log2(s / c.canonical_scale) + 1e-6f);
     // clamp as torch.clamp (a NaN level, from a box of negative area, stays NaN and becomes k_min)
-    const float clamped = level < k_min ? static_cast<float>(k_min) : (level > k_max ? static_cast<float>(k_max) : level);
+    const float low = static_cast<float>(k_min), high = static_cast<float>(k_max);
+    const float clamped = level < low ? low : (level > high ? high : level);
     out[static_cast<std::size_t>(i)] = std::isnan(clamped) ? 0 : static_cast<int>(clamped) - k_min;
   }
   return out;
@@ -66,7 +67,8 @@ Tensor multi_scale_roi_align(const std::vector<Tensor>& maps, const Tensor& boxe
     for (std::int64_t i = 0; i < k; ++i)
       if (level[static_cast<std::size_t>(i)] == static_cast<int>(l)) members.push_back(i);
     if (members.empty()) continue;
-    const Tensor index = Tensor::from_vector(members, Shape{static_cast<std::int64_t>(members.size())}).to(boxes.device());
+    const Shape count{static_cast<std::int64_t>(members.size())};
+    const Tensor index = Tensor::from_vector(members, count).to(boxes.device());
     const RoiAlignParams p{c.output_size, c.output_size, scales[l], c.sampling_ratio, c.aligned};
     pooled.push_back(roi_align(maps[l], index_select(boxes, 0, index), p));
     for (const std::int64_t i : members) {

@@ -4,7 +4,7 @@ Run:  /usr/bin/python3 tools/make_fixtures_detection.py [--out tests/data]
 Needs PyTorch and torchvision (Debian: python3-torch, python3-torchvision).
 
 Writes tests/data/detection_<family>.safetensors for the families anchors,
-iou, box_coder, assign, nms and roi_pooler. The files are committed, so the tests never
+iou, box_coder, assign, nms, roi_pooler and rpn. The files are committed, so the tests never
 need Python. As in the core fixtures, tensors of case i are named
 "case<i>.<name>", metadata "case<i>" holds the case's parameters as compact
 JSON and metadata "num_cases" the number of cases.
@@ -52,6 +52,15 @@ Per family (tensor names; params):
              4..32), boxes [K,5] (batch index, x1, y1, x2, y2; sides from 4 to 1200
              px, also beyond the image, so that every level is used), grad_output, output
              [K,C,7,7], grad_map<l>; {"image_sizes":[[h,w],...]}
+  rpn        torchvision's RegionProposalNetwork as in fasterrcnn_resnet50_fpn
+             (AnchorGenerator sizes 32..512, ratios 0.5, 1, 2; RPNHead with
+             weights N(0, 0.3) instead of 0.01 and the conv's bias + 3, so that
+             scores spread without ties and boxes move; NMS 0.7): map<l> [N,C,H_l,W_l] for P2..P6 (P6 = max_pool(P5,
+             1, 2)), the head's conv.0.0.weight/bias, cls_logits.weight/bias,
+             bbox_pred.weight/bias, its outputs objectness<l> [N,A,H,W] and
+             deltas<l> [N,4A,H,W], anchors [T,4], and per image boxes<i> [P,4]
+             and scores<i> [P] from filter_proposals; {"image_sizes",
+             "padded":[h,w],"training","pre_nms_top_n","post_nms_top_n"}
   nms        boxes [N,4], scores [N], class_ids i64 [N], keep i64 [K1]
              (nms), keep_batched i64 [K2] (batched_nms); {"iou_threshold"}
 
@@ -327,6 +336,49 @@ def roi_pooler_case(image_sizes, channels, boxes_per_image):
     return {"image_sizes": [list(s) for s in image_sizes]}, tensors
 
 
+def rpn_case(image_sizes, channels, training, pre_nms_top_n, post_nms_top_n):
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.image_list import ImageList
+    from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead, concat_box_prediction_layers
+    n = len(image_sizes)
+    pad_h = -(-max(h for h, _ in image_sizes) // 32) * 32
+    pad_w = -(-max(w for _, w in image_sizes) // 32) * 32
+    anchor_generator = AnchorGenerator(((32,), (64,), (128,), (256,), (512,)), ((0.5, 1.0, 2.0),) * 5)
+    head = RPNHead(channels, 3)
+    for p in head.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    with torch.no_grad():  # ReLU rarely zeroes every channel: no ties of whole locations' scores
+        head.conv[0][0].bias += 3.0
+    top_n = dict(training=pre_nms_top_n, testing=pre_nms_top_n)
+    post_n = dict(training=post_nms_top_n, testing=post_nms_top_n)
+    rpn = RegionProposalNetwork(anchor_generator, head, 0.7, 0.3, 256, 0.5, top_n, post_n, 0.7)
+    rpn.train(training)
+    maps = [torch.randn(n, channels, pad_h // s, pad_w // s) for s in (4, 8, 16, 32)]
+    maps.append(torch.nn.functional.max_pool2d(maps[-1], 1, 2, 0))
+    images = ImageList(torch.zeros(n, 3, pad_h, pad_w), image_sizes)
+    tensors = {}
+    with torch.no_grad():
+        objectness, deltas = head(maps)
+        anchors = anchor_generator(images, maps)
+        levels = [o[0].numel() for o in objectness]
+        flat_objectness, flat_deltas = concat_box_prediction_layers(objectness, deltas)
+        proposals = rpn.box_coder.decode(flat_deltas, anchors).view(n, -1, 4)
+        boxes, scores = rpn.filter_proposals(proposals, flat_objectness, images.image_sizes, levels)
+    for l, m in enumerate(maps):
+        tensors[f"map{l}"] = m
+        tensors[f"objectness{l}"] = objectness[l]
+        tensors[f"deltas{l}"] = deltas[l]
+    for name, p in head.named_parameters():
+        tensors[name] = p.detach()
+    tensors["anchors"] = anchors[0]
+    for i in range(n):
+        tensors[f"boxes{i}"] = boxes[i]
+        tensors[f"scores{i}"] = scores[i]
+    params = {"image_sizes": [list(s) for s in image_sizes], "padded": [pad_h, pad_w], "training": training,
+              "pre_nms_top_n": pre_nms_top_n, "post_nms_top_n": post_nms_top_n}
+    return params, tensors
+
+
 # ---- families ------------------------------------------------------------------------------------
 
 RETINANET = {"strides": [8, 16, 32, 64, 128], "ratios": [0.5, 1.0, 2.0], "octave_base_scale": 4,
@@ -548,6 +600,11 @@ ROI_POOLER_CASES = [
     lambda: roi_pooler_case([(96, 128), (128, 96), (64, 64)], 1, 12),
 ]
 
+RPN_CASES = [
+    lambda: rpn_case([(64, 90), (50, 96)], 2, False, 1000, 1000),
+    lambda: rpn_case([(70, 60)], 3, True, 300, 200),
+]
+
 FAMILIES = {
     "anchors": ANCHOR_CASES,
     "iou": IOU_CASES,
@@ -555,6 +612,7 @@ FAMILIES = {
     "assign": ASSIGN_CASES,
     "nms": NMS_CASES,
     "roi_pooler": ROI_POOLER_CASES,
+    "rpn": RPN_CASES,
 }
 
 

@@ -24,7 +24,9 @@ using ghm::testing::host_normalised_error;
 
 namespace {
 
-Tensor box(float x1, float y1, float x2, float y2) { return Tensor::from_vector<float>({0, x1, y1, x2, y2}, Shape{1, 5}); }
+Tensor box(float x1, float y1, float x2, float y2) {
+  return Tensor::from_vector<float>({0, x1, y1, x2, y2}, Shape{1, 5});
+}
 
 int level_of(float side) { return roi_levels(box(10, 10, 10 + side, 10 + side), 2, 5, RoiPoolerConfig{})[0] + 2; }
 
