@@ -25,7 +25,7 @@ class ResNetClassifier : public Module {
  private:
   std::shared_ptr<ResNet> backbone_;
   int num_classes_ = 0;
-  Tensor fc_weight_, fc_bias_;  // [K, C], [K]
+  std::shared_ptr<Linear> fc_;  // weight [K, C], bias [K]
 };
 
 }  // namespace ghm::nn

@@ -1,6 +1,8 @@
 #include "nn/layers.h"
 
 #include "core/ops/elementwise.h"
+#include "core/ops/matmul.h"
+#include "core/ops/shape_ops.h"
 #include "core/ops/conv.h"
 #include "core/ops/norm.h"
 #include "nn/init.h"
@@ -50,6 +52,20 @@ GroupNorm::GroupNorm(int g, std::int64_t channels, float e) : groups(g), eps(e) 
 }
 
 Tensor GroupNorm::forward(const Tensor& x) { return group_norm(x, groups, weight, bias, eps); }
+
+Linear::Linear(std::int64_t in, std::int64_t out, Generator& gen) {
+  GHM_CHECK(in > 0 && out > 0, "Linear: sizes ", in, " -> ", out, " must be positive");
+  Tensor w = Tensor::empty(Shape{out, in});
+  normal(w, 0.0f, 0.01f, gen);
+  weight = register_parameter("weight", w);
+  bias = register_parameter("bias", Tensor::zeros(Shape{out}));
+}
+
+Tensor Linear::forward(const Tensor& x) {
+  GHM_CHECK(x.dim() == 2 && x.size(1) == weight.size(1), "Linear: input must be [N, ", weight.size(1), "], got ",
+            x.shape());
+  return add(matmul(x, permute(weight, {1, 0})), bias);
+}
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 

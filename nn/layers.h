@@ -60,6 +60,15 @@ class GroupNorm : public UnaryModule {
   float eps;
 };
 
+// A fully connected layer as torch.nn.Linear: y [N, out] = x [N, in] weight^T + bias; weight
+// [out, in] ~ N(0, 0.01^2) and bias 0 here (callers re-initialise as their model does).
+class Linear : public UnaryModule {
+ public:
+  Linear(std::int64_t in, std::int64_t out, Generator& gen);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;
+};
+
 class ReLU : public UnaryModule {
  public:
   Tensor forward(const Tensor& x) override;

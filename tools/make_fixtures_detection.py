@@ -4,7 +4,7 @@ Run:  /usr/bin/python3 tools/make_fixtures_detection.py [--out tests/data]
 Needs PyTorch and torchvision (Debian: python3-torch, python3-torchvision).
 
 Writes tests/data/detection_<family>.safetensors for the families anchors,
-iou, box_coder, assign, nms, roi_pooler and rpn. The files are committed, so the tests never
+iou, box_coder, assign, nms, roi_pooler, rpn and roi_heads. The files are committed, so the tests never
 need Python. As in the core fixtures, tensors of case i are named
 "case<i>.<name>", metadata "case<i>" holds the case's parameters as compact
 JSON and metadata "num_cases" the number of cases.
@@ -61,6 +61,12 @@ Per family (tensor names; params):
              deltas<l> [N,4A,H,W], anchors [T,4], and per image boxes<i> [P,4]
              and scores<i> [P] from filter_proposals; {"image_sizes",
              "padded":[h,w],"training","pre_nms_top_n","post_nms_top_n"}
+  roi_heads  torchvision's TwoMLPHead and FastRCNNPredictor (weights N(0, 0.2))
+             and RoIHeads.postprocess_detections (score 0.05, NMS 0.5, 100 per
+             image, box weights 10, 10, 5, 5): pooled [K,C,7,7], the heads'
+             fc6/fc7/cls_score/bbox_pred .weight/.bias, class_logits [K,classes], box_regression [K,4*classes], and per
+             image proposals<i> [K_i,4], boxes<i>, scores<i>, labels<i> i64;
+             {"image_sizes","representation","num_classes"}
   nms        boxes [N,4], scores [N], class_ids i64 [N], keep i64 [K1]
              (nms), keep_batched i64 [K2] (batched_nms); {"iou_threshold"}
 
@@ -379,6 +385,40 @@ def rpn_case(image_sizes, channels, training, pre_nms_top_n, post_nms_top_n):
     return params, tensors
 
 
+def roi_heads_case(image_sizes, proposals_per_image, channels, representation, num_classes):
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+    from torchvision.models.detection.roi_heads import RoIHeads
+    from torchvision.ops import MultiScaleRoIAlign
+    box_head = TwoMLPHead(channels * 49, representation)
+    predictor = FastRCNNPredictor(representation, num_classes)
+    for p in list(box_head.parameters()) + list(predictor.parameters()):
+        torch.nn.init.normal_(p, std=0.2)
+    heads = RoIHeads(MultiScaleRoIAlign(["0"], 7, 2), box_head, predictor, 0.5, 0.5, 512, 0.25, None, 0.05, 0.5, 100)
+    heads.eval()
+    proposals = []
+    for (h, w), k in zip(image_sizes, proposals_per_image):
+        xy = torch.rand(k, 2) * torch.tensor([w, h], dtype=torch.float32)
+        size = torch.rand(k, 2) * 40 + 2
+        proposals.append(torch.cat([xy, xy + size], dim=1))
+    pooled = torch.randn(sum(proposals_per_image), channels, 7, 7)
+    with torch.no_grad():
+        features = box_head(pooled)
+        class_logits, box_regression = predictor(features)
+        boxes, scores, labels = heads.postprocess_detections(class_logits, box_regression, proposals,
+                                                             [tuple(s) for s in image_sizes])
+    tensors = {"pooled": pooled, "class_logits": class_logits,
+               "box_regression": box_regression}
+    for name, p in box_head.named_parameters():
+        tensors[name] = p.detach()
+    for name, p in predictor.named_parameters():
+        tensors[name] = p.detach()
+    for i in range(len(image_sizes)):
+        tensors[f"proposals{i}"] = proposals[i]
+        tensors[f"boxes{i}"], tensors[f"scores{i}"], tensors[f"labels{i}"] = boxes[i], scores[i], labels[i]
+    return {"image_sizes": [list(s) for s in image_sizes], "representation": representation,
+            "num_classes": num_classes}, tensors
+
+
 # ---- families ------------------------------------------------------------------------------------
 
 RETINANET = {"strides": [8, 16, 32, 64, 128], "ratios": [0.5, 1.0, 2.0], "octave_base_scale": 4,
@@ -605,6 +645,13 @@ RPN_CASES = [
     lambda: rpn_case([(70, 60)], 3, True, 300, 200),
 ]
 
+ROI_HEADS_CASES = [
+    # More than 1000 candidates per image, where torchvision's batched_nms runs class by class as ours
+    # (below, it offsets the boxes by class, whose rounding can flip a decision at the threshold).
+    lambda: roi_heads_case([(120, 160), (100, 90)], [300, 280], 1, 32, 5),
+    lambda: roi_heads_case([(60, 80)], [420], 1, 16, 4),
+]
+
 FAMILIES = {
     "anchors": ANCHOR_CASES,
     "iou": IOU_CASES,
@@ -613,6 +660,7 @@ FAMILIES = {
     "nms": NMS_CASES,
     "roi_pooler": ROI_POOLER_CASES,
     "rpn": RPN_CASES,
+    "roi_heads": ROI_HEADS_CASES,
 }
 
 
