@@ -6,7 +6,9 @@ IN is either
   - a torchvision ResNet / ResNeXt ImageNet checkpoint (keys conv1.*, bn1.*, layer1..4.*, fc.*):
     the backbone is kept under "backbone." and the classifier fc.* is dropped; or
   - a whole torchvision RetinaNet (keys backbone.body.*, backbone.fpn.*, head.*), as
-    retinanet_resnet50_fpn(...).state_dict() or the COCO weights torchvision downloads.
+    retinanet_resnet50_fpn(...).state_dict() or the COCO weights torchvision downloads; or
+  - a whole torchvision Faster R-CNN (keys backbone.body.*, backbone.fpn.*, rpn.*, roi_heads.*), as
+    fasterrcnn_resnet50_fpn(...).state_dict().
 Either may be the bare state dict or wrapped as {"model": state_dict, ...} (torchvision's
 reference training scripts) or {"state_dict": state_dict, ...}; a "module." prefix on every key
 (nn.DataParallel) is removed. IN is unpickled with torch.load(weights_only=True), which refuses
@@ -23,20 +25,23 @@ Name mapping (torchvision -> ours; <p> is weight or bias, or a BN's running_mean
   head.classification_head.cls_logits.<p>   -> head.cls_logits.<p>
   head.regression_head.conv.{i}.0.<p>       -> head.box_tower.{2i}.<p>
   head.regression_head.bbox_reg.<p>         -> head.box_pred.<p>
+  rpn.head.{conv.0.0,cls_logits,bbox_pred}.<p>              -> the same names (Faster R-CNN)
+  roi_heads.box_head.{fc6,fc7}.<p>, roi_heads.box_predictor.{cls_score,bbox_pred}.<p>  -> the same names
 torchvision before 0.13 saved the FPN blocks without the ".0" (inner_blocks.{i}.<p>) and the
 head towers as conv.{2i}.<p>; both layouts are read (torchvision itself upgrades them in
 _load_from_state_dict).
 
 Dropped: every "*.num_batches_tracked" (a training counter; our batch norms have none) and the
 ImageNet classifier fc.weight / fc.bias. Any other key is an error that lists the keys, e.g. the
-GroupNorm head of retinanet_resnet50_fpn_v2 (conv.{i}.1.*), or a Faster R-CNN's rpn.* / roi_heads.*.
+GroupNorm head of retinanet_resnet50_fpn_v2 (conv.{i}.1.*).
 
 OUT holds every tensor as float32, sorted by name, with metadata
 {"source": "torchvision", "converted_from": <basename of IN>}.
 
 --check, after writing: reads OUT back and compares every tensor bit for bit with what was meant
 to be written, then builds the torchvision model of the same architecture (depth, groups and
-width per group read from the shapes; for a RetinaNet also the classes, anchors and P6 input)
+width per group read from the shapes; for a RetinaNet also the classes, anchors and P6 input;
+for a Faster R-CNN the anchors, the box head's width and the classes)
 and checks that converting its state dict gives exactly OUT's names and shapes, i.e. that
 nothing is missing.
 """
@@ -56,6 +61,8 @@ FPN_BLOCK = re.compile(r"^backbone\.fpn\.(inner_blocks|layer_blocks)\.(\d+)\.(?:
 FPN_EXTRA = re.compile(r"^backbone\.fpn\.extra_blocks\.(p6|p7)\.(weight|bias)$")
 HEAD_TOWER = re.compile(r"^head\.(classification_head|regression_head)\.conv\.(\d+)\.(0\.)?(weight|bias)$")
 HEAD_OUT = re.compile(r"^head\.(classification_head\.cls_logits|regression_head\.bbox_reg)\.(weight|bias)$")
+TWO_STAGE = re.compile(r"^(rpn\.head\.(conv\.0\.0|cls_logits|bbox_pred)|"
+                       r"roi_heads\.(box_head\.fc[67]|box_predictor\.(cls_score|bbox_pred)))\.(weight|bias)$")
 
 FPN_NAMES = {"inner_blocks": "lateral", "layer_blocks": "output"}
 TOWER_NAMES = {"classification_head": "cls_tower", "regression_head": "box_tower"}
@@ -69,8 +76,13 @@ class ConversionError(ValueError):
 
 
 def is_retinanet(names):
-    """A RetinaNet state dict has backbone.* / head.* keys; an ImageNet one has bare conv1.*, layerN.*."""
-    return any(n.startswith(("backbone.", "head.")) for n in names)
+    """A detector's state dict (RetinaNet or Faster R-CNN) has backbone.* keys; an ImageNet one has bare
+    conv1.*, layerN.*."""
+    return any(n.startswith(("backbone.", "head.", "rpn.", "roi_heads.")) for n in names)
+
+
+def is_faster_rcnn(names):
+    return any(n.startswith(("rpn.", "roi_heads.")) for n in names)
 
 
 def our_name(tv_name, retinanet):
@@ -101,6 +113,8 @@ def our_name(tv_name, retinanet):
     m = HEAD_OUT.match(tv_name)
     if m:
         return f"head.{HEAD_OUT_NAMES[m.group(1)]}.{m.group(2)}"
+    if TWO_STAGE.match(tv_name):
+        return tv_name
     return None
 
 
@@ -137,8 +151,9 @@ def convert_state(state, source="checkpoint"):
         else:
             out[name] = tensor.detach().to(device="cpu", dtype=torch.float32).contiguous()
     if unknown or clashes:
+        layout = ("Faster R-CNN" if is_faster_rcnn(state) else "RetinaNet") if retinanet else "ImageNet ResNet"
         lines = [f"{source}: cannot convert {len(unknown)} unknown key(s) and {len(clashes)} duplicate(s) "
-                 f"({'RetinaNet' if retinanet else 'ImageNet ResNet'} layout):"]
+                 f"({layout} layout):"]
         lines += [f"  unknown: {k}" for k in unknown] + [f"  duplicate: {k}" for k in clashes]
         if any(re.match(r"^head\.\w+\.conv\.\d+\.1\.", k) for k in unknown):
             lines.append("  (head.*.conv.{i}.1.* is the GroupNorm of retinanet_resnet50_fpn_v2's head, which our "
@@ -186,6 +201,8 @@ def reference_state(ours, retinanet):
     """The state dict of a freshly built torchvision model with the architecture `ours` describes."""
     if not retinanet:
         return infer_resnet(ours).state_dict()
+    if is_faster_rcnn(ours):
+        return faster_rcnn_state(ours)
     from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
     from torchvision.models.detection.retinanet import RetinaNetHead
     from torchvision.ops.feature_pyramid_network import LastLevelP6P7
@@ -202,6 +219,27 @@ def reference_state(ours, retinanet):
         raise ConversionError(f"FPN width {width} is not torchvision's {body_fpn.out_channels}")
     state = {"backbone." + k: v for k, v in body_fpn.state_dict().items()}
     state.update({"head." + k: v for k, v in RetinaNetHead(width, anchors, classes).state_dict().items()})
+    return state
+
+
+def faster_rcnn_state(ours):
+    """The state dict of torchvision's Faster R-CNN (FPN on C2..C5 with the max-pooled P6) of `ours`' shapes."""
+    from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+    from torchvision.models.detection.rpn import RPNHead
+    for name in ("rpn.head.cls_logits.weight", "roi_heads.box_head.fc6.weight", "roi_heads.box_predictor.cls_score.weight"):
+        if name not in ours:
+            raise ConversionError(f"Faster R-CNN checkpoint without {name}")
+    width = ours["rpn.head.cls_logits.weight"].shape[1]
+    anchors = ours["rpn.head.cls_logits.weight"].shape[0]
+    representation, pooled = ours["roi_heads.box_head.fc6.weight"].shape
+    classes = ours["roi_heads.box_predictor.cls_score.weight"].shape[0]
+    body_fpn = _resnet_fpn_extractor(infer_resnet(ours), 5, returned_layers=[1, 2, 3, 4])
+    state = {"backbone." + k: v for k, v in body_fpn.state_dict().items()}
+    state.update({"rpn.head." + k: v for k, v in RPNHead(width, anchors).state_dict().items()})
+    state.update({"roi_heads.box_head." + k: v for k, v in TwoMLPHead(pooled, representation).state_dict().items()})
+    state.update({"roi_heads.box_predictor." + k: v
+                  for k, v in FastRCNNPredictor(representation, classes).state_dict().items()})
     return state
 
 
@@ -243,7 +281,8 @@ def main(argv=None):
         counters = sum(d.endswith(".num_batches_tracked") for d in dropped)
         others = [d for d in dropped if not d.endswith(".num_batches_tracked")]
         print(f"{args.output}: {len(converted)} tensors ({sum(t.numel() for t in converted.values())} values) "
-              f"from the {'RetinaNet' if retinanet else 'ImageNet ResNet'} checkpoint {args.input}; "
+              f"from the {('Faster R-CNN' if is_faster_rcnn(state) else 'RetinaNet') if retinanet else 'ImageNet ResNet'} "
+              f"checkpoint {args.input}; "
               f"dropped {counters} num_batches_tracked" + (f" and {', '.join(others)}" if others else ""))
         if args.check:
             check(args.output, converted, retinanet)

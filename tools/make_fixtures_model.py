@@ -110,8 +110,8 @@ def formula_tensor(name, shape, j):
     return value.to(torch.float32).reshape(shape)
 
 
-def set_by_formula(model):
-    """Sets every tensor of model.state_dict() that we keep; returns our sorted names."""
+def set_by_formula(model, formula=formula_tensor):
+    """Sets every tensor of model.state_dict() that we keep by `formula`; returns our sorted names."""
     state = model.state_dict()  # shares storage with the model
     ours = {}
     for tv_name in state:
@@ -124,7 +124,7 @@ def set_by_formula(model):
     with torch.no_grad():
         for j, name in enumerate(names):
             target = state[ours[name]]
-            target.copy_(formula_tensor(name, tuple(target.shape), j))
+            target.copy_(formula(name, tuple(target.shape), j))
     return names
 
 

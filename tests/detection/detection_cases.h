@@ -36,6 +36,24 @@ inline double host_normalised_error(const Tensor& ours, const Tensor& ref) {
   return max_err / max_ref;
 }
 
+// boxes [P, 4] in descending score order, with each run of equal scores sorted by coordinates:
+// the order of equal scores is torch.topk's and torch.sort's choice, not a rule (a location whose
+// every channel ReLU zeroes scores a bias alone, so such ties are common with random weights).
+inline Tensor tie_canonical(const Tensor& boxes, const Tensor& scores) {
+  const std::vector<float> b = boxes.to(Device::cpu()).to_vector<float>();
+  const std::vector<float> s = scores.to(Device::cpu()).to_vector<float>();
+  std::vector<std::size_t> order(s.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
+    if (s[x] != s[y]) return s[x] > s[y];
+    const auto bx = b.begin() + 4 * static_cast<std::ptrdiff_t>(x), by = b.begin() + 4 * static_cast<std::ptrdiff_t>(y);
+    return std::lexicographical_compare(bx, bx + 4, by, by + 4);
+  });
+  std::vector<float> out;
+  for (const std::size_t i : order) out.insert(out.end(), b.begin() + 4 * i, b.begin() + 4 * i + 4);
+  return Tensor::from_vector(out, boxes.shape());
+}
+
 // [n, 4] boxes with corners in [-10, span) and sizes in [0, max_size): some have zero width or height.
 inline Tensor random_boxes(std::int64_t n, std::mt19937& rng, float span = 100.f, float max_size = 40.f) {
   std::uniform_real_distribution<float> pos(-10.f, span), size(0.f, max_size);

@@ -23,27 +23,7 @@ using namespace ghm;
 using namespace ghm::detection;
 using ghm::testing::DetectionFixture;
 using ghm::testing::host_normalised_error;
-
-namespace {
-
-// boxes [P, 4] in descending score order, with each run of equal scores sorted by coordinates: a
-// location whose every channel ReLU zeroes scores the bias alone, and the order of such ties is
-// torch.topk's and torch.sort's choice, not a rule.
-Tensor tie_canonical(const Tensor& boxes, const Tensor& scores) {
-  const std::vector<float> b = boxes.to_vector<float>(), s = scores.to_vector<float>();
-  std::vector<std::size_t> order(s.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
-    if (s[x] != s[y]) return s[x] > s[y];
-    const auto bx = b.begin() + 4 * static_cast<std::ptrdiff_t>(x), by = b.begin() + 4 * static_cast<std::ptrdiff_t>(y);
-    return std::lexicographical_compare(bx, bx + 4, by, by + 4);
-  });
-  std::vector<float> out;
-  for (const std::size_t i : order) out.insert(out.end(), b.begin() + 4 * i, b.begin() + 4 * i + 4);
-  return Tensor::from_vector(out, boxes.shape());
-}
-
-}  // namespace
+using ghm::testing::tie_canonical;
 
 TEST_CASE("rpn: head outputs, anchors and proposals equal torchvision's") {
   const DetectionFixture f("rpn");

@@ -5,6 +5,8 @@
 // Sort our state names by byte order and number them j = 0, 1, ...; element i (row-major) of
 // tensor j is, computed in double and rounded to float, with s = sin(0.731 i + 1.37 j):
 //   conv weight [O, C/groups, KH, KW]   2 s / sqrt(fan_in),  fan_in = C/groups * KH * KW
+//   linear weight [O, I]                2 s / sqrt(I)    (tools/make_fixtures_faster_rcnn.py; the
+//                                                         RetinaNet fixtures have none)
 //   batch-norm weight                   1 + 0.1 s
 //   any bias, running_mean              0.1 s
 //   running_var                         1 + 0.5 (1 + s) / 2
@@ -36,12 +38,13 @@ namespace ghm::test {
 inline void set_by_formula(const std::string& name, Tensor& t, std::size_t j) {
   const Shape& shape = t.shape();
   float* out = t.data<float>();
-  const bool conv_weight = name.ends_with(".weight") && shape.ndim() == 4;
+  const bool conv_weight = name.ends_with(".weight") && (shape.ndim() == 4 || shape.ndim() == 2);
   const bool norm_weight = name.ends_with(".weight") && shape.ndim() == 1;
   const bool shift = name.ends_with(".bias") || name.ends_with(".running_mean");
   const bool variance = name.ends_with(".running_var");
   REQUIRE_MESSAGE((conv_weight || norm_weight || shift || variance), "no formula for " << name << " " << shape);
-  const double fan_in = conv_weight ? static_cast<double>(shape[1] * shape[2] * shape[3]) : 1.0;
+  const double fan_in = !conv_weight ? 1.0 : shape.ndim() == 2 ? static_cast<double>(shape[1])
+                                                              : static_cast<double>(shape[1] * shape[2] * shape[3]);
   for (std::int64_t i = 0; i < t.numel(); ++i) {
     const double s = std::sin(0.731 * static_cast<double>(i) + 1.37 * static_cast<double>(j));
     const double v = variance      ? 1 + 0.5 * (1 + s) / 2

@@ -1,0 +1,61 @@
+// Faster R-CNN (Ren et al. 2015) with an FPN, as torchvision's fasterrcnn_resnet50_fpn:
+// backbone (ResNet/ResNeXt) -> FPN P2..P5 and P6 = max_pool(P5) -> the region proposal network
+// on P2..P6 (rpn.h) -> multi-level RoIAlign of the proposals on P2..P5 (roi_pooler.h, 7 x 7,
+// sampling ratio 2) -> box head and class-specific predictor -> detections (roi_heads.h).
+//
+// Names, as torchvision's after tools/convert_torchvision.py: backbone.*, fpn.lateral.{0..3}.*,
+// fpn.output.{0..3}.*, rpn.head.*, roi_heads.box_head.*, roi_heads.box_predictor.*.
+//
+// Inference only so far: training (the RPN's and the second stage's targets, sampling and losses)
+// comes next.
+#pragma once
+
+#include <vector>
+
+#include "detection/faster_rcnn/roi_heads.h"
+#include "detection/faster_rcnn/rpn.h"
+#include "detection/roi_pooler.h"
+#include "nn/fpn.h"
+#include "nn/resnet.h"
+
+namespace ghm::detection {
+
+struct FasterRcnnConfig {
+  nn::ResNetConfig backbone;
+  std::int64_t width = 256;  // FPN channels
+  RpnConfig rpn;
+  RoiPoolerConfig pooler;
+  RoiHeadsConfig roi;  // roi.num_classes counts the background
+};
+
+struct FasterRcnnOutput {
+  std::vector<Tensor> features;               // P2..P6: [N, width, H_l, W_l]
+  std::vector<Tensor> objectness, rpn_deltas; // per level: [N, A, H_l, W_l], [N, 4A, H_l, W_l]
+  std::vector<Proposals> proposals;           // per image
+  Tensor class_logits, box_deltas;            // [K, classes], [K, 4 classes]: every image's proposals in order
+  std::vector<Detections> detections;         // per image
+};
+
+class FasterRcnn : public nn::Module {
+ public:
+  FasterRcnn(const FasterRcnnConfig& config, Generator& gen);
+  // images [N, 3, H, W] (normalised, padded to a multiple of 32); image_sizes: each image's own
+  // size within. The proposal counts follow is_training() (rpn.pre/post_nms_top_n_train or _test).
+  FasterRcnnOutput forward(const Tensor& images, const std::vector<ImageSize>& image_sizes);
+  // The two stages of forward: features, the RPN's outputs and proposals; then, from the features
+  // and any proposals (one [K_i, 4] per image), the second stage's logits, deltas and detections.
+  FasterRcnnOutput first_stage(const Tensor& images, const std::vector<ImageSize>& image_sizes);
+  void second_stage(FasterRcnnOutput& out, const std::vector<Tensor>& proposals,
+                    const std::vector<ImageSize>& image_sizes);
+  const FasterRcnnConfig& config() const { return config_; }
+
+ private:
+  FasterRcnnConfig config_;
+  std::shared_ptr<nn::ResNet> backbone_;
+  std::shared_ptr<nn::FPN> fpn_;
+  std::shared_ptr<RpnHead> rpn_head_;
+  std::shared_ptr<BoxHead> box_head_;
+  std::shared_ptr<BoxPredictor> box_predictor_;
+};
+
+}  // namespace ghm::detection
