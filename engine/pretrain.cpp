@@ -15,6 +15,7 @@
 #include "core/autograd.h"
 #include "core/check.h"
 #include "core/cpu/fair_share.h"
+#include "core/cpu/parallel.h"
 #include "core/precision.h"
 #include "core/random.h"
 #include "dist/communicator.h"
@@ -182,11 +183,6 @@ std::optional<PretrainOutcome> finished_run(const std::string& dir, const io::Js
   }
 }
 
-// Puts back the caller's OpenMP thread count when the run ends.
-struct ThreadsRestorer {
-  int threads = omp_get_max_threads();
-  ~ThreadsRestorer() { omp_set_num_threads(threads); }
-};
 
 }  // namespace
 
@@ -209,7 +205,7 @@ PretrainOutcome pretrain_backbone(const io::Json& config, const PretrainOptions&
                     options.work_dir.c_str(), done->val_accuracy);
       return *done;
     }
-  const ThreadsRestorer restore_threads;
+  const cpu::OmpThreadsRestorer restore_threads;
   if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
   Generator gen(cfg.seed);  // the initialisation first, then the orders and flips
   nn::ResNetClassifier model(body, io::classification_class_count(), gen);
@@ -231,12 +227,8 @@ PretrainOutcome pretrain_backbone(const io::Json& config, const PretrainOptions&
   model.to(device);
   model.train();
   nn::Sgd sgd(model.named_parameters(), cfg.sgd);
-  nn::LrSchedule schedule;
-  schedule.base_lr = cfg.sgd.lr;
-  schedule.warmup_iters = cfg.warmup_iters;
-  schedule.warmup_ratio = cfg.warmup_ratio;
-  schedule.gamma = cfg.gamma;
-  for (const int e : cfg.step_epochs) schedule.steps.push_back(static_cast<int>(e * per_epoch));
+  const nn::LrSchedule schedule = nn::LrSchedule::with_step_epochs(cfg.sgd.lr, cfg.warmup_iters, cfg.warmup_ratio,
+                                                                   cfg.gamma, cfg.step_epochs, per_epoch);
 
   PretrainOutcome outcome;
   double interval_loss = 0;

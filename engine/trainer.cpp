@@ -26,6 +26,7 @@
 #include "engine/work_dir.h"
 #include "core/check.h"
 #include "core/cpu/fair_share.h"
+#include "core/cpu/parallel.h"
 #include "detection/targets.h"
 #include "dist/communicator.h"
 #include "dist/gradients.h"
@@ -42,17 +43,6 @@ std::atomic<int> g_stop_signal{0};
 
 extern "C" void on_stop_signal(int signal) { g_stop_signal.store(signal); }
 
-// Puts back the OpenMP thread count of the caller when a training run ends.
-class OmpThreadsRestorer {
- public:
-  OmpThreadsRestorer() : threads_(omp_get_max_threads()) {}
-  ~OmpThreadsRestorer() { omp_set_num_threads(threads_); }
-  OmpThreadsRestorer(const OmpThreadsRestorer&) = delete;
-  OmpThreadsRestorer& operator=(const OmpThreadsRestorer&) = delete;
-
- private:
-  int threads_;
-};
 
 // Routes SIGINT, SIGTERM and SIGUSR1 to a flag for the lifetime of a training run. SIGUSR1 is the
 // one mpirun passes on to every process as it is (on SIGINT or SIGTERM it sends SIGTERM and, a few
@@ -155,13 +145,8 @@ void append_line(const std::string& path, const std::string& line) { io::append_
 
 // The learning rate per iteration: linear warmup, then steps at the given epochs.
 nn::LrSchedule lr_schedule(const TrainConfig& train, std::int64_t per_epoch) {
-  nn::LrSchedule schedule;
-  schedule.base_lr = train.sgd.lr;
-  schedule.warmup_iters = train.warmup_iters;
-  schedule.warmup_ratio = train.warmup_ratio;
-  schedule.gamma = train.gamma;
-  for (int e : train.step_epochs) schedule.steps.push_back(static_cast<int>(e * per_epoch));
-  return schedule;
+  return nn::LrSchedule::with_step_epochs(train.sgd.lr, train.warmup_iters, train.warmup_ratio, train.gamma,
+                                          train.step_epochs, per_epoch);
 }
 
 // The model's parameters and buffers, in registration order (the same in every process).
@@ -346,7 +331,7 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
   dist::Communicator& comm = dist::world();
   const bool lead = comm.rank() == 0;  // writes the files and the console lines of the job
-  const OmpThreadsRestorer restore_threads;  // the fair share below may change the count
+  const cpu::OmpThreadsRestorer restore_threads;  // the fair share below may change the count
   if (train.threads > 0) omp_set_num_threads(train.threads);
   else if (comm.local_size() > 1) omp_set_num_threads(process_threads(omp_get_num_procs(), comm.local_size()));
 

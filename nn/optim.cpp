@@ -184,6 +184,17 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   return total;
 }
 
+LrSchedule LrSchedule::with_step_epochs(float base_lr, int warmup_iters, float warmup_ratio, float gamma,
+                                        const std::vector<int>& step_epochs, std::int64_t per_epoch) {
+  LrSchedule s;
+  s.base_lr = base_lr;
+  s.warmup_iters = warmup_iters;
+  s.warmup_ratio = warmup_ratio;
+  s.gamma = gamma;
+  for (const int e : step_epochs) s.steps.push_back(static_cast<int>(e * per_epoch));
+  return s;
+}
+
 float LrSchedule::at(int iteration) const {
   GHM_CHECK(iteration >= 0, "LrSchedule: iteration ", iteration, " is negative");
   double lr = base_lr;

@@ -56,6 +56,9 @@ struct LrSchedule {
   float gamma = 0.1f;
 
   float at(int iteration) const;
+  // Steps at the starts of the given epochs of per_epoch iterations each.
+  static LrSchedule with_step_epochs(float base_lr, int warmup_iters, float warmup_ratio, float gamma,
+                                     const std::vector<int>& step_epochs, std::int64_t per_epoch);
 };
 
 }  // namespace ghm::nn

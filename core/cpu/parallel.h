@@ -30,6 +30,19 @@ void parallel_for(std::int64_t n, std::int64_t grain, F&& body) {
   }
 }
 
+// Puts back the caller's OpenMP thread count when a scope ends (a run that sets its own count, as
+// train.threads and pretrain.threads do, leaves the process as it found it).
+class OmpThreadsRestorer {
+ public:
+  OmpThreadsRestorer() : threads_(omp_get_max_threads()) {}
+  ~OmpThreadsRestorer() { omp_set_num_threads(threads_); }
+  OmpThreadsRestorer(const OmpThreadsRestorer&) = delete;
+  OmpThreadsRestorer& operator=(const OmpThreadsRestorer&) = delete;
+
+ private:
+  int threads_;
+};
+
 // Elements per thread below which splitting costs more than it saves (streaming kernels).
 constexpr std::int64_t kElementwiseGrain = 32768;
 

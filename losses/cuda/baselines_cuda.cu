@@ -97,16 +97,6 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) partial[tile] = tile_sum;
 }
 
-// One block: loss[0] = f32(sum of partial[0, count) * loss_weight / avg_factor).
-__global__ void __launch_bounds__(kThreads)
-    finish_loss_kernel(const double* __restrict__ partial, std::int64_t count, double loss_weight, double avg_factor,
-                       float* __restrict__ loss) {
-  double acc = 0;
-  for (std::int64_t i = threadIdx.x; i < count; i += kThreads) acc += partial[i];
-  const double sum = block_sum(acc);
-  if (threadIdx.x == 0) loss[0] = static_cast<float>(sum * loss_weight / avg_factor);
-}
-
 __global__ void scale_by_upstream_kernel(const float* __restrict__ grad, const float* __restrict__ upstream,
                                          float* __restrict__ d_pred, std::int64_t n) {
   const float u = upstream[0];

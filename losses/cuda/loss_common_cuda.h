@@ -1,6 +1,6 @@
-// Device pieces shared by the CUDA loss kernels (ghm_cuda.cu, baselines_cuda.cu): the tile
-// geometry, the row/column walk over a [N, K] block, the inputs of one element and a thread's
-// loads of them, and the logistic terms. Sums over a tile use block_sum (core/cuda/block_reduce.cuh).
+// Device pieces shared by the CUDA loss kernels (ghm_cuda.cu, baselines_cuda.cu, softmax_ce_cuda.cu):
+// the tile geometry, the final sum of the per-block partial losses, the row/column walk over a
+// [N, K] block, the inputs of one element and a thread's loads of them, and the logistic terms. Sums over a tile use block_sum (core/cuda/block_reduce.cuh).
 //
 // Tiles: a block of kThreads threads owns kTile = kThreads * kItems consecutive elements; thread t
 // takes elements t, t + kThreads, ..., so each load instruction of a warp reads 32 consecutive
@@ -27,6 +27,17 @@ constexpr std::int64_t kTile = std::int64_t{kThreads} * kItems;  // elements per
 constexpr std::int64_t kMaxGridBlocks = 0x7fffffff;              // gridDim.x limit
 
 inline std::int64_t tiles_for(std::int64_t elements) { return (elements + kTile - 1) / kTile; }
+
+// One block: loss[0] = f32(sum of partial[0, count) * loss_weight / avg_factor), the partial sums
+// added in a fixed order. Static: each loss file gets its own copy of the kernel.
+static __global__ void __launch_bounds__(kThreads)
+    finish_loss_kernel(const double* __restrict__ partial, std::int64_t count, double loss_weight, double avg_factor,
+                       float* __restrict__ loss) {
+  double acc = 0;
+  for (std::int64_t i = threadIdx.x; i < count; i += kThreads) acc += partial[i];
+  const double sum = block_sum(acc);
+  if (threadIdx.x == 0) loss[0] = static_cast<float>(sum * loss_weight / avg_factor);
+}
 
 inline int current_device() {
   int d = 0;

@@ -44,16 +44,6 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) partial[blockIdx.x] = block;
 }
 
-// One block: loss[0] = f32(sum of partial[0, count) * loss_weight / avg_factor).
-__global__ void __launch_bounds__(kThreads)
-    softmax_ce_finish_kernel(const double* __restrict__ partial, std::int64_t count, double loss_weight,
-                             double avg_factor, float* __restrict__ loss) {
-  double acc = 0;
-  for (std::int64_t i = threadIdx.x; i < count; i += kThreads) acc += partial[i];
-  const double sum = block_sum(acc);
-  if (threadIdx.x == 0) loss[0] = static_cast<float>(sum * loss_weight / avg_factor);
-}
-
 }  // namespace
 
 void softmax_cross_entropy_loss(const float* pred, const std::int64_t* labels, std::int64_t n, std::int64_t k,
@@ -71,7 +61,7 @@ void softmax_cross_entropy_loss(const float* pred, const std::int64_t* labels, s
         reinterpret_cast<unsigned long long*>(bad));
     GHM_CUDA_CHECK_LAUNCH();
   }
-  softmax_ce_finish_kernel<<<1, kThreads>>>(partial, blocks, static_cast<double>(loss_weight), avg_factor, loss);
+  finish_loss_kernel<<<1, kThreads>>>(partial, blocks, static_cast<double>(loss_weight), avg_factor, loss);
   GHM_CUDA_CHECK_LAUNCH();
 }
 
