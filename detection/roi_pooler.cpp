@@ -30,7 +30,8 @@ std::vector<int> roi_levels(const Tensor& boxes, int k_min, int k_max, const Roi
     const float* r = b + i * 5;
     const float s = std::sqrt((r[3] - r[1]) * (r[4] - r[2]));  // torchvision's box_area, then sqrt, in float32
     const float level = std::floor(static_cast<float>(c.canonical_level) + std::log2(s / c.canonical_scale) + 1e-6f);
-    // clamp as torch.clamp (a NaN level, from a box of negative area, stays NaN and becomes k_min)
+    // clamp as torch.clamp; a NaN level (a box of negative area) pools from the finest map here,
+    // where torchvision's cast of NaN to an integer matches no level and leaves the row zero
     const float low = static_cast<float>(k_min), high = static_cast<float>(k_max);
     const float clamped = level < low ? low : (level > high ? high : level);
     out[static_cast<std::size_t>(i)] = std::isnan(clamped) ? 0 : static_cast<int>(clamped) - k_min;

@@ -145,11 +145,17 @@ std::vector<std::pair<std::string, Tensor>> cpu_state(const nn::Module& model, c
 }
 
 // What decides the weights a run writes: the pretrain section but its threads, log_interval and
-// device, the body's architecture, and the normalisation (pretrain.h, reuse).
+// device, the body's architecture, and the normalisation (pretrain.h, reuse). A key that a stored
+// run's config.json predates (pretrain.precision) counts as its default, which that run used.
 io::Json pretrain_identity(const io::Json& config) {
   io::Json pretrain = io::Json::object(), body = io::Json::object();
-  for (const auto& [key, value] : config.at("pretrain").as_object())
-    if (key != "threads" && key != "log_interval" && key != "device") pretrain.set(key, value);
+  const io::Json& section = config.at("pretrain");
+  const io::Json defaults = default_config();
+  for (const auto& [key, fallback] : defaults.at("pretrain").as_object()) {
+    if (key == "threads" || key == "log_interval" || key == "device") continue;
+    const io::Json* value = section.find(key);
+    pretrain.set(key, value ? *value : fallback);
+  }
   const io::Json& b = config.at("model").at("backbone");
   for (const char* key : {"depth", "groups", "width_per_group", "base_width"}) body.set(key, b.at(key));
   io::Json out = io::Json::object();

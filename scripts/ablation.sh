@@ -8,7 +8,7 @@
 #   Table 2 (time per training iteration, one seed):     CE, GHM-C (unit regions), GHM-C (exact density)
 #
 #   bash scripts/ablation.sh [--setting pretrained|scratch] [--epochs N] [--seeds "0 1 2"]
-#                            [--lanes L] [--out FILE]
+#                            [--lanes L] [--out FILE] [--adopt]
 #
 # pretrained (the default, the paper's setting): configs/shapes_pretrained_ghm.yaml, fine-tuned from
 #   the backbone that `ghm_retinanet pretrain` makes with that config (reused when it exists), with
@@ -18,8 +18,11 @@
 # Builds like scripts/demo.sh (build-demo/), generates data/shapes_2k (the 2000 training images of
 # the shapes seed 0; the demo trains on 6000) if missing, trains into
 # work_dirs/ablation/<setting>/<row>/s<seed>, L runs at a time with (cores / L) threads each, and
-# evaluates each run on the validation split. A finished run is kept: rerunning the script only
-# trains what is missing (delete a run's folder to train it again) and rewrites the report.
+# evaluates each run on the validation split. A finished run is kept when its stamp (RUN.stamp: the
+# config, every override, the seed and the backbone's checksum) equals what this invocation would
+# run; otherwise it is trained again. Rerunning the script so trains only what is missing or
+# changed, evaluates again runs whose results lack a field the report reads, and rewrites the
+# report. --adopt stamps runs trained before stamps existed (RUN.trained) with the current settings.
 set -euo pipefail
 
 setting=pretrained
@@ -27,6 +30,7 @@ epochs=6
 seeds="0 1 2"
 lanes=2
 out=""
+adopt=0
 while (($# > 0)); do
   case "$1" in
     --setting) setting="$2"; shift ;;
@@ -34,12 +38,14 @@ while (($# > 0)); do
     --seeds) seeds="$2"; shift ;;
     --lanes) lanes="$2"; shift ;;
     --out) out="$2"; shift ;;
+    --adopt) adopt=1 ;;
     -h | --help) sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "ablation.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
   shift
 done
-[[ "$epochs" =~ ^[1-9][0-9]{0,2}$ ]] || { echo "ablation.sh: --epochs must be 1 to 999, not '$epochs'" >&2; exit 2; }
+[[ "$epochs" =~ ^[1-9][0-9]{0,2}$ ]] && ((epochs >= 5)) ||
+  { echo "ablation.sh: --epochs must be 5 to 999 (lr steps after 3/4 and 11/12 of them), not '$epochs'" >&2; exit 2; }
 [[ "$lanes" =~ ^[1-9][0-9]?$ ]] || { echo "ablation.sh: --lanes must be 1 to 99, not '$lanes'" >&2; exit 2; }
 for s in $seeds; do
   [[ "$s" =~ ^[0-9]{1,9}$ ]] || { echo "ablation.sh: --seeds takes numbers, not '$s'" >&2; exit 2; }
@@ -72,6 +78,9 @@ if [[ "$setting" == pretrained ]]; then
   "$bin" pretrain --config "$config" --work-dir "$backbone" --reuse --overwrite --set "pretrain.threads=$(nproc)" \
     > "$backbone.log" 2>&1 || { echo "ablation: pretraining failed, see $backbone.log" >&2; exit 1; }
   common+=(--set "train.init_weights=$backbone/backbone.safetensors")
+  backbone_sum="$(cksum < "$backbone/backbone.safetensors")"
+else
+  backbone_sum="none"
 fi
 
 sl1=(--set loss.reg.type=sl1 --set loss.reg.loss_weight=1.0)
@@ -87,19 +96,30 @@ declare -A row_args=(
 )
 rows=(ce focal ghmc_sl1 ghmc_asl1 ghmc_ghmr ghmc_m10 ghmc_m20 ghmc_m40)
 
-# run ROW SEED: trains (unless trained before) and evaluates into $root/ROW/sSEED.
-run() {
-  local dir="$root/$1/s$2" log="$root/$1/s$2.log"
+# stamp ROW SEED: what decides a run's weights, one item per line.
+stamp() {
   local -a args
   read -r -a args <<< "${row_args[$1]}"
-  [[ -f "$dir/val_stats.json" ]] && return 0
+  printf '%s\n' "$config" "${common[@]}" "${args[@]}" "train.seed=$2" "backbone=$backbone_sum"
+}
+
+# run ROW SEED: trains (unless the same run is stamped) and evaluates into $root/ROW/sSEED.
+run() {
+  local dir="$root/$1/s$2" log="$root/$1/s$2.log" want
+  local -a args
+  read -r -a args <<< "${row_args[$1]}"
+  want="$(stamp "$1" "$2")"
   mkdir -p "$root/$1"
-  if [[ ! -f "$dir.trained" ]]; then
-    rm -rf "$dir"
+  if ((adopt)) && [[ -f "$dir.trained" && ! -f "$dir.stamp" ]]; then
+    printf '%s\n' "$want" > "$dir.stamp" && rm "$dir.trained"
+  fi
+  if [[ ! -f "$dir.stamp" || "$(cat "$dir.stamp")" != "$want" ]]; then
+    rm -rf "$dir" "$dir.stamp"
     "$bin" train --config "$config" --work-dir "$dir" "${common[@]}" --set "train.seed=$2" \
       --set "train.threads=$threads" "${args[@]}" > "$log" 2>&1 || return 1
-    : > "$dir.trained"
+    printf '%s\n' "$want" > "$dir.stamp"
   fi
+  grep -q '"ap_per_iou"' "$dir/val_stats.json" 2> /dev/null && return 0
   OMP_NUM_THREADS=$threads "$bin" eval --config "$config" --checkpoint "$dir" --json "$dir/val_stats.json" \
     "${common[@]}" "${args[@]}" >> "$log" 2>&1
 }
@@ -125,8 +145,11 @@ time_run() {
   shift
   rm -rf "$dir"
   "$bin" train --config "$config" --work-dir "$dir" "${common[@]}" "${sl1[@]}" --set train.epochs=1 \
-    --set train.log_interval=25 --set "train.threads=$(nproc)" "$@" > "$dir.log" 2>&1
-  awk -F'"time": ' 'NR > 1 { split($2, a, ","); s += a[1]; n++ } END { printf "%.1f", 1000 * s / n }' "$dir/log.jsonl"
+    --set train.log_interval=25 --set "train.threads=$(nproc)" "$@" > "$dir.log" 2>&1 ||
+    { echo "ablation: the timing run $dir failed, see $dir.log" >&2; return 1; }
+  awk -F'"time": ' 'NR > 1 { split($2, a, ","); s += a[1]; n++ }
+    END { if (n == 0) exit 1; printf "%.1f", 1000 * s / n }' "$dir/log.jsonl" ||
+    { echo "ablation: no timed iterations in $dir/log.jsonl" >&2; return 1; }
 }
 echo "ablation: timing CE, GHM-C and the exact density"
 t_ce=$(time_run ce --set loss.cls.type=ce --set loss.cls.loss_weight=1.0)

@@ -25,7 +25,8 @@ Name mapping (torchvision -> ours; <p> is weight or bias, or a BN's running_mean
   head.classification_head.cls_logits.<p>   -> head.cls_logits.<p>
   head.regression_head.conv.{i}.0.<p>       -> head.box_tower.{2i}.<p>
   head.regression_head.bbox_reg.<p>         -> head.box_pred.<p>
-  rpn.head.{conv.0.0,cls_logits,bbox_pred}.<p>              -> the same names (Faster R-CNN)
+  rpn.head.{conv.0.0,cls_logits,bbox_pred}.<p>              -> the same names (Faster R-CNN;
+                                                                rpn.head.conv.<p> before 0.13)
   roi_heads.box_head.{fc6,fc7}.<p>, roi_heads.box_predictor.{cls_score,bbox_pred}.<p>  -> the same names
 torchvision before 0.13 saved the FPN blocks without the ".0" (inner_blocks.{i}.<p>) and the
 head towers as conv.{2i}.<p>; both layouts are read (torchvision itself upgrades them in
@@ -61,6 +62,7 @@ FPN_BLOCK = re.compile(r"^backbone\.fpn\.(inner_blocks|layer_blocks)\.(\d+)\.(?:
 FPN_EXTRA = re.compile(r"^backbone\.fpn\.extra_blocks\.(p6|p7)\.(weight|bias)$")
 HEAD_TOWER = re.compile(r"^head\.(classification_head|regression_head)\.conv\.(\d+)\.(0\.)?(weight|bias)$")
 HEAD_OUT = re.compile(r"^head\.(classification_head\.cls_logits|regression_head\.bbox_reg)\.(weight|bias)$")
+RPN_CONV_BEFORE_0_13 = re.compile(r"^rpn\.head\.conv\.(weight|bias)$")
 TWO_STAGE = re.compile(r"^(rpn\.head\.(conv\.0\.0|cls_logits|bbox_pred)|"
                        r"roi_heads\.(box_head\.fc[67]|box_predictor\.(cls_score|bbox_pred)))\.(weight|bias)$")
 
@@ -115,6 +117,9 @@ def our_name(tv_name, retinanet):
         return f"head.{HEAD_OUT_NAMES[m.group(1)]}.{m.group(2)}"
     if TWO_STAGE.match(tv_name):
         return tv_name
+    m = RPN_CONV_BEFORE_0_13.match(tv_name)
+    if m:  # torchvision before 0.13 saved RPNHead's single conv as conv.<p>
+        return f"rpn.head.conv.0.0.{m.group(1)}"
     return None
 
 

@@ -65,3 +65,12 @@ def write_families(out, prefix, families, seed_case):
         total_bytes += size
         print(f"{path}: {len(cases)} cases, {len(tensors)} tensors, {size} bytes")
     return total_bytes
+
+
+def torchvision_main(description, prefix, families, seed_case):
+    """The main of the scripts whose references are torch and torchvision: writes the families and
+    prints their total size and the versions."""
+    import torchvision
+    total_bytes = write_families(output_folder(description), prefix, families, seed_case)
+    print(f"total {total_bytes} bytes; all files read back identical; torch {torch.__version__}, "
+          f"torchvision {torchvision.__version__}")

@@ -25,6 +25,7 @@ tests/data/model_faster_rcnn_r18.safetensors holds
     p5, p6                     [2, 256, H, W]           FPN outputs "3" and "pool"
     objectness.l, deltas.l     [2, 3, H, W], [2, 12, H, W]  the RPN head on P2..P6
     proposals.i                [P_i, 4]                  the RPN's proposals of image i
+    pooled_sum                 [sum P_i, 7, 7]           MultiScaleRoIAlign's output summed over channels
     class_logits, box_regression  [sum P_i, 5], [sum P_i, 20]  the box predictor on those proposals
     boxes.i, scores.i, labels.i                           the detections of image i (labels i64)
 Metadata: formula, state_names (JSON list of our sorted names), image_sizes, torch and torchvision
@@ -87,6 +88,7 @@ def main():
         for i, p in enumerate(proposals):
             tensors[f"proposals.{i}"] = p
         pooled = model.roi_heads.box_roi_pool(features, proposals, IMAGE_SIZES)
+        tensors["pooled_sum"] = pooled.sum(dim=1)
         class_logits, box_regression = model.roi_heads.box_predictor(model.roi_heads.box_head(pooled))
         tensors["class_logits"], tensors["box_regression"] = class_logits, box_regression
         detections, _ = model.roi_heads(features, proposals, IMAGE_SIZES)

@@ -8,8 +8,10 @@
 //   backward   one thread per input plane (b, c), zeroed first: for every box of image b in order,
 //              every bin, every sample, dx[pixel] += dy * weight / count for its four pixels --
 //              the CPU's order, so no atomics and the same bits on every run. The parallelism is
-//              N * C threads (512 for two images of 256 channels): enough for the few milliseconds
-//              a detector's RoI backward takes, not for a saturated GPU.
+//              only N * C threads (512 for two images of 256 channels, a few blocks), each adding
+//              K * cells * samples * 4 terms in sequence: not measured on a GPU yet, and likely
+//              tens of milliseconds per level at training sizes. A deterministic faster form would
+//              gather per pixel tile or reduce per-box-chunk partial planes in a fixed order.
 #include "core/cuda/roi_align_cuda.h"
 
 #include <cuda_runtime.h>

@@ -55,8 +55,10 @@ FasterRcnnOutput FasterRcnn::first_stage(const Tensor& images, const std::vector
 
 void FasterRcnn::second_stage(FasterRcnnOutput& out, const std::vector<Tensor>& proposals,
                               const std::vector<ImageSize>& image_sizes) {
-  GHM_CHECK(proposals.size() == image_sizes.size() && !out.features.empty(), "FasterRcnn: ", proposals.size(),
-            " proposal sets for ", image_sizes.size(), " images");
+  GHM_CHECK(!out.features.empty() && proposals.size() == image_sizes.size() &&
+                static_cast<std::int64_t>(proposals.size()) == out.features[0].size(0),
+            "FasterRcnn: ", proposals.size(), " proposal sets and ", image_sizes.size(), " image sizes for a batch of ",
+            out.features.empty() ? 0 : out.features[0].size(0));
   // Every image's proposals as [K, 5] (image index, box), in image order.
   std::vector<float> rois;
   std::int64_t max_h = 0, max_w = 0;
@@ -70,8 +72,8 @@ void FasterRcnn::second_stage(FasterRcnnOutput& out, const std::vector<Tensor>& 
   const std::vector<Tensor> levels(out.features.begin(), out.features.end() - 1);  // P2..P5
   const Device device = out.features[0].device();
   const Tensor roi_tensor = Tensor::from_vector(rois, Shape{static_cast<std::int64_t>(rois.size() / 5), 5}).to(device);
-  const Tensor pooled = multi_scale_roi_align(levels, roi_tensor, max_h, max_w, config_.pooler);
-  box_predictor_->forward(box_head_->forward(pooled), out.class_logits, out.box_deltas);
+  out.pooled = multi_scale_roi_align(levels, roi_tensor, max_h, max_w, config_.pooler);
+  box_predictor_->forward(box_head_->forward(out.pooled), out.class_logits, out.box_deltas);
   out.detections = roi_detections(out.class_logits, out.box_deltas, proposals, image_sizes, config_.roi);
 }
 

@@ -7,7 +7,9 @@
 // fpn.output.{0..3}.*, rpn.head.*, roi_heads.box_head.*, roi_heads.box_predictor.*.
 //
 // Inference only so far: training (the RPN's and the second stage's targets, sampling and losses)
-// comes next.
+// comes next. "Equal to torchvision's" holds up to NMS decisions within rounding of the threshold:
+// below 1000 candidates (CPU; 5000 on a GPU) torchvision's batched_nms offsets the boxes by class,
+// whose rounding can flip such a decision, where ours runs the classes apart (detection/nms.h).
 #pragma once
 
 #include <vector>
@@ -32,6 +34,7 @@ struct FasterRcnnOutput {
   std::vector<Tensor> features;               // P2..P6: [N, width, H_l, W_l]
   std::vector<Tensor> objectness, rpn_deltas; // per level: [N, A, H_l, W_l], [N, 4A, H_l, W_l]
   std::vector<Proposals> proposals;           // per image
+  Tensor pooled;                              // [K, width, S, S]: the proposals pooled from P2..P5
   Tensor class_logits, box_deltas;            // [K, classes], [K, 4 classes]: every image's proposals in order
   std::vector<Detections> detections;         // per image
 };

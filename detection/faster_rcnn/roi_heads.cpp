@@ -1,5 +1,6 @@
 // The second stage's inference (the math is in roi_heads.h). The detections are selected on the
-// host, with the float operations of torchvision in its order (no fused multiply-add here).
+// host; decoding repeats torchvision's float operations in its order (no fused multiply-add here),
+// the softmax and exp are within an ulp of torch's vectorised ones.
 #include "detection/faster_rcnn/roi_heads.h"
 
 #include <algorithm>
@@ -19,7 +20,7 @@ BoxHead::BoxHead(std::int64_t in_features, std::int64_t representation, Generato
 
 Tensor BoxHead::forward(const Tensor& pooled) {
   GHM_CHECK(pooled.dim() == 4, "BoxHead: pooled boxes must be [K, C, S, S], got ", pooled.shape());
-  const Tensor flat = pooled.reshape({pooled.size(0), -1});
+  const Tensor flat = pooled.reshape(Shape{pooled.size(0), pooled.size(1) * pooled.size(2) * pooled.size(3)});
   return relu(fc7_->forward(relu(fc6_->forward(flat))));
 }
 
@@ -71,7 +72,7 @@ std::vector<Detections> roi_detections(const Tensor& class_logits, const Tensor&
     std::vector<std::int64_t> cand_labels;
     for (std::int64_t r = 0; r < proposals[i].size(0); ++r, ++row) {
       const float* l = logit + row * classes;
-      const float m = *std::max_element(l, l + classes);  // softmax as torch: exp(x - max) / sum
+      const float m = *std::max_element(l, l + classes);  // softmax: exp(x - max) / sum, within an ulp of torch's
       float sum = 0.f;
       for (std::int64_t j = 0; j < classes; ++j) sum += prob[static_cast<std::size_t>(j)] = std::exp(l[j] - m);
       for (std::int64_t j = 1; j < classes; ++j) {

@@ -131,12 +131,25 @@ std::vector<Proposals> rpn_proposals(const std::vector<Tensor>& objectness, cons
   const std::int64_t n = objectness[0].size(0);
   GHM_CHECK(static_cast<std::int64_t>(image_sizes.size()) == n, "rpn_proposals: ", image_sizes.size(),
             " image sizes for a batch of ", n);
+  GHM_CHECK(c.pre_nms_top_n_train > 0 && c.pre_nms_top_n_test > 0 && c.post_nms_top_n_train > 0 &&
+                c.post_nms_top_n_test > 0,
+            "rpn_proposals: the proposal counts must be positive");
   const Device device = objectness[0].device();
   std::vector<Tensor> obj, del;
+  std::int64_t per_image = 0;
   for (std::size_t l = 0; l < objectness.size(); ++l) {
-    obj.push_back(objectness[l].detach().to(Device::cpu()));
-    del.push_back(deltas[l].detach().to(Device::cpu()));
+    const Tensor& o = objectness[l];
+    const Tensor& d = deltas[l];
+    GHM_CHECK(o.dim() == 4 && o.size(0) == n && d.dim() == 4 && d.size(0) == n && d.size(1) == 4 * o.size(1) &&
+                  d.size(2) == o.size(2) && d.size(3) == o.size(3),
+              "rpn_proposals: level ", l, " objectness ", o.shape(), " and deltas ", d.shape(), " must be [", n,
+              ", A, H, W] and [", n, ", 4A, H, W]");
+    per_image += o.size(1) * o.size(2) * o.size(3);
+    obj.push_back(o.detach().to(Device::cpu()));
+    del.push_back(d.detach().to(Device::cpu()));
   }
+  GHM_CHECK(anchors.dim() == 2 && anchors.size(1) == 4 && anchors.size(0) == per_image, "rpn_proposals: anchors ",
+            anchors.shape(), " for ", per_image, " head outputs per image");
   const Tensor anchors_host = anchors.to(Device::cpu());
   const float* anchor = anchors_host.data<float>();
   const std::int64_t pre_top = training ? c.pre_nms_top_n_train : c.pre_nms_top_n_test;
@@ -148,9 +161,7 @@ std::vector<Proposals> rpn_proposals(const std::vector<Tensor>& objectness, cons
     std::vector<std::int64_t> level_of;
     std::int64_t level_offset = 0;
     for (std::size_t l = 0; l < obj.size(); ++l) {
-      const std::int64_t a_count = obj[l].size(1), h = obj[l].size(2), w = obj[l].size(3), hw = h * w;
-      GHM_CHECK(del[l].size(1) == 4 * a_count && del[l].size(2) == h && del[l].size(3) == w, "rpn_proposals: level ",
-                l, " deltas ", del[l].shape(), " do not match objectness ", obj[l].shape());
+      const std::int64_t a_count = obj[l].size(1), hw = obj[l].size(2) * obj[l].size(3);
       const float* o = obj[l].data<float>() + i * a_count * hw;
       const float* d = del[l].data<float>() + i * 4 * a_count * hw;
       for (const std::int64_t j : top_k(o, a_count, hw, std::min(pre_top, a_count * hw))) {
@@ -164,8 +175,6 @@ std::vector<Proposals> rpn_proposals(const std::vector<Tensor>& objectness, cons
       }
       level_offset += a_count * hw;
     }
-    GHM_CHECK(level_offset == anchors.size(0), "rpn_proposals: ", anchors.size(0), " anchors for ", level_offset,
-              " head outputs per image");
     const auto m = static_cast<std::int64_t>(logits.size());
     const Tensor decoded = decode_boxes(Tensor::from_vector(picked_deltas, Shape{m, 4}),
                                         Tensor::from_vector(picked_anchors, Shape{m, 4}), {1.f, 1.f, 1.f, 1.f});

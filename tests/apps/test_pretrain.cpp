@@ -14,6 +14,8 @@
 #include "cpu_bf16.h"
 #include "engine/pretrain.h"
 #include "engine/trainer.h"
+#include "io/json.h"
+#include "io/output_file.h"
 #include "io/safetensors.h"
 
 using namespace ghm;
@@ -119,6 +121,16 @@ TEST_CASE("pretrain: an earlier run's folder is refused unless --overwrite or re
   overrides.push_back("train.lr=0.5");  // a detector key: the same pretraining
   overrides.push_back("pretrain.threads=1");
   CHECK(engine::pretrain_backbone(tiny.load(overrides), reuse).reused);
+  {  // a run whose config.json predates a key (pretrain.precision) ran with its default: still reused
+    const std::filesystem::path stored = tiny.root / "backbone" / "config.json";
+    io::Json config = io::Json::parse(ghm::testing::read_text(stored), stored.string());
+    io::Json pretrain = io::Json::object();
+    for (const auto& [key, value] : config.at("pretrain").as_object())
+      if (key != "precision") pretrain.set(key, value);
+    config.set("pretrain", pretrain);
+    io::write_output(stored.string(), config.dump() + "\n");
+    CHECK(engine::pretrain_backbone(tiny.load(overrides), reuse).reused);
+  }
   overrides.push_back("pretrain.seed=1");
   CHECK_THROWS_WITH_AS(engine::pretrain_backbone(tiny.load(overrides), reuse), doctest::Contains("holds an earlier run"),
                        Error);

@@ -1,6 +1,6 @@
 // The second stage's inference (detection/faster_rcnn/roi_heads.h) against torchvision's
 // TwoMLPHead, FastRCNNPredictor and RoIHeads.postprocess_detections on the fixtures of
-// tools/make_fixtures_detection.py: the class logits and deltas from the same pooled boxes and
+// tools/make_fixtures_two_stage.py: the class logits and deltas from the same pooled boxes and
 // weights, and each image's detections from the same logits, deltas and proposals.
 //
 // Tolerances (why): the heads are three matrix products over a few hundred terms (oneDNN or
@@ -80,4 +80,20 @@ TEST_CASE("roi heads: a background-only row gives nothing; shapes are checked") 
   CHECK(d[0].labels.to_vector<std::int64_t>() == std::vector<std::int64_t>{1});
   CHECK_THROWS_WITH_AS(roi_detections(logits, Tensor::zeros(Shape{2, 6}), {proposals}, {{40, 40}}, c),
                        doctest::Contains("must be [K, classes] and [K, 4 classes]"), Error);
+}
+
+TEST_CASE("roi heads: no proposals give no detections") {
+  Generator gen(1);
+  BoxHead head(2 * 49, 8, gen);
+  BoxPredictor predictor(8, 3, gen);
+  Tensor logits, deltas;
+  predictor.forward(head.forward(Tensor::zeros(Shape{0, 2, 7, 7})), logits, deltas);
+  CHECK(logits.shape() == Shape{0, 3});
+  CHECK(deltas.shape() == Shape{0, 12});
+  RoiHeadsConfig c;
+  c.num_classes = 3;
+  const std::vector<Detections> d = roi_detections(logits, deltas, {Tensor::zeros(Shape{0, 4})}, {{20, 20}}, c);
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].boxes.shape() == Shape{0, 4});
+  CHECK(d[0].labels.size(0) == 0);
 }

@@ -1,5 +1,5 @@
 // Multi-level RoIAlign (detection/roi_pooler.h) against torchvision's MultiScaleRoIAlign on the
-// fixtures of tools/make_fixtures_detection.py (P2-P5, 7 x 7, sampling ratio 2: the pooled boxes
+// fixtures of tools/make_fixtures_two_stage.py (P2-P5, 7 x 7, sampling ratio 2: the pooled boxes
 // and the gradient of every map), and the level rule at its boundaries.
 //
 // Tolerance (why): the levels and sample points are computed with torchvision's float operations

@@ -1,5 +1,5 @@
 // The region proposal network's inference (detection/faster_rcnn/rpn.h) against torchvision's
-// RegionProposalNetwork on the fixtures of tools/make_fixtures_detection.py: with the same head
+// RegionProposalNetwork on the fixtures of tools/make_fixtures_two_stage.py: with the same head
 // weights and the same P2..P6 maps, the head's objectness and deltas, the anchors, and each
 // image's proposals and scores after filter_proposals (eval mode with 1000 per level and image,
 // training mode with 300 / 200, so that the final cut applies).
