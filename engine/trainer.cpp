@@ -207,15 +207,19 @@ struct StepResult {
 };
 
 // What the processes of a job agree on in each step, in one small all-reduce: the mean losses
-// (for the log and the divergence check, so that every rank stops alike) and whether any process
-// was asked to stop. One process: its own values.
+// (for the log and the divergence check, so that every rank stops alike) and which stop signals
+// any process received, counted per kind, so that every process names the same one even when a
+// signal reached some of them only after this step's agreement: SIGTERM before SIGINT before
+// SIGUSR1. One process: its own values.
 StepResult agree(dist::Communicator& comm, double cls, double reg) {
   const int signal = StopSignals::received();
   if (comm.size() == 1) return {cls, reg, 0, false, {}, signal};
-  std::array<float, 3> v{static_cast<float>(cls), static_cast<float>(reg), signal != 0 ? 1.0f : 0.0f};
+  const auto is = [&](int s) { return signal == s ? 1.0f : 0.0f; };
+  std::array<float, 5> v{static_cast<float>(cls), static_cast<float>(reg), is(SIGTERM), is(SIGINT), is(SIGUSR1)};
   comm.all_reduce_sum(v);
   const double n = comm.size();
-  return {v[0] / n, v[1] / n, 0, false, {}, v[2] > 0 ? (signal != 0 ? signal : SIGTERM) : 0};
+  const int agreed = v[2] > 0 ? SIGTERM : v[3] > 0 ? SIGINT : v[4] > 0 ? SIGUSR1 : 0;
+  return {v[0] / n, v[1] / n, 0, false, {}, agreed};
 }
 
 // The parts of a run a step uses besides the model and the batch.

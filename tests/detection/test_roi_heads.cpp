@@ -67,7 +67,7 @@ TEST_CASE("roi heads: logits, deltas and detections equal torchvision's") {
   }
 }
 
-TEST_CASE("roi heads: a background-only row gives nothing; shapes are checked") {
+TEST_CASE("roi heads: a background-only row gives nothing, and shapes are checked") {
   // Two proposals, two classes: row 0 all background, row 1 class 1 with certainty.
   const Tensor logits = Tensor::from_vector<float>({10, -10, -10, 10}, Shape{2, 2});
   const Tensor deltas = Tensor::zeros(Shape{2, 8});

@@ -78,7 +78,7 @@ TEST_CASE("roi pooler: a 224-px box pools from P4, halving or doubling moves one
   CHECK(infer_scale(7, 200) == 0.03125f);
 }
 
-TEST_CASE("roi pooler: no boxes give an empty result; maps that do not halve are an error") {
+TEST_CASE("roi pooler: no boxes give an empty result, and maps that do not halve are an error") {
   Generator gen(3);
   const std::vector<Tensor> maps = {Tensor::normal(Shape{1, 2, 16, 16}, 0, 1, gen),
                                     Tensor::normal(Shape{1, 2, 8, 8}, 0, 1, gen)};
