@@ -78,8 +78,8 @@ std::vector<Detections> roi_detections(const Tensor& class_logits, const Tensor&
       for (std::int64_t j = 1; j < classes; ++j) {
         const float score = prob[static_cast<std::size_t>(j)] / sum;
         const float* b = box + (row * classes + j) * 4;
-        const auto clip = [](float v, float high) { return v < 0.f ? 0.f : (v > high ? high : v); };
-        const float x1 = clip(b[0], width), y1 = clip(b[1], height), x2 = clip(b[2], width), y2 = clip(b[3], height);
+        const float x1 = clip_coordinate(b[0], width), y1 = clip_coordinate(b[1], height);
+        const float x2 = clip_coordinate(b[2], width), y2 = clip_coordinate(b[3], height);
         if (!(score > c.score_thresh) || !(x2 - x1 >= 1e-2f && y2 - y1 >= 1e-2f)) continue;
         cand_boxes.insert(cand_boxes.end(), {x1, y1, x2, y2});
         cand_scores.push_back(score);

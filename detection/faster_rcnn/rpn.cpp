@@ -37,7 +37,6 @@ std::vector<std::int64_t> top_k(const float* logits_nahw, std::int64_t a_count, 
   return flat;
 }
 
-float clamp_to(float v, float high) { return v < 0.f ? 0.f : (v > high ? high : v); }  // NaN stays NaN
 
 }  // namespace
 
@@ -184,8 +183,8 @@ std::vector<Proposals> rpn_proposals(const std::vector<Tensor>& objectness, cons
     std::vector<float> kept_boxes, kept_scores;
     std::vector<std::int64_t> kept_levels;
     for (std::int64_t j = 0; j < m; ++j) {
-      const float x1 = clamp_to(box[j * 4], width), y1 = clamp_to(box[j * 4 + 1], height);
-      const float x2 = clamp_to(box[j * 4 + 2], width), y2 = clamp_to(box[j * 4 + 3], height);
+      const float x1 = clip_coordinate(box[j * 4], width), y1 = clip_coordinate(box[j * 4 + 1], height);
+      const float x2 = clip_coordinate(box[j * 4 + 2], width), y2 = clip_coordinate(box[j * 4 + 3], height);
       const float score = 1.0f / (1.0f + std::exp(-logits[static_cast<std::size_t>(j)]));
       if (!(x2 - x1 >= c.min_size && y2 - y1 >= c.min_size) || !(score >= c.score_thresh)) continue;
       kept_boxes.insert(kept_boxes.end(), {x1, y1, x2, y2});

@@ -53,6 +53,9 @@ Tensor rpn_base_anchors(float size, const std::vector<float>& ratios);
 // is the batch tensor's height and width (the strides are padded // map side).
 Tensor rpn_anchors(const std::vector<FeatureSize>& maps, ImageSize padded, const RpnConfig& c);
 
+// One coordinate clipped to [0, high] as torchvision's clip_boxes_to_image (torch.clamp: NaN stays NaN).
+inline float clip_coordinate(float v, float high) { return v < 0.f ? 0.f : (v > high ? high : v); }
+
 // torchvision's BoxCoder.decode: deltas [M, 4] against boxes [M, 4] (CPU) -> [M, 4].
 Tensor decode_boxes(const Tensor& deltas, const Tensor& boxes, const std::array<float, 4>& weights);
 
