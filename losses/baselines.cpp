@@ -211,7 +211,7 @@ Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& we
   const char* op = "smooth_l1_loss";
   check_avg(avg_factor, op);
   check_regression(pred, target, weight, op);
-  GHM_CHECK(beta > 0.0f, op, ": beta must be positive, got ", beta);
+  GHM_CHECK(beta >= 0.0f, op, ": beta must be >= 0 (0: L1), got ", beta);
 #if GHM_WITH_CUDA
   if (pred.defined() && pred.device().is_cuda())
     return cuda_loss(pred, op, [&](float* grad, float* loss) {
@@ -223,7 +223,7 @@ Tensor smooth_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& we
   return regression_loss_output(pred, target, weight, avg_factor, loss_weight, op, [&](float d, float w, float* g) {
     const float ad = std::abs(d);
     const bool quadratic = ad < beta;
-    *g = w == 0.0f ? 0.0f : w * scale * (quadratic ? d / beta : (d > 0.0f ? 1.0f : -1.0f));
+    *g = w == 0.0f ? 0.0f : w * scale * (quadratic ? d / beta : (d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : 0.0f));
     return w == 0.0f ? 0.0 : static_cast<double>(w) * (quadratic ? 0.5f * d * d / beta : ad - 0.5f * beta);
   });
 }

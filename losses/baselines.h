@@ -6,6 +6,7 @@
 //   focal:   l = -alpha_t (1 - p_t)^gamma log(p_t), p_t = p if y else 1 - p,
 //            alpha_t = alpha if y else 1 - alpha                               (Lin et al. 2017)
 //   sl1:     l = 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta,  d = pred - target
+//            (beta 0: l = |d|, torch's l1_loss, with gradient sign(d), 0 at d = 0)
 //   asl1:    l = sqrt(d^2 + mu^2) - mu                                         (the paper's Eq. 10)
 //
 // Classification losses take targets and label weights as ghm_c_loss does (one-hot [N, K] or

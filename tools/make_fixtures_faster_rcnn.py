@@ -42,7 +42,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures_model import formula_tensor, set_by_formula  # noqa: E402
-from safetensors_py import load_file, save_file  # noqa: E402
+from safetensors_py import save_verified  # noqa: E402
 
 IMAGE_SIZES = [(64, 96), (50, 80)]
 
@@ -54,27 +54,37 @@ def formula(name, shape, j):
     return formula_tensor(name, shape, j)
 
 
-def build():
+def build(trainable_layers=5):
+    """The fixture's model in eval mode with formula weights; returns (model, our sorted names)."""
     from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
     from torchvision.models.detection.faster_rcnn import FasterRCNN
     from torchvision.ops.misc import FrozenBatchNorm2d
     backbone = resnet_fpn_backbone(backbone_name="resnet18", weights=None, norm_layer=FrozenBatchNorm2d,
-                                   trainable_layers=5, returned_layers=[1, 2, 3, 4])
+                                   trainable_layers=trainable_layers, returned_layers=[1, 2, 3, 4])
     model = FasterRCNN(backbone, num_classes=5).eval()
     return model, set_by_formula(model, formula)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def out_folder(description):
+    """Parses --out (default tests/data) and pins torch to one thread."""
+    parser = argparse.ArgumentParser(description=description)
     default_out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data")
     parser.add_argument("--out", default=default_out)
-    args = parser.parse_args()
+    torch.set_num_threads(1)
+    return parser.parse_args().out
+
+
+def fixture_image():
+    torch.manual_seed(0)
+    return torch.randn(2, 3, 64, 96)
+
+
+def main():
+    out = out_folder(__doc__.splitlines()[0])
     import torchvision
     from torchvision.models.detection.image_list import ImageList
-    torch.set_num_threads(1)
     model, names = build()
-    torch.manual_seed(0)
-    image = torch.randn(2, 3, 64, 96)
+    image = fixture_image()
     images = ImageList(image, IMAGE_SIZES)
     tensors = {"image": image}
     with torch.no_grad():
@@ -98,12 +108,8 @@ def main():
     metadata = {"formula": "sin-v1 + linear", "state_names": json.dumps(names, separators=(",", ":")),
                 "image_sizes": json.dumps(IMAGE_SIZES), "torch": torch.__version__,
                 "torchvision": torchvision.__version__}
-    path = os.path.join(args.out, "model_faster_rcnn_r18.safetensors")
-    save_file(tensors, path, metadata=metadata)
-    back, back_meta = load_file(path)
-    same = all(torch.equal(back[k], tensors[k]) for k in tensors)
-    if list(back) != list(tensors) or back_meta != metadata or not same:
-        raise RuntimeError(f"{path} does not read back bit for bit")
+    path = os.path.join(out, "model_faster_rcnn_r18.safetensors")
+    save_verified(tensors, path, metadata=metadata)
     print(f"wrote {path} ({os.path.getsize(path)} bytes): {len(names)} state tensors; proposals "
           f"{[tensors[f'proposals.{i}'].shape[0] for i in range(2)]}, detections "
           f"{[tensors[f'boxes.{i}'].shape[0] for i in range(2)]}")

@@ -86,7 +86,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from convert_torchvision import DROPPED, our_name  # noqa: E402
-from safetensors_py import load_file, save_file  # noqa: E402
+from safetensors_py import save_verified  # noqa: E402
 
 FORMULA = "sin-v1"
 WIDTH = 256
@@ -182,11 +182,7 @@ def make(name, depth, build, num_classes, image_shape, out_dir):
         "torch": torch.__version__, "torchvision": torchvision.__version__,
     }
     path = os.path.join(out_dir, f"model_{name}.safetensors")
-    save_file(tensors, path, metadata=metadata)
-    back, back_meta = load_file(path)
-    if list(back) != list(tensors) or back_meta != metadata or \
-            not all(torch.equal(back[k], tensors[k]) for k in tensors):
-        raise RuntimeError(f"{path} does not read back bit for bit")
+    save_verified(tensors, path, metadata=metadata)
     print(f"  wrote {path} ({os.path.getsize(path)} bytes): " +
           ", ".join(f"{k} {list(v.shape)}" for k, v in tensors.items() if k in ("image", "p3", "p7", "cls.0")))
 
@@ -291,11 +287,7 @@ def make_grad_r18_train(out_dir):
         "torch": torch.__version__, "torchvision": torchvision.__version__,
     }
     path = os.path.join(out_dir, "model_grad_r18_train.safetensors")
-    save_file(tensors, path, metadata=metadata)
-    back, back_meta = load_file(path)
-    if list(back) != list(tensors) or back_meta != metadata or \
-            not all(torch.equal(back[k], tensors[k]) for k in tensors):
-        raise RuntimeError(f"{path} does not read back bit for bit")
+    save_verified(tensors, path, metadata=metadata)
     print(f"  wrote {path} ({os.path.getsize(path)} bytes)")
 
 

@@ -3,7 +3,8 @@
 Run:  /usr/bin/python3 tools/make_fixtures_two_stage.py [--out tests/data]
 Needs PyTorch and torchvision (Debian: python3-torch, python3-torchvision).
 
-Writes tests/data/detection_<family>.safetensors for the families roi_pooler, rpn and roi_heads,
+Writes tests/data/detection_<family>.safetensors for the families roi_pooler, rpn, roi_heads and
+matcher,
 in the layout of tools/make_fixtures_detection.py: tensors of case i are named "case<i>.<name>",
 metadata "case<i>" holds the case's parameters as compact JSON and metadata "num_cases" the number
 of cases. The references are torchvision's own modules (v0.14). The files are committed, so the
@@ -148,6 +149,28 @@ def roi_heads_case(image_sizes, proposals_per_image, channels, representation, n
             "num_classes": num_classes}, tensors
 
 
+def matcher_case(num_gt, grid, high, low, allow_low_quality, weights):
+    from torchvision.models.detection._utils import BoxCoder, Matcher
+    from torchvision.ops import box_iou
+    ys, xs = torch.meshgrid(torch.arange(grid) * 8.0, torch.arange(grid) * 8.0, indexing="ij")
+    sizes = torch.tensor([[16.0, 16.0], [24.0, 12.0], [12.0, 24.0]])
+    boxes = torch.cat([torch.stack([xs.flatten(), ys.flatten(), xs.flatten() + w, ys.flatten() + h], dim=1)
+                       for w, h in sizes.tolist()])
+    xy = torch.floor(torch.rand(num_gt, 2) * grid * 8)
+    gt = torch.cat([xy, xy + torch.floor(torch.rand(num_gt, 2) * 30 + 6)], dim=1)
+    if num_gt > 1:
+        gt[-1] = gt[0]  # a duplicate: its ties go to the first gt
+    tensors = {"gt": gt, "boxes": boxes}
+    if num_gt == 0:
+        matches = torch.full((len(boxes),), -1, dtype=torch.int64)  # torchvision's callers: all background
+    else:
+        matches = Matcher(high, low, allow_low_quality)(box_iou(gt, boxes))
+        coder = BoxCoder(weights)
+        tensors["encoded"] = coder.encode_single(gt[matches.clamp(min=0)], boxes)
+    tensors["matches"] = matches
+    return {"high": high, "low": low, "allow_low_quality_matches": allow_low_quality, "weights": list(weights)}, tensors
+
+
 ROI_POOLER_CASES = [
     lambda: roi_pooler_case([(120, 150), (100, 160)], 2, 30),
     lambda: roi_pooler_case([(64, 96)], 3, 40),
@@ -166,10 +189,18 @@ ROI_HEADS_CASES = [
     lambda: roi_heads_case([(60, 80)], [420], 1, 16, 4),
 ]
 
+MATCHER_CASES = [
+    lambda: matcher_case(5, 12, 0.7, 0.3, True, (1.0, 1.0, 1.0, 1.0)),   # the RPN's
+    lambda: matcher_case(6, 10, 0.5, 0.5, False, (10.0, 10.0, 5.0, 5.0)),  # the second stage's
+    lambda: matcher_case(4, 9, 0.6, 0.4, True, (10.0, 10.0, 5.0, 5.0)),
+    lambda: matcher_case(0, 6, 0.7, 0.3, True, (1.0, 1.0, 1.0, 1.0)),
+]
+
 FAMILIES = {
     "roi_pooler": ROI_POOLER_CASES,
     "rpn": RPN_CASES,
     "roi_heads": ROI_HEADS_CASES,
+    "matcher": MATCHER_CASES,
 }
 
 

@@ -124,3 +124,14 @@ def main(paths):
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+def save_verified(tensors, path, metadata=None):
+    """save_file, then read the file back and raise unless names, order, metadata and every tensor
+    come back bit for bit."""
+    import torch
+    save_file(tensors, path, metadata=metadata)
+    back, back_meta = load_file(path)
+    if list(back) != list(tensors) or back_meta != (metadata or {}) or \
+            not all(torch.equal(back[k], tensors[k]) for k in tensors):
+        raise RuntimeError(f"{path} does not read back bit for bit")

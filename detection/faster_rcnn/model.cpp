@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/ops/elementwise.h"
+
 
 namespace ghm::detection {
 namespace {
@@ -48,13 +50,51 @@ FasterRcnnOutput FasterRcnn::first_stage(const Tensor& images, const std::vector
   rpn_head_->forward(out.features, out.objectness, out.rpn_deltas);
   std::vector<FeatureSize> sizes;
   for (const Tensor& f : out.features) sizes.push_back({f.size(2), f.size(3)});
-  const Tensor anchors = rpn_anchors(sizes, {images.size(2), images.size(3)}, config_.rpn);
-  out.proposals = rpn_proposals(out.objectness, out.rpn_deltas, anchors, image_sizes, is_training(), config_.rpn);
+  out.anchors = rpn_anchors(sizes, {images.size(2), images.size(3)}, config_.rpn);
+  out.proposals = rpn_proposals(out.objectness, out.rpn_deltas, out.anchors, image_sizes, is_training(), config_.rpn);
   return out;
 }
 
 void FasterRcnn::second_stage(FasterRcnnOutput& out, const std::vector<Tensor>& proposals,
                               const std::vector<ImageSize>& image_sizes) {
+  box_outputs(out, proposals, image_sizes);
+  out.detections = roi_detections(out.class_logits, out.box_deltas, proposals, image_sizes, config_.roi);
+}
+
+FasterRcnnLosses FasterRcnn::losses(const Tensor& images, const std::vector<ImageSize>& image_sizes,
+                                    const std::vector<ImageGroundTruth>& gts, const Sampling& sampling,
+                                    losses::GhmEmaState* ghm_state) {
+  const FasterRcnnOutput first = first_stage(images, image_sizes);
+  std::vector<Tensor> proposals;
+  for (const Proposals& p : first.proposals) proposals.push_back(p.boxes);
+  return train_losses(first, proposals, image_sizes, gts, sampling, ghm_state);
+}
+
+FasterRcnnLosses FasterRcnn::train_losses(const FasterRcnnOutput& first, const std::vector<Tensor>& proposals,
+                                          const std::vector<ImageSize>& image_sizes,
+                                          const std::vector<ImageGroundTruth>& gts, const Sampling& sampling,
+                                          losses::GhmEmaState* ghm_state) {
+  FasterRcnnLosses l;
+  const RpnLoss rpn = rpn_loss(first.objectness, first.rpn_deltas, first.anchors, gts, config_.rpn_train, sampling);
+  l.objectness = rpn.objectness;
+  l.rpn_box = rpn.box;
+  l.rpn_pos = rpn.num_pos;
+  l.rpn_sampled = rpn.num_pos + rpn.num_neg;
+  const RoiSamples samples = sample_rois(proposals, gts, config_.roi_train, config_.roi.box_weights, sampling);
+  FasterRcnnOutput second;
+  second.features = first.features;
+  box_outputs(second, samples.proposals, image_sizes);
+  const RoiLoss roi = roi_loss(second.class_logits, second.box_deltas, samples, config_.roi_train, ghm_state);
+  l.classifier = roi.classifier;
+  l.box = roi.box;
+  l.roi_pos = samples.num_pos;
+  l.roi_sampled = samples.labels.size(0);
+  l.total = l.objectness + l.rpn_box + l.classifier + l.box;
+  return l;
+}
+
+void FasterRcnn::box_outputs(FasterRcnnOutput& out, const std::vector<Tensor>& proposals,
+                             const std::vector<ImageSize>& image_sizes) {
   GHM_CHECK(!out.features.empty() && proposals.size() == image_sizes.size() &&
                 static_cast<std::int64_t>(proposals.size()) == out.features[0].size(0),
             "FasterRcnn: ", proposals.size(), " proposal sets and ", image_sizes.size(), " image sizes for a batch of ",
@@ -74,7 +114,6 @@ void FasterRcnn::second_stage(FasterRcnnOutput& out, const std::vector<Tensor>& 
   const Tensor roi_tensor = Tensor::from_vector(rois, Shape{static_cast<std::int64_t>(rois.size() / 5), 5}).to(device);
   out.pooled = multi_scale_roi_align(levels, roi_tensor, max_h, max_w, config_.pooler);
   box_predictor_->forward(box_head_->forward(out.pooled), out.class_logits, out.box_deltas);
-  out.detections = roi_detections(out.class_logits, out.box_deltas, proposals, image_sizes, config_.roi);
 }
 
 }  // namespace ghm::detection

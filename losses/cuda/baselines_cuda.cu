@@ -59,7 +59,7 @@ struct SmoothL1Term {
   __device__ double operator()(float x, float y, float w, float& g) const {
     const float d = x - y, ad = fabsf(d);
     const bool quadratic = ad < beta;
-    g = w == 0.0f ? 0.0f : w * scale * (quadratic ? d / beta : (d > 0.0f ? 1.0f : -1.0f));
+    g = w == 0.0f ? 0.0f : w * scale * (quadratic ? d / beta : (d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : 0.0f));
     return w == 0.0f ? 0.0 : static_cast<double>(w) * (quadratic ? 0.5f * d * d / beta : ad - 0.5f * beta);
   }
 };

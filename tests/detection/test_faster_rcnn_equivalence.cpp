@@ -21,10 +21,7 @@
 #include <vector>
 
 #include "core/autograd.h"
-#include "detection/faster_rcnn/model.h"
-#include "io/safetensors.h"
-#include "test_paths.h"
-#include "tests/nn/torchvision_formula.h"
+#include "tests/detection/faster_rcnn_fixture.h"
 
 using namespace ghm;
 using namespace ghm::detection;
@@ -76,19 +73,11 @@ int unmatched(const Detections& ours, const Tensor& boxes, const Tensor& scores,
 }  // namespace
 
 TEST_CASE("faster r-cnn: equals torchvision's FasterRCNN stage by stage (ResNet-18 FPN, eval mode)") {
-  const io::SafetensorsData f =
-      io::load_safetensors(::ghm::testing::test_data_dir() + "/model_faster_rcnn_r18.safetensors");
-  FasterRcnnConfig c;
-  c.backbone = {18, 1, 64, nn::NormKind::FrozenBatchNorm, 1};
-  c.roi.num_classes = 5;
-  Generator gen(7);
-  FasterRcnn model(c, gen);
-  test::set_model_by_formula(model, f.metadata.at("state_names"));
+  const io::SafetensorsData f = test::load_faster_rcnn_fixture("model_faster_rcnn_r18.safetensors");
+  const std::shared_ptr<FasterRcnn> net = test::faster_rcnn_r18(f);
+  FasterRcnn& model = *net;
   model.eval();
-  std::vector<ImageSize> sizes;
-  const io::Json listed = io::Json::parse(f.metadata.at("image_sizes"), "image_sizes");
-  for (const io::Json& s : listed.as_array())
-    sizes.push_back({s.at(0).as_int(), s.at(1).as_int()});
+  const std::vector<ImageSize> sizes = test::fixture_image_sizes(f);
   const NoGradGuard no_grad;
 
   FasterRcnnOutput out = model.first_stage(f.at("image"), sizes);

@@ -1,0 +1,39 @@
+// What the Faster R-CNN tests against torchvision share: the ResNet-18 FPN model of
+// tools/make_fixtures_faster_rcnn.py (5 classes with the background, stem and layer1 frozen) with
+// every tensor set by the fixture's formula, and the fixture's image sizes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "detection/faster_rcnn/model.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "test_paths.h"
+#include "tests/nn/torchvision_formula.h"
+
+namespace ghm::test {
+
+inline io::SafetensorsData load_faster_rcnn_fixture(const std::string& file) {
+  return io::load_safetensors(::ghm::testing::test_data_dir() + "/" + file);
+}
+
+inline std::shared_ptr<detection::FasterRcnn> faster_rcnn_r18(const io::SafetensorsData& f) {
+  detection::FasterRcnnConfig c;
+  c.backbone = {18, 1, 64, nn::NormKind::FrozenBatchNorm, 1};
+  c.roi.num_classes = 5;
+  Generator gen(7);
+  auto model = std::make_shared<detection::FasterRcnn>(c, gen);
+  set_model_by_formula(*model, f.metadata.at("state_names"));
+  return model;
+}
+
+inline std::vector<detection::ImageSize> fixture_image_sizes(const io::SafetensorsData& f) {
+  std::vector<detection::ImageSize> sizes;
+  const io::Json listed = io::Json::parse(f.metadata.at("image_sizes"), "image_sizes");
+  for (const io::Json& s : listed.as_array()) sizes.push_back({s.at(0).as_int(), s.at(1).as_int()});
+  return sizes;
+}
+
+}  // namespace ghm::test
