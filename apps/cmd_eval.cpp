@@ -40,12 +40,12 @@ int run_eval(const std::vector<std::string>& args) {
   const Device on = process_device(device, "eval --device", comm);
   check_precision(test.precision, on, "test.precision");
   const DataConfig data = data_config(config);
-  const detection::RetinaNetConfig model_cfg = retinanet_config(config);
   const DetectionSource val(load_split(data.val_json, data, Split::Test), data.val_images, data, Split::Test);
-  GHM_CHECK(val.dataset().num_classes() == model_cfg.num_classes, data.val_json, " has ", val.dataset().num_classes(),
-            " categories but model.head.num_classes is ", model_cfg.num_classes);
   Generator gen(0);
-  detection::RetinaNet model(model_cfg, gen);
+  const std::unique_ptr<Detector> detector = make_detector(config, gen);
+  GHM_CHECK(val.dataset().num_classes() == detector->num_classes(), data.val_json, " has ",
+            val.dataset().num_classes(), " categories but model.head.num_classes is ", detector->num_classes());
+  nn::Module& model = detector->module();
   load_model_weights(resolve_checkpoint(checkpoint), model, nn::Strict::Yes);
   model.to(on);
   if (comm.size() > 1) omp_set_num_threads(process_threads(omp_get_num_procs(), comm.local_size()));
@@ -53,8 +53,7 @@ int run_eval(const std::vector<std::string>& args) {
 
   // Every rank runs its shard; rank 0 scores the whole split and writes.
   const std::optional<EvalReport> report =
-      evaluate_split(model, detection::AnchorGenerator(anchor_config(config)), val, data.val_json, test,
-                     data, comm);
+      evaluate_split(*detector, val, data.val_json, test, data, comm);
   if (!report) return 0;
   const EvalReport& r = *report;
   if (!out.empty()) write_results_json(out, r.results);

@@ -245,7 +245,7 @@ int run_train_bench(const TrainBenchOptions& o) {
   const Measured m = measure(o, [&]() {
     if (!training) {
       detections = 0;
-      for (const auto& d : detect_batch(model, anchors, batch, test))
+      for (const auto& d : retinanet_detections(model, anchors, batch, test))
         detections += static_cast<std::size_t>(d.scores.numel());
       profile::mark("postprocess");
       return;

@@ -5,15 +5,20 @@
 #include <thread>
 
 #include "core/runtime_info.h"
+#include "engine/config_values.h"
 #include "io/yaml.h"
 #include "losses/ghm_settings.h"
 
 namespace ghm::engine {
+
+using namespace config_values;
+
 namespace {
 
 // Keep in step with docs/config.md.
 constexpr const char* kDefaults = R"(
 model:
+  type: retinanet          # retinanet | faster_rcnn (docs/faster_rcnn.md)
   backbone:
     depth: 50              # 18, 34, 50, 101, 152
     groups: 1              # ResNeXt cardinality
@@ -34,6 +39,34 @@ model:
     convs: 4
     group_norm: 0          # 0: none; G: GroupNorm(G) after each tower conv (torchvision v2: 32)
     prior: 0.01
+  faster_rcnn:             # model.type faster_rcnn: torchvision's fasterrcnn_resnet50_fpn recipe
+    rpn:
+      anchor_sizes: [32, 64, 128, 256, 512]  # one per level P2..P6
+      ratios: [0.5, 1.0, 2.0]  # height / width
+      pre_nms_top_n_train: 2000  # per level and image
+      pre_nms_top_n_test: 1000
+      post_nms_top_n_train: 2000  # per image
+      post_nms_top_n_test: 1000
+      nms_iou: 0.7
+      fg_iou: 0.7          # anchors at or above: object
+      bg_iou: 0.3          # below: background (between: ignored)
+      batch_per_image: 256 # anchors sampled per image
+      positive_fraction: 0.5
+    roi:
+      pool_size: 7         # RoIAlign output side
+      sampling_ratio: 2
+      representation: 1024 # the two fully connected layers of the box head
+      fg_iou: 0.5
+      bg_iou: 0.5
+      batch_per_image: 512 # RoIs sampled per image (the gt boxes join the proposals first)
+      positive_fraction: 0.25
+      box_loss: smooth_l1  # smooth_l1 | l1 | ghmr
+      beta: 0.11111111     # smooth_l1 (1/9)
+      box_loss_weight: 1.0 # smooth_l1, l1
+      ghmr_mu: 0.02
+      ghmr_bins: 10
+      ghmr_momentum: 0.7
+      ghmr_loss_weight: 1.0
 data:
   root: ""                 # prefix of the relative paths below ("" = the current directory)
   train_json: ""           # COCO instances file of the training split
@@ -140,20 +173,6 @@ void merge(io::Json& base, const io::Json& over) {
   }
 }
 
-// Upper bounds of the keys that size memory or work, far beyond any sensible value, so that a typo
-// gets an error naming the key instead of an allocation failure deep inside: image sides (8192
-// is more than 6x COCO's 1333), batch sizes, model widths and class counts.
-constexpr int kMaxImageSide = 8192;
-constexpr int kMaxBatch = 1024;
-constexpr int kMaxWidth = 4096;
-constexpr int kMaxClasses = 100000;
-
-int int_in(const io::Json& v, int low, int high, const char* what) {
-  const std::int64_t x = v.as_int();
-  GHM_CHECK(x >= low && x <= high, v.location(), ": ", what, " ", x, " is outside [", low, ", ", high, "]");
-  return static_cast<int>(x);
-}
-
 }  // namespace
 
 io::Json default_config() { return io::parse_yaml(kDefaults, "built-in defaults"); }
@@ -216,34 +235,6 @@ namespace {
 std::string join_root(const std::string& root, const std::string& path) {
   if (root.empty() || path.empty() || path.front() == '/') return path;
   return root.back() == '/' ? root + path : root + "/" + path;
-}
-
-int positive_int(const io::Json& v, const char* what) {
-  const std::int64_t x = v.as_int();
-  GHM_CHECK(x > 0 && x <= (1 << 30), v.location(), ": ", what, " must be a positive integer, got ", x);
-  return static_cast<int>(x);
-}
-
-int non_negative_int(const io::Json& v) {
-  const std::int64_t x = v.as_int();
-  GHM_CHECK(x >= 0 && x <= (1 << 30), v.location(), ": must be a non-negative integer, got ", x);
-  return static_cast<int>(x);
-}
-
-float number_in(const io::Json& v, double low, double high) {
-  const double x = v.as_double();
-  GHM_CHECK(x >= low && x <= high, v.location(), ": ", x, " is outside [", low, ", ", high, "]");
-  return static_cast<float>(x);
-}
-
-std::string one_of(const io::Json& v, std::initializer_list<const char*> choices) {
-  const std::string s = v.as_string();
-  std::string list;
-  for (const char* c : choices) {
-    if (s == c) return s;
-    list += list.empty() ? c : std::string(" | ") + c;
-  }
-  GHM_FAIL(v.location(), ": '", s, "' is not one of ", list);
 }
 
 Precision precision_key(const io::Json& v) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "detection/anchors.h"
+#include "detection/faster_rcnn/model.h"
 #include "detection/retinanet/loss.h"
 #include "detection/retinanet/postprocess.h"
 #include "detection/retinanet/model.h"
@@ -25,8 +26,17 @@ io::Json default_config();
 // defaults <- file (keys checked) <- overrides ("a.b=value", in order).
 io::Json load_config(const std::string& path, const std::vector<std::string>& overrides);
 
+// `model.type`.
+enum class ModelType { RetinaNet, FasterRcnn };
+ModelType model_type(const io::Json& config);
+
 // The `model` section as a RetinaNet configuration (values validated).
 detection::RetinaNetConfig retinanet_config(const io::Json& config);
+
+// The `model` section as a Faster R-CNN configuration: model.backbone, model.fpn.width,
+// model.head.num_classes (+ 1 for the background), model.faster_rcnn, and the `test` section's
+// score_thresh, nms_iou and max_detections for the second stage's detections (config_faster_rcnn.cpp).
+detection::FasterRcnnConfig faster_rcnn_config(const io::Json& config);
 
 // The anchors (`model.anchors`), checked against model.head.anchors_per_location.
 detection::AnchorConfig anchor_config(const io::Json& config);

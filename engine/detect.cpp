@@ -15,6 +15,7 @@
 #include "io/draw.h"
 #include "io/image.h"
 #include "io/transforms.h"
+#include "io/yaml.h"
 
 namespace ghm::engine {
 namespace {
@@ -78,15 +79,14 @@ io::Json detections_json(const detection::ImageDetections& det, const coco::Data
 }
 
 // The categories of data.val_json (or data.train_json), checked against the model's class count.
-coco::Dataset class_names(const DataConfig& data, const detection::RetinaNetConfig& model_cfg,
-                          const std::string& config_path) {
+coco::Dataset class_names(const DataConfig& data, int num_classes, const std::string& config_path) {
   const std::string names_json = !data.val_json.empty() ? data.val_json : data.train_json;
   GHM_CHECK(!names_json.empty(), config_path, ": detect takes the class names from data.val_json or data.train_json; set one");
   coco::LoadOptions quiet;
   quiet.warnings = coco::Warnings::Collect;
   coco::Dataset names = coco::load_dataset(names_json, quiet);
-  GHM_CHECK(names.num_classes() == model_cfg.num_classes, names_json, " has ", names.num_classes(),
-            " categories but model.head.num_classes is ", model_cfg.num_classes);
+  GHM_CHECK(names.num_classes() == num_classes, names_json, " has ", names.num_classes(),
+            " categories but model.head.num_classes is ", num_classes);
   return names;
 }
 
@@ -94,13 +94,15 @@ coco::Dataset class_names(const DataConfig& data, const detection::RetinaNetConf
 
 void detect_images(const DetectImagesOptions& o) {
   const std::vector<DetectOutput> plan = plan_detect_outputs(o.inputs, o.out_dir);
-  const io::Json config = load_config(o.config_path, o.overrides);
+  io::Json config = load_config(o.config_path, o.overrides);
+  char thresh[64];
+  std::snprintf(thresh, sizeof thresh, "test.score_thresh=%.9g", static_cast<double>(o.score_thresh));
+  io::apply_override(config, thresh, "detect --score-thresh");  // before the model is made: Faster R-CNN's second stage reads it
   const DataConfig data = data_config(config);
-  const detection::RetinaNetConfig model_cfg = retinanet_config(config);
-  const coco::Dataset names = class_names(data, model_cfg, o.config_path);
-
   Generator gen(0);
-  detection::RetinaNet model(model_cfg, gen);
+  const std::unique_ptr<Detector> detector = make_detector(config, gen);
+  const coco::Dataset names = class_names(data, detector->num_classes(), o.config_path);
+  nn::Module& model = detector->module();
   load_model_weights(resolve_checkpoint(o.checkpoint), model, nn::Strict::Yes);
   const Device device = parse_device(o.device, "detect --device");
   TestConfig test = test_config(config);
@@ -108,13 +110,11 @@ void detect_images(const DetectImagesOptions& o) {
   model.to(device);
   model.eval();
   cpu::enable_host_cache_for_inference();
-  test.post.score_thresh = o.score_thresh;
-  const detection::AnchorGenerator anchors(anchor_config(config));
 
   for (const auto& [file, stem] : plan) {
     const io::Image original = io::read_image(file);
     const detection::ImageDetections det =
-        detect_batch(model, anchors, single_image_batch(original, data), test).front();
+        detector->detect(single_image_batch(original, data), test).front();
     std::filesystem::create_directories(std::filesystem::path(stem).parent_path());
     io::Json root = io::Json::object();
     root.set("file", io::Json(file));

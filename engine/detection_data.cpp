@@ -102,6 +102,12 @@ detection::ImageSize input_size(const io::Sample& sample) {
           static_cast<std::int64_t>(static_cast<float>(sample.orig_width) * sample.scale_w + 0.5f)};
 }
 
+std::vector<detection::ImageGroundTruth> ground_truth(const io::Batch& batch) {
+  std::vector<detection::ImageGroundTruth> out;
+  for (const io::Sample& s : batch.samples) out.push_back({s.boxes, s.labels, s.crowd_boxes, input_size(s)});
+  return out;
+}
+
 io::LoaderConfig train_loader_config(const DataConfig& data, const TrainConfig& train) {
   io::LoaderConfig lc;
   lc.batch_size = train.batch_size;

@@ -57,6 +57,9 @@ class DetectionSource {
 // io::rescale_size computes it.
 detection::ImageSize input_size(const io::Sample& sample);
 
+// The ground truth of a batch's images in network-input pixels (after resize and flip).
+std::vector<detection::ImageGroundTruth> ground_truth(const io::Batch& batch);
+
 // The training loader's settings (shuffled per epoch from the seed, grouped by aspect when asked)
 // and the anchor-assignment settings, as the trainer uses them.
 io::LoaderConfig train_loader_config(const DataConfig& data, const TrainConfig& train);

@@ -100,7 +100,7 @@ std::vector<CocoResult> gather_results(dist::Communicator& comm,
   return all;
 }
 
-ResumePoint resume_point(const std::string& work_dir, detection::RetinaNet& model, nn::Sgd& sgd,
+ResumePoint resume_point(const std::string& work_dir, nn::Module& model, nn::Sgd& sgd,
                          detection::DetectionLossState& loss_state, dist::Communicator& comm) {
   if (comm.size() == 1) return load_newest_checkpoint(work_dir, model, sgd, loss_state);
   ResumePoint point;
@@ -113,7 +113,7 @@ ResumePoint resume_point(const std::string& work_dir, detection::RetinaNet& mode
   return point;
 }
 
-void share_buffers(dist::Communicator& comm, const detection::RetinaNet& model) {
+void share_buffers(dist::Communicator& comm, const nn::Module& model) {
   if (comm.size() == 1) return;
   std::vector<Tensor> buffers;
   for (const auto& [name, t] : model.named_buffers()) buffers.push_back(t);

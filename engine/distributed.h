@@ -48,14 +48,14 @@ std::vector<CocoResult> gather_results(dist::Communicator& comm,
 // The newest checkpoint of `work_dir` that loads. In a job of several processes rank 0 picks it and
 // every other process loads that same file (with its own GHM states when the file has them), so no
 // process can continue from another iteration; a process that cannot load it ends the job.
-ResumePoint resume_point(const std::string& work_dir, detection::RetinaNet& model, nn::Sgd& sgd,
+ResumePoint resume_point(const std::string& work_dir, nn::Module& model, nn::Sgd& sgd,
                          detection::DetectionLossState& loss_state, dist::Communicator& comm);
 
 // Rank 0's buffers (batch norm's running statistics) to every process, before a checkpoint and so
 // before an evaluation: with norm: bn each process updates them from its own share of the batch.
 // They do not enter a training step (batch statistics do), so the run itself is unchanged, and
 // every process continues from, and evaluates with, what the checkpoint holds.
-void share_buffers(dist::Communicator& comm, const detection::RetinaNet& model);
+void share_buffers(dist::Communicator& comm, const nn::Module& model);
 
 // With dist.ghm_counts: rank each process keeps its own GHM EMA states: rank 0 receives the
 // others' (process r at [r - 1]) for the checkpoint. Empty for one process or summed counts.

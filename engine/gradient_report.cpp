@@ -38,6 +38,8 @@ struct AnalysedData {
 AnalysedData analyse_batches(const io::Json& config, const GradientReportOptions& o, GradientStats& stats) {
   const DataConfig data = data_config(config);
   const TrainConfig train = train_config(config);
+  GHM_CHECK(model_type(config) == ModelType::RetinaNet, "analyze-gradients studies the dense head of a RetinaNet "
+            "(the gradient norms over all anchors); model.type is faster_rcnn");
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
   const DetectionSource source(load_split(data.train_json, data, Split::Train), data.train_images, data, Split::Test);
   GHM_CHECK(source.dataset().num_classes() == model_cfg.num_classes, data.train_json, " has ",

@@ -13,30 +13,6 @@
 
 namespace ghm::engine {
 
-std::vector<detection::ImageDetections> detect_batch(detection::RetinaNet& model,
-                                                     const detection::AnchorGenerator& anchors,
-                                                     const io::Batch& batch, const TestConfig& test) {
-  NoGradGuard no_grad;
-  const detection::RetinaNetOutput out = [&] {
-    const AutocastScope autocast(test.precision);
-    return model.forward(batch.images.to(model.device()));
-  }();
-  std::vector<Tensor> level_anchors;
-  for (int l = 0; l < static_cast<int>(out.cls_logits.size()); ++l) {
-    const Tensor& c = out.cls_logits[static_cast<std::size_t>(l)];
-    level_anchors.push_back(anchors.grid_anchors(l, {c.size(2), c.size(3)}));
-  }
-  std::vector<detection::ImageSize> input;
-  std::vector<double> scale;
-  for (const io::Sample& s : batch.samples) {
-    input.push_back(input_size(s));
-    // One factor per image: the two axes differ only by the rounding of the resized size.
-    scale.push_back(0.5 * (static_cast<double>(s.scale_h) + static_cast<double>(s.scale_w)));
-  }
-  return detection::postprocess(out.cls_logits, out.box_deltas, level_anchors, model.config().num_classes, input,
-                                scale, test.post);
-}
-
 void append_results(const io::Batch& batch, const std::vector<detection::ImageDetections>& detections,
                     const coco::Dataset& dataset, std::vector<CocoResult>& out) {
   for (std::size_t i = 0; i < detections.size(); ++i) {
@@ -98,10 +74,10 @@ coco::Detections to_coco_detections(const std::vector<CocoResult>& results, cons
 
 }  // namespace
 
-std::optional<EvalReport> evaluate_split(detection::RetinaNet& model, const detection::AnchorGenerator& anchors,
-                                         const DetectionSource& split, const std::string& gt_json,
+std::optional<EvalReport> evaluate_split(Detector& detector, const DetectionSource& split, const std::string& gt_json,
                                          const TestConfig& test, const DataConfig& data, dist::Communicator& comm) {
   const auto start = std::chrono::steady_clock::now();
+  nn::Module& model = detector.module();
   const bool was_training = model.is_training();
   model.eval();
   io::LoaderConfig lc;
@@ -118,7 +94,7 @@ std::optional<EvalReport> evaluate_split(detection::RetinaNet& model, const dete
   std::vector<std::vector<CocoResult>> batch_results;
   loader.start_epoch(0);
   while (std::optional<io::Batch> batch = loader.next()) {
-    append_results(*batch, detect_batch(model, anchors, *batch, test), split.dataset(),
+    append_results(*batch, detector.detect(*batch, test), split.dataset(),
                    batch_results.emplace_back());
   }
   model.train(was_training);

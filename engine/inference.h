@@ -1,7 +1,6 @@
-// Inference over batches and over a whole split: the model (evaluation mode, no autograd), the
-// anchors of each level's feature size, post-processing (detection/retinanet/postprocess.h), and the COCO
-// side: results JSON and the twelve COCO numbers computed in-process (coco/eval.h, the
-// same code as `coco-eval`).
+// Inference over a whole split with either detector (engine/detector.h: evaluation mode, no
+// autograd), and the COCO side: results JSON and the twelve COCO numbers computed in-process
+// (coco/eval.h, the same code as `coco-eval`).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -13,17 +12,11 @@
 #include "detection/anchors.h"
 #include "coco/eval.h"
 #include "detection/retinanet/postprocess.h"
-#include "detection/retinanet/model.h"
+#include "engine/detector.h"
 #include "dist/communicator.h"
 #include "io/data_loader.h"
 
 namespace ghm::engine {
-
-// Detections of every image of a batch, in original-image pixels. The model must be in eval mode;
-// its convolutions run in test.precision, post-processing in float32.
-std::vector<detection::ImageDetections> detect_batch(detection::RetinaNet& model,
-                                                     const detection::AnchorGenerator& anchors,
-                                                     const io::Batch& batch, const TestConfig& test);
 
 // One detection in COCO's terms.
 struct CocoResult {
@@ -53,8 +46,7 @@ struct EvalReport {
 // Runs the model over the whole split and scores it against `gt_json` (the split's own file).
 // In a job of several processes every rank calls it and runs its shard (distributed.h); the
 // report, the same as one process would make, comes back on rank 0 only (nullopt elsewhere).
-std::optional<EvalReport> evaluate_split(detection::RetinaNet& model, const detection::AnchorGenerator& anchors,
-                                         const DetectionSource& split, const std::string& gt_json,
+std::optional<EvalReport> evaluate_split(Detector& model, const DetectionSource& split, const std::string& gt_json,
                                          const TestConfig& test, const DataConfig& data,
                                          dist::Communicator& comm = dist::world());
 

@@ -20,6 +20,7 @@
 #include "engine/checkpoint.h"
 #include "engine/config.h"
 #include "engine/detection_data.h"
+#include "engine/detector.h"
 #include "engine/distributed.h"
 #include "engine/inference.h"
 #include "engine/train_log.h"
@@ -72,12 +73,6 @@ class StopSignals {
   struct sigaction old_term_ {};
   struct sigaction old_usr1_ {};
 };
-
-std::vector<detection::ImageGroundTruth> ground_truth(const io::Batch& batch) {
-  std::vector<detection::ImageGroundTruth> out;
-  for (const io::Sample& s : batch.samples) out.push_back({s.boxes, s.labels, s.crowd_boxes, input_size(s)});
-  return out;
-}
 
 void check_finite(double value, const char* term, std::int64_t iteration, const std::string& last_checkpoint) {
   if (std::isfinite(value)) return;
@@ -150,7 +145,7 @@ nn::LrSchedule lr_schedule(const TrainConfig& train, std::int64_t per_epoch) {
 }
 
 // The model's parameters and buffers, in registration order (the same in every process).
-std::vector<Tensor> model_state_tensors(const detection::RetinaNet& model) {
+std::vector<Tensor> model_state_tensors(const nn::Module& model) {
   std::vector<Tensor> out;
   for (const auto& [name, t] : model.named_parameters()) out.push_back(t);
   for (const auto& [name, t] : model.named_buffers()) out.push_back(t);
@@ -159,7 +154,7 @@ std::vector<Tensor> model_state_tensors(const detection::RetinaNet& model) {
 
 // The config's initial weights (when given) loaded into the freshly initialised model, which then
 // moves to its device and into training mode.
-void prepare_model(detection::RetinaNet& model, const TrainConfig& train, const Device& device, bool quiet) {
+void prepare_model(nn::Module& model, const TrainConfig& train, const Device& device, bool quiet) {
   if (!train.init_weights.empty()) {
     const nn::LoadReport r = load_model_weights(train.init_weights, model, nn::Strict::No);
     GHM_CHECK(r.mismatched.empty(), train.init_weights, ": ", r.mismatched.front(), " does not match the model");
@@ -175,7 +170,7 @@ void prepare_model(detection::RetinaNet& model, const TrainConfig& train, const 
 // stay until the run rewrites them). Either way the work directory gets the resolved config.
 // In a job of several processes every rank loads the checkpoint and only rank 0 (`lead`) writes.
 void start_or_resume(const TrainOptions& options, const std::string& log_path, const std::string& config_text,
-                     detection::RetinaNet& model, nn::Sgd& sgd, detection::DetectionLossState& loss_state,
+                     nn::Module& model, nn::Sgd& sgd, detection::DetectionLossState& loss_state,
                      TrainProgress& progress, TrainOutcome& outcome, RunCheckpoints& checkpoints,
                      dist::Communicator& comm) {
   const bool lead = comm.rank() == 0;
@@ -224,9 +219,6 @@ StepResult agree(dist::Communicator& comm, double cls, double reg) {
 
 // The parts of a run a step uses besides the model and the batch.
 struct StepContext {
-  const detection::AnchorGenerator& anchors;
-  const detection::TargetConfig& target_cfg;
-  const detection::DetectionLossConfig& loss_cfg;
   detection::DetectionLossState& loss_state;
   nn::Sgd& sgd;
   const std::vector<Tensor>& params;
@@ -260,23 +252,12 @@ StepResult skip_step(const StepContext& c, StepResult r, std::int64_t iteration,
   return r;
 }
 
-// One iteration: forward, targets, loss, backward, (several processes: the gradients averaged
-// over them), gradient clipping and the SGD step.
-StepResult train_step(detection::RetinaNet& model, const io::Batch& batch, const Device& device, float lr,
-                      const StepContext& c, std::int64_t iteration, const std::string& last_checkpoint) {
-  const int num_classes = model.config().num_classes;
-  const detection::RetinaNetOutput out = [&] {
-    const AutocastScope autocast(c.train.precision);  // backward runs each op in its forward's precision
-    return model.forward(batch.images.to(device));
-  }();
-  std::vector<detection::FeatureSize> sizes;
-  for (const Tensor& level : out.cls_logits) sizes.push_back({level.size(2), level.size(3)});
-  detection::BatchTargets targets = detection::to_device(
-      detection::batch_targets(c.anchors, sizes, ground_truth(batch), num_classes, c.target_cfg), device);
-  share_avg_factor(c.comm, c.dist_cfg, targets);
-  const detection::DetectionLoss loss =
-      detection::detection_loss(detection::head_rows(out.cls_logits, num_classes),
-                                detection::head_rows(out.box_deltas, 4), targets, c.loss_cfg, c.loss_state);
+// One iteration: forward, targets, loss (engine/detector.h), backward, (several processes: the
+// gradients averaged over them), gradient clipping and the SGD step.
+StepResult train_step(Detector& model, const io::Batch& batch, float lr, const StepContext& c, std::int64_t iteration,
+                      const std::string& last_checkpoint) {
+  const DetectorLoss loss =
+      model.loss(batch, {c.loss_state, c.dist_cfg, c.comm, c.train.precision, c.train.seed, iteration});
   StepResult r = agree(c.comm, loss.cls.item(), loss.reg.item());
   if (c.scaler.dynamic() && !std::isfinite(r.cls + r.reg))  // an fp16 forward that overflowed: no backward
     return skip_step(c, r, iteration, last_checkpoint);
@@ -303,10 +284,9 @@ StepResult train_step(detection::RetinaNet& model, const io::Batch& batch, const
 
 // The COCO numbers of the validation split after an epoch: console and eval.jsonl.
 // Every process runs its shard; rank 0 gets the numbers and writes them.
-void evaluate_after_epoch(detection::RetinaNet& model, const detection::AnchorGenerator& anchors,
-                          const DetectionSource& val, const DataConfig& data, const TestConfig& test,
+void evaluate_after_epoch(Detector& model, const DetectionSource& val, const DataConfig& data, const TestConfig& test,
                           const TrainProgress& progress, const TrainOptions& options) {
-  const std::optional<EvalReport> report = evaluate_split(model, anchors, val, data.val_json, test, data);
+  const std::optional<EvalReport> report = evaluate_split(model, val, data.val_json, test, data);
   if (!report) return;
   const EvalReport& r = *report;
   if (!options.quiet)
@@ -332,7 +312,6 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   const detection::DetectionLossConfig loss_cfg = loss_config(config);
   const TestConfig test = test_config(config);
   const DistConfig dist_cfg = dist_config(config);
-  const detection::RetinaNetConfig model_cfg = retinanet_config(config);
   dist::Communicator& comm = dist::world();
   const bool lead = comm.rank() == 0;  // writes the files and the console lines of the job
   const cpu::OmpThreadsRestorer restore_threads;  // the fair share below may change the count
@@ -347,8 +326,6 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   const std::string config_text = config.dump();
 
   auto train_set = load_split(data.train_json, data, Split::Train);
-  GHM_CHECK(train_set.num_classes() == model_cfg.num_classes, data.train_json, " has ", train_set.num_classes(),
-            " categories but model.head.num_classes is ", model_cfg.num_classes);
   const DetectionSource source(std::move(train_set), data.train_images, data, Split::Train);
   std::unique_ptr<DetectionSource> val;
   if (train.eval_interval > 0)
@@ -359,16 +336,17 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   check_precision(train.precision, device, "train.precision");
   if (val) check_precision(test.precision, device, "test.precision");
   Generator init_gen(train.seed);  // the model's initialisation is the seed's first use
-  detection::RetinaNet model(model_cfg, init_gen);
+  const std::unique_ptr<Detector> detector = make_detector(config, init_gen);
+  GHM_CHECK(source.dataset().num_classes() == detector->num_classes(), data.train_json, " has ",
+            source.dataset().num_classes(), " categories but model.head.num_classes is ", detector->num_classes());
+  nn::Module& model = detector->module();
   prepare_model(model, train, device, options.quiet || !lead);
   dist::broadcast_state(comm, model_state_tensors(model));  // one starting point for every process
-  if (model_cfg.backbone.norm == nn::NormKind::SyncBatchNorm && comm.size() > 1)  // statistics of the job's batch
+  if (detector->backbone().norm == nn::NormKind::SyncBatchNorm && comm.size() > 1)  // statistics of the job's batch
     nn::attach_batch_norm_sync(model, std::make_shared<const BatchNormSync>(dist::batch_norm_sync(comm)));
   nn::Sgd sgd(model.named_parameters(), train.sgd);
   const std::vector<Tensor> params = model.parameters();
-  detection::DetectionLossState loss_state(loss_cfg);
-  const detection::AnchorGenerator anchors(anchor_config(config));
-  const detection::TargetConfig target_cfg = target_config(data, train);
+  detection::DetectionLossState loss_state = detector->new_loss_state();
 
   io::LoaderConfig loader_cfg = train_loader_config(data, train);
   loader_cfg.shards = comm.size();  // each process its part of every batch of shards x batch_size
@@ -393,8 +371,7 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   dist::GradientReducer reducer(comm, params, dist_cfg.bucket_bytes);
   nn::GradScaler scaler(train.loss_scale);  // scale 1 and never skipping unless train.loss_scale says otherwise
   if (scaler.dynamic() && progress.loss_scale > 0) scaler.restore(progress.loss_scale, progress.loss_scale_good_steps);
-  const StepContext step_context{anchors,  target_cfg, loss_cfg, loss_state, sgd,   params,
-                                 train,    dist_cfg,   comm,     reducer,    scaler};
+  const StepContext step_context{loss_state, sgd, params, train, dist_cfg, comm, reducer, scaler};
 
   auto save = [&]() {
     GHM_CHECK(all_finite(params), "training diverged: the parameters are not finite after iteration ",
@@ -433,7 +410,7 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
         omp_set_num_threads(share->threads());
       }
       const float lr = schedule.at(static_cast<int>(progress.iteration));
-      const StepResult step = train_step(model, *batch, device, lr, step_context, progress.iteration,
+      const StepResult step = train_step(*detector, *batch, lr, step_context, progress.iteration,
                                          outcome.last_checkpoint);
       ++progress.iteration;
       ++progress.epoch_batch;
@@ -471,7 +448,7 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     progress.epoch_batch = 0;
     save();
     if (val && progress.epoch % train.eval_interval == 0)
-      evaluate_after_epoch(model, anchors, *val, data, test, progress, options);  // after save(): shared buffers
+      evaluate_after_epoch(*detector, *val, data, test, progress, options);  // after save(): shared buffers
   }
   return outcome;
 }

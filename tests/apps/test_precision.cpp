@@ -47,17 +47,7 @@ std::vector<double> logged_losses(const fs::path& log_path) {
 
 struct PrecisionSetup : testing::TinyDetector {
   PrecisionSetup()
-      : TinyDetector("precision",
-                     "  threads: 2\n"
-                     "  batch_size: 4\n"
-                     "  epochs: 8\n"
-                     "  lr: 0.01\n"
-                     "  warmup_iters: 4\n"
-                     "  warmup_ratio: 0.1\n"
-                     "  steps: [7]\n"
-                     "  log_interval: 1\n"
-                     "  checkpoint_interval: 4\n"
-                     "  keep_checkpoints: 100\n") {}
+      : TinyDetector("precision", std::string(testing::kEightEpochs) + "  checkpoint_interval: 4\n") {}
   std::vector<double> train(const std::string& name, const std::vector<std::string>& overrides) const {
     engine::train_detector(load(overrides), options(name));
     return logged_losses(fs::path(options(name).work_dir) / "log.jsonl");

@@ -23,6 +23,7 @@
 #include "tiny_detector.h"
 
 using namespace ghm;
+using testing::mean_loss;
 using testing::read_log;
 using testing::read_text;
 namespace fs = std::filesystem;
@@ -33,28 +34,12 @@ namespace {
 // threads 0 the count follows the machine's load (core/cpu/fair_share.h), and the exact-resume
 // case compares losses bit for bit.
 struct TinySetup : testing::TinyDetector {
-  TinySetup()
-      : TinyDetector("train_cmd",
-                     "  threads: 2\n"
-                     "  batch_size: 4\n"
-                     "  epochs: 8\n"
-                     "  lr: 0.01\n"
-                     "  warmup_iters: 4\n"
-                     "  warmup_ratio: 0.1\n"
-                     "  steps: [7]\n"
-                     "  log_interval: 1\n"
-                     "  keep_checkpoints: 100\n") {}
+  TinySetup() : TinyDetector("train_cmd", testing::kEightEpochs) {}
 };
 
 const TinySetup& setup() {
   static const TinySetup s;
   return s;
-}
-
-double mean_loss(const std::vector<io::Json>& log, std::size_t begin, std::size_t end) {
-  double sum = 0;
-  for (std::size_t i = begin; i < end; ++i) sum += log[i].at("loss").as_double();
-  return sum / static_cast<double>(end - begin);
 }
 
 }  // namespace

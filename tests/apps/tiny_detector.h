@@ -20,6 +20,21 @@
 
 namespace ghm::testing {
 
+// The schedule most tests train with: 8 epochs of 2 batches of 4 images, a log line per iteration,
+// every checkpoint kept; a fixed thread count (with threads 0 the count follows the machine's load,
+// core/cpu/fair_share.h, and the exact-resume cases compare losses bit for bit). Append
+// "  checkpoint_interval: N\n" for mid-epoch checkpoints.
+inline constexpr const char* kEightEpochs =
+    "  threads: 2\n"
+    "  batch_size: 4\n"
+    "  epochs: 8\n"
+    "  lr: 0.01\n"
+    "  warmup_iters: 4\n"
+    "  warmup_ratio: 0.1\n"
+    "  steps: [7]\n"
+    "  log_interval: 1\n"
+    "  keep_checkpoints: 100\n";
+
 struct TinyDetector {
   std::filesystem::path root, data, config;
 
@@ -84,6 +99,13 @@ inline std::vector<io::Json> read_log(const std::filesystem::path& path) {
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) lines.push_back(io::Json::parse(line, path.string()));
   return lines;
+}
+
+// The mean "loss" of log lines [begin, end).
+inline double mean_loss(const std::vector<io::Json>& log, std::size_t begin, std::size_t end) {
+  double sum = 0;
+  for (std::size_t i = begin; i < end; ++i) sum += log[i].at("loss").as_double();
+  return sum / static_cast<double>(end - begin);
 }
 
 }  // namespace ghm::testing

@@ -25,6 +25,7 @@ TEST_CASE("configs: every shipped config loads and every section parses") {
     CHECK_NOTHROW(engine::test_config(config));
     CHECK_NOTHROW(engine::dist_config(config));
     CHECK_NOTHROW(engine::pretrain_config(config));
+    if (engine::model_type(config) == engine::ModelType::FasterRcnn) CHECK_NOTHROW(engine::faster_rcnn_config(config));
     ++count;
   }
   CHECK(count >= 9);
@@ -64,4 +65,33 @@ TEST_CASE("configs: bad pretrain values are errors naming the key") {
   };
   CHECK(depth_error().find("depth 19 is not one of 18, 34, 50, 101, 152") !=
         std::string::npos);
+}
+
+TEST_CASE("configs: model.type and bad faster_rcnn values are errors naming the key") {
+  const std::string path = testing::source_dir() + "/configs/shapes_demo.yaml";
+  const auto error_of = [&](const std::vector<std::string>& overrides) {
+    try {
+      const io::Json c = engine::load_config(path, overrides);
+      engine::model_type(c);
+      engine::faster_rcnn_config(c);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error_of({"model.type=faster_rcnn"}) == "no error");
+  CHECK(error_of({"model.type=yolo"}).find("model.type") != std::string::npos);
+  CHECK(error_of({"model.type=yolo"}).find("retinanet | faster_rcnn") != std::string::npos);
+  CHECK(error_of({"model.faster_rcnn.rpn.anchor_sizes=[32, 64]"}).find("anchor_sizes") != std::string::npos);
+  CHECK(error_of({"model.faster_rcnn.rpn.bg_iou=0.8"}).find("bg_iou 0.8 is above fg_iou 0.7") != std::string::npos);
+  CHECK(error_of({"model.faster_rcnn.roi.box_loss=giou"}).find("model.faster_rcnn.roi.box_loss") != std::string::npos);
+  CHECK(error_of({"model.faster_rcnn.roi.batch_per_image=0"}).find("batch_per_image") != std::string::npos);
+  CHECK(error_of({"model.faster_rcnn.roi.ghmr_momentum=1.5"}).find("ghmr_momentum") != std::string::npos);
+  const detection::FasterRcnnConfig c =
+      engine::faster_rcnn_config(engine::load_config(path, {"model.type=faster_rcnn", "test.score_thresh=0.2"}));
+  CHECK(c.roi.num_classes == engine::retinanet_config(engine::load_config(path, {})).num_classes + 1);
+  CHECK(c.roi.score_thresh == 0.2f);
+  CHECK(c.roi_train.beta == 1.0f / 9.0f);
+  CHECK(c.rpn_train.matcher.allow_low_quality_matches);
+  CHECK(!c.roi_train.matcher.allow_low_quality_matches);
 }
