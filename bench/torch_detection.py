@@ -63,6 +63,66 @@ def synthetic_targets(torch, batch, boxes, classes, h, w):
     return out
 
 
+def add_step_args(p, classes=91):
+    """The options both detection peers share (bench/torch_faster_rcnn.py too)."""
+    p.add_argument("--depth", type=int, default=50)
+    p.add_argument("--mode", choices=["train", "infer"], default="train")
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--size", default="512x512")
+    p.add_argument("--boxes", type=int, default=8)
+    p.add_argument("--classes", type=int, default=classes)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--json", default="")
+
+
+def time_runs(run, warmup, repeats, sync=lambda: None, after_warmup=None):
+    """warmup untimed runs, then repeats timed ones (ms, each ending with sync()); and the last value."""
+    value = None
+    for _ in range(warmup):
+        value = run()
+    sync()
+    if after_warmup:
+        after_warmup()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        value = run()
+        sync()
+        times.append(1e3 * (time.perf_counter() - t0))
+    return times, value
+
+
+def prepare(torch, a):
+    """Threads as asked, the memory before the model, the image size; seeds torch. -> (MiB, H, W)."""
+    torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
+    baseline_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    h, w = (int(v) for v in a.size.split("x"))
+    torch.manual_seed(0)
+    return baseline_mib, h, w
+
+
+def report(a, title, times, value, baseline_mib, h, w, extra=None, extra_line=None):
+    """The console lines and the --json file of a finished measurement."""
+    median = statistics.median(times)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(title)
+    print(f"median_ms     {median:.1f}")
+    print(f"min_ms        {min(times):.1f}")
+    print(f"peak_rss_mib  {peak:.1f}")
+    print(f"baseline_mib  {baseline_mib:.1f}  (the interpreter and torch before the model)")
+    if extra_line:
+        print(extra_line)
+    print(("loss          %.5f" if a.mode == "train" else "detections    %d") % value)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"mode": a.mode, "depth": a.depth, "batch": a.batch, "height": h, "width": w,
+                       "threads": a.threads, "median_ms": median, "runs_ms": times, "peak_rss_mib": peak,
+                       "baseline_rss_mib": baseline_mib, **(extra or {})}, f)
+
+
 def build_model(torch, depth, classes):
     import torchvision
     from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
@@ -77,16 +137,7 @@ def build_model(torch, depth, classes):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--depth", type=int, default=50)
-    p.add_argument("--mode", choices=["train", "infer"], default="train")
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--size", default="512x512")
-    p.add_argument("--boxes", type=int, default=8)
-    p.add_argument("--classes", type=int, default=91)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--json", default="")
+    add_step_args(p)
     p.add_argument("--export", default="", help="write DIR/weights.safetensors and DIR/input.safetensors")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:I]")
     p.add_argument("--no-cudnn-benchmark", action="store_true")
@@ -98,11 +149,7 @@ def main():
     import torch
     from torchvision.models.detection.image_list import ImageList
 
-    torch.set_num_threads(a.threads)
-    torch.set_num_interop_threads(1)
-    baseline_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    h, w = (int(v) for v in a.size.split("x"))
-    torch.manual_seed(0)
+    baseline_mib, h, w = prepare(torch, a)
     model = build_model(torch, a.depth, a.classes)
     images = torch.randn(a.batch, 3, h, w)
     image_list = ImageList(images, [(h, w)] * a.batch)
@@ -177,34 +224,14 @@ def main():
         model.eval()
         run = infer
     sync = (lambda: torch.cuda.synchronize(device)) if on_gpu else (lambda: None)
-    for _ in range(a.warmup):
-        value = run()
-    sync()
-    if on_gpu:
-        torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(a.repeats):
-        t0 = time.perf_counter()
-        value = run()
-        sync()
-        times.append(1e3 * (time.perf_counter() - t0))
+    times, value = time_runs(run, a.warmup, a.repeats, sync,
+                             (lambda: torch.cuda.reset_peak_memory_stats(device)) if on_gpu else None)
     device_peak = torch.cuda.max_memory_allocated(device) / 1048576.0 if on_gpu else 0.0
-    median = statistics.median(times)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"torch {a.mode}: ResNet-{a.depth} FPN, {a.classes} classes, {a.batch} x {h}x{w}, {a.threads} threads, "
-          f"{a.device}, {a.precision}")
-    print(f"median_ms     {median:.1f}")
-    print(f"min_ms        {min(times):.1f}")
-    print(f"peak_rss_mib  {peak:.1f}")
-    print(f"baseline_mib  {baseline_mib:.1f}  (the interpreter and torch before the model)")
-    if on_gpu:
-        print(f"peak_device_mib {device_peak:.1f}")
-    print(("loss          %.5f" if a.mode == "train" else "detections    %d") % value)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"mode": a.mode, "depth": a.depth, "batch": a.batch, "height": h, "width": w,
-                       "threads": a.threads, "precision": a.precision, "median_ms": median, "runs_ms": times, "peak_rss_mib": peak,
-                       "baseline_rss_mib": baseline_mib, "device": a.device, "peak_device_mib": device_peak}, f)
+    title = (f"torch {a.mode}: ResNet-{a.depth} FPN, {a.classes} classes, {a.batch} x {h}x{w}, {a.threads} threads, "
+             f"{a.device}, {a.precision}")
+    extra = {"precision": a.precision, "device": a.device, "peak_device_mib": device_peak}
+    report(a, title, times, value, baseline_mib, h, w, extra,
+           f"peak_device_mib {device_peak:.1f}" if on_gpu else None)
     return 0
 
 

@@ -1,6 +1,7 @@
-// `ghm_retinanet bench train`: the time of one RetinaNet training step (forward, targets, loss,
-// backward, gradient clipping, SGD) or one inference (forward + post-processing) on a synthetic
-// batch, the peak memory of the process, and with --profile the time of every op.
+// `ghm_retinanet bench train`: the time of one training step (forward, targets, loss, backward,
+// gradient clipping, SGD) or one inference (forward + post-processing) of the config's detector
+// (model.type: RetinaNet, or Faster R-CNN against bench/torch_faster_rcnn.py) on a synthetic batch,
+// the peak memory of the process, and with --profile the time of every op.
 //
 // The batch is the same as bench/torch_detection.py's, so that the two can be compared: images
 // ~ N(0, 1) (already normalised), G boxes per image from a low-discrepancy sequence (t = n*G + j + 1,
@@ -77,7 +78,7 @@ double peak_rss_mib() {
 }
 
 // Random initial weights, or those of `path` when given (every parameter and buffer of the model).
-void load_weights(const std::string& path, detection::RetinaNet& model) {
+void load_weights(const std::string& path, nn::Module& model) {
   if (path.empty()) return;
   const nn::LoadReport r = load_model_weights(path, model, nn::Strict::No);
   GHM_CHECK(r.mismatched.empty() && r.missing.empty(), path, ": does not hold exactly this model's weights (",
@@ -173,10 +174,10 @@ void print_profile(const std::vector<profile::Entry>& rows, int repeats) {
   std::printf("  %-36s %9.2f\n  %-36s %9.2f\n", "(sum: backward)", backward, "(sum: everything else)", forward);
 }
 
-void print_summary(const TrainBenchOptions& o, const char* mode, Precision precision,
-                   const detection::RetinaNetConfig& model_cfg, const Measured& m) {
-  std::printf("bench train: %s, ResNet-%d FPN, %d classes, %d x %lldx%lld, %d thread%s, %s, %s\n", mode,
-              model_cfg.backbone.depth, static_cast<int>(model_cfg.num_classes), o.batch,
+void print_summary(const TrainBenchOptions& o, const char* mode, Precision precision, const char* model, int depth,
+                   std::int64_t classes, const Measured& m) {
+  std::printf("bench train: %s, %s ResNet-%d FPN, %d classes, %d x %lldx%lld, %d thread%s, %s, %s\n", mode, model,
+              depth, static_cast<int>(classes), o.batch,
               static_cast<long long>(o.size.height), static_cast<long long>(o.size.width), o.threads,
               o.threads == 1 ? "" : "s", o.device.to_string().c_str(), precision_name(precision));
   std::printf("median_ms     %.1f\nmin_ms        %.1f\npeak_rss_mib  %.1f\n", m.median_ms, m.min_ms, m.peak_rss_mib);
@@ -199,6 +200,79 @@ void write_json(const TrainBenchOptions& o, const char* mode, Precision precisio
   io::write_output(o.json_out, out.str());
 }
 
+// The model in training or evaluation mode; inference also keeps freed host blocks, as eval and
+// detect do.
+void enter_mode(nn::Module& model, bool training) {
+  model.train(training);
+  if (!training) cpu::enable_host_cache_for_inference();
+}
+
+// The console lines, the profile and the JSON of a finished measurement.
+void report(const TrainBenchOptions& o, bool training, Precision precision, const char* model, int depth,
+            std::int64_t classes, const Measured& m, double loss_value, std::size_t detections) {
+  const char* mode = training ? "train" : "infer";
+  print_summary(o, mode, precision, model, depth, classes, m);
+  if (training) std::printf("loss          %.5f\n", loss_value);
+  else std::printf("detections    %zu\n", detections);
+  if (o.profile) print_profile(m.profile, o.repeats);
+  if (!o.json_out.empty()) write_json(o, mode, precision, depth, m);
+}
+
+// Faster R-CNN's step or inference (bench/torch_faster_rcnn.py is the peer): the model's own
+// losses (sampling drawn from a generator seeded once) and detections; no gradient clipping unless
+// train.clip_grad says so (the Faster R-CNN configs set 0, as torchvision's recipe).
+int run_faster_rcnn_bench(const TrainBenchOptions& o, const io::Json& config) {
+  const TrainConfig train = train_config(config);
+  const TestConfig test = test_config(config);
+  const bool training = o.mode == TrainBenchMode::Train;
+  const Precision precision = training ? train.precision : test.precision;
+  check_precision(precision, o.device, training ? "train.precision" : "test.precision");
+  Generator gen(0);
+  detection::FasterRcnn model(faster_rcnn_config(config), gen);
+  load_weights(o.weights, model);
+  const Tensor images = input_images(o, gen).to(o.device);
+  const std::int64_t classes = model.config().roi.num_classes - 1;
+  std::vector<detection::ImageGroundTruth> gt;
+  for (int n = 0; n < o.batch; ++n) gt.push_back(synthetic_boxes(n, o.boxes, classes, o.size.height, o.size.width));
+  const std::vector<detection::ImageSize> sizes(static_cast<std::size_t>(o.batch), {o.size.height, o.size.width});
+  model.to(o.device);
+  nn::SgdConfig sgd_cfg = train.sgd;
+  sgd_cfg.lr = 1e-4f;  // small: the same batch is used for every step
+  nn::Sgd sgd(model.named_parameters(), sgd_cfg);
+  const std::vector<Tensor> params = model.parameters();
+  losses::GhmEmaState ghm_state(model.config().roi_train.ghmr.bins());
+  Generator sampling_gen(1);
+  const detection::Sampling sampling{detection::SampleOrder::Random, &sampling_gen};
+  enter_mode(model, training);
+
+  double loss_value = 0;
+  std::size_t detections = 0;
+  const Measured m = measure(o, [&]() {
+    const AutocastScope autocast(precision);
+    if (!training) {
+      const NoGradGuard no_grad;
+      detections = 0;
+      for (const detection::Detections& d : model.forward(images, sizes).detections)
+        detections += static_cast<std::size_t>(d.scores.numel());
+      return;
+    }
+    const detection::FasterRcnnLosses l = model.losses(images, sizes, gt, sampling, &ghm_state);
+    loss_value = l.total.item();
+    sgd.zero_grad();
+    l.total.backward();
+    {
+      profile::Region region("clip_grad_norm");
+      const double norm = nn::grad_norm(params);
+      if (train.clip_grad > 0 && norm > train.clip_grad)
+        nn::scale_grads(params, static_cast<float>(train.clip_grad / (norm + 1e-6)));
+    }
+    profile::Region region("sgd step");
+    sgd.step(sgd_cfg.lr);
+  });
+  report(o, training, precision, "Faster R-CNN", model.config().backbone.depth, classes, m, loss_value, detections);
+  return 0;
+}
+
 }  // namespace
 
 // Long because the timed closure is the whole training step (forward, targets, loss, backward with
@@ -211,6 +285,7 @@ int run_train_bench(const TrainBenchOptions& o) {
   } restore_threads;
   omp_set_num_threads(o.threads);
   const io::Json config = load_config(resolve_source_file(o.config), o.overrides);
+  if (model_type(config) == ModelType::FasterRcnn) return run_faster_rcnn_bench(o, config);
   const detection::RetinaNetConfig model_cfg = retinanet_config(config);
   const TrainConfig train = train_config(config);
   const TestConfig test = test_config(config);
@@ -236,9 +311,7 @@ int run_train_bench(const TrainBenchOptions& o) {
   detection::DetectionLossState loss_state(loss_cfg);
   nn::GradScaler scaler(train.loss_scale);  // fp16: dynamic loss scaling, as the trainer
   const io::Batch batch = inference_batch(images, o.size);
-  if (training) model.train();
-  else model.eval();
-  if (!training) cpu::enable_host_cache_for_inference();  // as eval and detect do
+  enter_mode(model, training);
 
   double loss_value = 0;
   std::size_t detections = 0;
@@ -280,12 +353,8 @@ int run_train_bench(const TrainBenchOptions& o) {
     if (step) sgd.step(sgd_cfg.lr);
   });
 
-  const char* mode = training ? "train" : "infer";
-  print_summary(o, mode, precision, model_cfg, m);
-  if (training) std::printf("loss          %.5f\n", loss_value);
-  else std::printf("detections    %zu\n", detections);
-  if (o.profile) print_profile(m.profile, o.repeats);
-  if (!o.json_out.empty()) write_json(o, mode, precision, model_cfg.backbone.depth, m);
+  report(o, training, precision, "RetinaNet", model_cfg.backbone.depth, model_cfg.num_classes, m, loss_value,
+         detections);
   return 0;
 }
 

@@ -20,6 +20,13 @@ std::vector<float> positive_numbers(const io::Json& v, std::size_t count, const 
   return out;
 }
 
+// A number in [0, 1] kept in double (torchvision's samplers multiply a Python float).
+double fraction(const io::Json& v) {
+  const double x = v.as_double();
+  GHM_CHECK(x >= 0 && x <= 1, v.location(), ": ", x, " is outside [0, 1]");
+  return x;
+}
+
 detection::MatcherConfig matcher(const io::Json& s, bool low_quality) {
   detection::MatcherConfig m{number_in(s.at("fg_iou"), 0, 1), number_in(s.at("bg_iou"), 0, 1), low_quality};
   GHM_CHECK(m.low <= m.high, s.at("bg_iou").location(), ": bg_iou ", m.low, " is above fg_iou ", m.high);
@@ -51,7 +58,7 @@ detection::FasterRcnnConfig faster_rcnn_config(const io::Json& config) {
   c.rpn.nms_thresh = number_in(r.at("nms_iou"), 0, 1);
   c.rpn_train.matcher = matcher(r, true);
   c.rpn_train.batch_per_image = int_in(r.at("batch_per_image"), 1, 1 << 20, "batch_per_image");
-  c.rpn_train.positive_fraction = number_in(r.at("positive_fraction"), 0, 1);
+  c.rpn_train.positive_fraction = fraction(r.at("positive_fraction"));
 
   c.pooler.output_size = int_in(o.at("pool_size"), 1, 64, "pool_size");
   c.pooler.sampling_ratio = int_in(o.at("sampling_ratio"), 0, 64, "sampling_ratio");
@@ -60,9 +67,15 @@ detection::FasterRcnnConfig faster_rcnn_config(const io::Json& config) {
   c.roi.score_thresh = test.post.score_thresh;
   c.roi.nms_thresh = test.post.nms_iou;
   c.roi.detections_per_image = test.post.max_detections;
+  const std::int64_t fc6 = c.width * c.pooler.output_size * c.pooler.output_size * c.roi.representation;
+  GHM_CHECK(fc6 <= (std::int64_t{1} << 28), o.at("representation").location(), ": the box head's first layer would "
+            "hold model.fpn.width x pool_size^2 x representation = ", fc6, " weights, more than 2^28 (1 GiB)");
+  const io::Json& divisor = config.at("data").at("size_divisor");
+  GHM_CHECK(divisor.as_int() % 32 == 0, divisor.location(), ": Faster R-CNN needs images padded to a multiple "
+            "of 32 (P2..P6 at strides 4..64, as torchvision pads), got ", divisor.as_int());
   c.roi_train.matcher = matcher(o, false);
   c.roi_train.batch_per_image = int_in(o.at("batch_per_image"), 1, 1 << 20, "batch_per_image");
-  c.roi_train.positive_fraction = number_in(o.at("positive_fraction"), 0, 1);
+  c.roi_train.positive_fraction = fraction(o.at("positive_fraction"));
   const std::string box_loss = one_of(o.at("box_loss"), {"smooth_l1", "l1", "ghmr"});
   c.roi_train.box_loss = box_loss == "ghmr" ? detection::RoiBoxLoss::GhmR
                          : box_loss == "l1" ? detection::RoiBoxLoss::L1

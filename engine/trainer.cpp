@@ -359,7 +359,7 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
   TrainOutcome outcome;
   RunCheckpoints checkpoints(train.keep_checkpoints);
   start_or_resume(options, log_path, config_text, model, sgd, loss_state, progress, outcome, checkpoints, comm);
-  GHM_CHECK(!(comm.size() > 1 && dist_cfg.ghm_counts == GhmCountScope::Sum &&
+  GHM_CHECK(!(comm.size() > 1 && dist_cfg.ghm_counts == GhmCountScope::Sum && detector->type() == ModelType::RetinaNet &&
               loss_cfg.cls.kind == detection::ClsLossKind::GhmCExact),
             "dist.ghm_counts: sum is not available for loss.cls.type ghmc_exact, whose exact density is each "
             "process's own; use ghmc, or dist.ghm_counts: rank");

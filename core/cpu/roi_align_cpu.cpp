@@ -87,13 +87,13 @@ void roi_align_backward(const float* dy, const float* rois, float* dx, std::int6
         float* dst = dx + (b * c + ch) * plane;
         const float* g_row = dy + (r * c + ch) * cells;
         for (std::int64_t j = 0; j < cells; ++j) {
-          const float g = g_row[j] / box.count;  // torchvision: g * w / count, one rounding apart
+          const float g = g_row[j];  // g * w / count, torchvision's and the CUDA twin's rounding
           for (std::int64_t i = bs.offsets[j]; i < bs.offsets[j + 1]; ++i) {
             const roi_math::Bilinear& s = bs.samples[static_cast<std::size_t>(i)];
-            dst[s.y_low * w + s.x_low] += g * s.w1;
-            dst[s.y_low * w + s.x_high] += g * s.w2;
-            dst[s.y_high * w + s.x_low] += g * s.w3;
-            dst[s.y_high * w + s.x_high] += g * s.w4;
+            dst[s.y_low * w + s.x_low] += g * s.w1 / box.count;
+            dst[s.y_low * w + s.x_high] += g * s.w2 / box.count;
+            dst[s.y_high * w + s.x_low] += g * s.w3 / box.count;
+            dst[s.y_high * w + s.x_high] += g * s.w4 / box.count;
           }
         }
       }

@@ -180,12 +180,9 @@ RoiLoss roi_loss(const Tensor& class_logits, const Tensor& box_deltas, const Roi
   const std::int64_t classes = class_logits.size(1);
   const Device device = class_logits.device();
   RoiLoss out;
-  if (s == 0) {
-    out.classifier = zero_loss(class_logits);
-    out.box = zero_loss(box_deltas);
-    return out;
-  }
-  out.classifier = losses::softmax_cross_entropy_loss(class_logits, samples.labels.to(device), static_cast<double>(s));
+  out.classifier = s == 0 ? zero_loss(class_logits)
+                          : losses::softmax_cross_entropy_loss(class_logits, samples.labels.to(device),
+                                                               static_cast<double>(s));
   const std::vector<std::int64_t> labels = samples.labels.to_vector<std::int64_t>();
   const std::vector<float> targets = samples.targets.to_vector<float>();
   std::vector<std::int64_t> rows;  // row r * C + label of [S * C, 4]: each positive's own class
@@ -198,11 +195,13 @@ RoiLoss roi_loss(const Tensor& class_logits, const Tensor& box_deltas, const Roi
     pos_targets.insert(pos_targets.end(), targets.begin() + 4 * r, targets.begin() + 4 * r + 4);
   }
   const auto p = static_cast<std::int64_t>(rows.size());
-  if (p == 0) {
+  // GHM-R is called even without positives (loss 0, no EMA update): in a data-parallel job with
+  // dist.ghm_counts sum every process must join each call's all-reduce of the bin counts.
+  if (p == 0 && c.box_loss != RoiBoxLoss::GhmR) {
     out.box = zero_loss(box_deltas);
     return out;
   }
-  const Tensor pred = index_select(box_deltas.reshape({s * classes, 4}), 0, index_tensor(rows, device));
+  const Tensor pred = index_select(box_deltas.reshape(Shape{s * classes, 4}), 0, index_tensor(rows, device));
   const Tensor target = Tensor::from_vector(pos_targets, Shape{p, 4}).to(device);
   const Tensor ones = Tensor::ones(Shape{p, 4}, DType::F32, device);
   switch (c.box_loss) {

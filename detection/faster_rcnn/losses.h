@@ -35,7 +35,7 @@ namespace ghm::detection {
 struct RpnTrainConfig {
   MatcherConfig matcher{0.7f, 0.3f, true};
   std::int64_t batch_per_image = 256;
-  float positive_fraction = 0.5f;
+  double positive_fraction = 0.5;  // a double, as torchvision's Python float
   float beta = 1.0f / 9.0f;
 };
 
@@ -45,7 +45,7 @@ std::string to_string(RoiBoxLoss kind);
 struct RoiTrainConfig {
   MatcherConfig matcher{0.5f, 0.5f, false};
   std::int64_t batch_per_image = 512;
-  float positive_fraction = 0.25f;
+  double positive_fraction = 0.25;
   RoiBoxLoss box_loss = RoiBoxLoss::SmoothL1;
   float beta = 1.0f / 9.0f;       // smooth_l1
   float box_loss_weight = 1.0f;   // smooth_l1 and l1 (GHM-R uses ghmr's)

@@ -82,8 +82,8 @@ std::vector<std::int64_t> match_boxes(const Tensor& gt, const Tensor& boxes, con
 }
 
 SampledIndices sample_balanced(const std::vector<std::int64_t>& labels, std::int64_t batch_per_image,
-                               float positive_fraction, const Sampling& sampling) {
-  GHM_CHECK(batch_per_image > 0 && positive_fraction >= 0.0f && positive_fraction <= 1.0f,
+                               double positive_fraction, const Sampling& sampling) {
+  GHM_CHECK(batch_per_image > 0 && positive_fraction >= 0.0 && positive_fraction <= 1.0,
             "sample_balanced: batch_per_image ", batch_per_image, " must be positive and positive_fraction ",
             positive_fraction, " in [0, 1]");
   std::vector<std::int64_t> pos, neg;

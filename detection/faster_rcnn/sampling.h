@@ -16,7 +16,7 @@
 //   No gt: every box is kBelowLow.
 //
 // Sampler, per image, over labels l[m] (>= 1 positive, 0 negative, -1 ignored):
-//   positives = min(floor(batch * fraction), #positive), negatives = min(batch - positives, #negative),
+//   positives = min(floor(batch * fraction), #positive) (the product in double, as Python's int()), negatives = min(batch - positives, #negative),
 //   each drawn without replacement; torchvision draws with torch.randperm, ours with our Generator
 //   (SampleOrder::Random), or takes the first ones by index (SampleOrder::First: deterministic, for
 //   tests against a reference patched the same way). The chosen indices come back ascending.
@@ -63,7 +63,7 @@ struct SampledIndices {
 
 // labels: >= 1 positive, 0 negative, < 0 ignored.
 SampledIndices sample_balanced(const std::vector<std::int64_t>& labels, std::int64_t batch_per_image,
-                               float positive_fraction, const Sampling& sampling);
+                               double positive_fraction, const Sampling& sampling);
 
 // torchvision's BoxCoder.encode: gt [M, 4] against boxes [M, 4] (CPU) -> [M, 4].
 Tensor encode_boxes(const Tensor& gt, const Tensor& boxes, const std::array<float, 4>& weights);

@@ -69,6 +69,25 @@ TEST_CASE("bench train: inference (forward + post-processing)") {
   CHECK(names.count("conv2d backward") == 0);
 }
 
+TEST_CASE("bench train: Faster R-CNN (model.type faster_rcnn), a training step and an inference") {
+  testing::ScratchDir dir("bench_frcnn");
+  for (const char* mode : {"train", "infer"}) {
+    CAPTURE(mode);
+    const std::string json = dir.file(std::string(mode) + ".json");
+    std::vector<std::string> args = small(mode, json);
+    args.insert(args.end(), {"--set", "model.type=faster_rcnn", "--set", "model.faster_rcnn.roi.representation=64"});
+    REQUIRE(app::run_bench(args) == 0);
+    const io::Json r = read_json(json);
+    CHECK(r.at("mode").as_string() == mode);
+    CHECK(r.at("median_ms").as_double() > 0);
+    std::set<std::string> names;
+    for (const io::Json& e : r.at("profile").as_array()) names.insert(e.at("name").as_string());
+    CHECK(names.count("roi_align") == 1);
+    CHECK(names.count("conv2d backward") == (std::string(mode) == "train" ? 1 : 0));
+    if (std::string(mode) == "train") CHECK(names.count("sgd step") == 1);
+  }
+}
+
 TEST_CASE("bench train: usage errors") {
   CHECK_THROWS_AS(app::run_bench({"train", "--mode", "fit"}), app::UsageError);
   CHECK_THROWS_AS(app::run_bench({"train", "--size", "512"}), app::UsageError);

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <numeric>
 #include <set>
+#include <span>
 #include <vector>
 
 #include "core/autograd.h"
@@ -168,6 +169,20 @@ TEST_CASE("faster r-cnn second stage: RoI sampling with gt added, and the l1 and
     CHECK(l.box.item() == doctest::Approx(r.loss.item()).epsilon(1e-6));
     CHECK(state.values() == reference.values());
     CHECK_THROWS_AS(roi_loss(logits, deltas, s, c, nullptr), Error);
+  }
+  SUBCASE("ghmr without positives: loss 0, the EMA untouched, and the call still made (its all-reduce)") {
+    c.box_loss = RoiBoxLoss::GhmR;
+    RoiSamples background = s;
+    background.labels = Tensor::zeros(Shape{rois}, DType::I64);
+    losses::GhmEmaState state(c.ghmr.bins());
+    int calls = 0;
+    state.across = {[&calls](std::span<double>) { ++calls; }, 1};
+    const RoiLoss l = roi_loss(logits, deltas, background, c, &state);
+    CHECK(l.box.item() == 0.0f);
+    CHECK(calls >= 1);  // every process of a job with dist.ghm_counts sum joins the sum
+    for (const float v : state.values()) CHECK(v == 0.0f);
+    l.box.backward();
+    for (const float v : deltas.grad().to_vector<float>()) CHECK(v == 0.0f);
   }
   SUBCASE("classifier: softmax cross-entropy, mean over every sampled RoI") {
     const RoiLoss l = roi_loss(logits, deltas, s, c, nullptr);

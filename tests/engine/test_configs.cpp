@@ -87,6 +87,10 @@ TEST_CASE("configs: model.type and bad faster_rcnn values are errors naming the 
   CHECK(error_of({"model.faster_rcnn.roi.box_loss=giou"}).find("model.faster_rcnn.roi.box_loss") != std::string::npos);
   CHECK(error_of({"model.faster_rcnn.roi.batch_per_image=0"}).find("batch_per_image") != std::string::npos);
   CHECK(error_of({"model.faster_rcnn.roi.ghmr_momentum=1.5"}).find("ghmr_momentum") != std::string::npos);
+  CHECK(error_of({"model.faster_rcnn.roi.positive_fraction=1.5"}).find("positive_fraction") != std::string::npos);
+  CHECK(error_of({"model.type=faster_rcnn", "data.size_divisor=16"}).find("data.size_divisor") != std::string::npos);
+  CHECK(error_of({"model.faster_rcnn.roi.pool_size=64", "model.faster_rcnn.roi.representation=2048"})
+            .find("more than 2^28") != std::string::npos);
   const detection::FasterRcnnConfig c =
       engine::faster_rcnn_config(engine::load_config(path, {"model.type=faster_rcnn", "test.score_thresh=0.2"}));
   CHECK(c.roi.num_classes == engine::retinanet_config(engine::load_config(path, {})).num_classes + 1);
@@ -94,4 +98,5 @@ TEST_CASE("configs: model.type and bad faster_rcnn values are errors naming the 
   CHECK(c.roi_train.beta == 1.0f / 9.0f);
   CHECK(c.rpn_train.matcher.allow_low_quality_matches);
   CHECK(!c.roi_train.matcher.allow_low_quality_matches);
+  CHECK(c.roi_train.positive_fraction == 0.25);
 }
