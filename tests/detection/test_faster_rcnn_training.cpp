@@ -60,17 +60,8 @@ TEST_CASE("faster r-cnn training: losses and gradients equal torchvision's (ResN
   FasterRcnn& model = *net;
   model.train();
   const std::vector<ImageSize> sizes = test::fixture_image_sizes(f);
-  std::vector<ImageGroundTruth> gts;
-  std::vector<Tensor> proposals;
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    const std::string n = std::to_string(i);
-    const std::vector<std::int64_t> tv_labels = f.at("gt_labels." + n).to_vector<std::int64_t>();
-    std::vector<std::int64_t> labels;  // ours count from 0; torchvision's from 1 (0 is the background)
-    for (const std::int64_t l : tv_labels) labels.push_back(l - 1);
-    gts.push_back({f.at("gt_boxes." + n), Tensor::from_vector(labels, Shape{static_cast<std::int64_t>(labels.size())}),
-                   Tensor(), sizes[i]});
-    proposals.push_back(f.at("proposals." + n));
-  }
+  const std::vector<ImageGroundTruth> gts = test::fixture_ground_truth(f, sizes);
+  const std::vector<Tensor> proposals = test::fixture_proposals(f, sizes.size());
 
   const FasterRcnnOutput first = model.first_stage(f.at("image"), sizes);
   for (std::size_t i = 0; i < sizes.size(); ++i) {
