@@ -147,7 +147,7 @@ struct TrainArgs : DeviceArgs<bench::TrainBenchOptions> {
 };
 
 CLI::App* declare_train(CLI::App& app, TrainArgs& a) {
-  CLI::App* c = app.add_subcommand("train", "RetinaNet training step or inference time, peak memory, per-op profile");
+  CLI::App* c = app.add_subcommand("train", "training step or inference time of the config's detector (RetinaNet or Faster R-CNN), peak memory, per-op profile");
   c->add_option("--config", a.o.config,
                 "the model (random weights); a relative path missing here is read from the source tree "
                 "($GHM_SOURCE_DIR, else the one built from)")

@@ -1,4 +1,4 @@
-// `ghm_retinanet train`: train a RetinaNet from a config (the loop is engine/trainer.h).
+// `ghm_retinanet train`: train a detector (model.type) from a config (the loop is engine/trainer.h).
 #include <cstdio>
 
 #include "apps/cli.h"
@@ -20,7 +20,7 @@ std::string config_stem(const std::string& path) {
 }  // namespace
 
 int run_train(const std::vector<std::string>& args) {
-  const auto app = cli::make_command("train", "train a RetinaNet from a config");
+  const auto app = cli::make_command("train", "train a detector (model.type: RetinaNet or Faster R-CNN) from a config");
   std::string config_path, work_dir;
   std::vector<std::string> overrides;
   TrainOptions options;

@@ -39,7 +39,7 @@ const std::vector<Command>& commands() {
       {"plot", "draw a training log's loss and learning-rate curves as a PNG", ghm::app::run_plot},
       {"pretrain", "train a config's backbone as a classifier of synthetic images; writes backbone weights for train.init_weights",
        ghm::app::run_pretrain},
-      {"train", "train a RetinaNet from a config (work dir: log.jsonl, checkpoints; --resume or --overwrite)", ghm::app::run_train},
+      {"train", "train a detector (model.type: RetinaNet or Faster R-CNN) from a config (work dir: log.jsonl, checkpoints; --resume or --overwrite)", ghm::app::run_train},
   };
   return list;
 }
@@ -48,7 +48,7 @@ void print_help() {
   std::printf(
       "usage: ghm_retinanet <command> [options]\n"
       "       ghm_retinanet --version | --help\n\n"
-      "RetinaNet with the gradient harmonized losses GHM-C and GHM-R.\n\ncommands:\n");
+      "RetinaNet and Faster R-CNN with the gradient harmonized losses GHM-C and GHM-R.\n\ncommands:\n");
   for (const Command& c : commands()) std::printf("  %-18s %s\n", c.name, c.summary);
   std::printf("\n`ghm_retinanet <command> --help` describes a command's options.\n");
 }
