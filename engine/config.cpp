@@ -147,6 +147,7 @@ pretrain:                  # `ghm_retinanet pretrain`: model.backbone as a class
   log_interval: 20
   device: cpu              # cpu, cuda or cuda:I
   precision: fp32          # fp32 | bf16: the body's convolutions (as train.precision; no fp16: no loss scaling here)
+  zero_init_residual: false  # true: every residual block starts as the identity (its last batch norm's weight 0)
 dist:                      # jobs of several processes (mpirun, srun); docs/distributed.md
   num_pos: rank            # focal/ce/sl1/asl1 normaliser: rank (each its own, the reference) | mean (over processes)
   ghm_counts: rank         # GHM bin counts: rank (each process's share, the reference) | sum (the job's batch, the paper's)
@@ -466,6 +467,7 @@ PretrainConfig pretrain_config(const io::Json& config) {
   c.log_interval = positive_int(p.at("log_interval"), "log_interval");
   c.device = p.at("device").as_string();
   c.precision = precision_key(p.at("precision"));
+  c.zero_init_residual = p.at("zero_init_residual").as_bool();
   GHM_CHECK(c.precision != Precision::F16, p.at("precision").location(),
             ": fp16 needs dynamic loss scaling, which pretrain does not do: use bf16 (the same speed on tensor "
             "cores, float32's range) or fp32");

@@ -111,6 +111,7 @@ struct PretrainConfig {
   int log_interval = 20;
   std::string device = "cpu";  // checked by parse_device when the run starts
   Precision precision = Precision::F32;  // of the body's convolutions; checked against the device at the start
+  bool zero_init_residual = false;       // nn::ResNetConfig::zero_init_residual
 };
 PretrainConfig pretrain_config(const io::Json& config);
 

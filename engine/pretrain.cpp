@@ -202,6 +202,7 @@ PretrainOutcome pretrain_backbone(const io::Json& config, const PretrainOptions&
   nn::ResNetConfig body = retinanet_config(config).backbone;
   body.norm = nn::NormKind::BatchNorm;
   body.frozen_stages = 0;
+  body.zero_init_residual = cfg.zero_init_residual;
   const Device device = parse_device(cfg.device, "pretrain.device");
   check_precision(cfg.precision, device, "pretrain.precision");
   if (options.reuse)

@@ -9,6 +9,14 @@
 namespace ghm::nn {
 namespace {
 
+// Sets a norm layer's "weight" (a parameter, or a buffer when frozen) to zeros.
+void zero_norm_weight(const Module& norm) {
+  auto named = norm.named_parameters();
+  for (auto& buffer : norm.named_buffers()) named.push_back(buffer);
+  for (auto& [name, tensor] : named)
+    if (name == "weight") tensor.copy_from(Tensor::zeros(tensor.shape()));
+}
+
 class Block : public UnaryModule {
  public:
   Block(bool bottleneck, std::int64_t inplanes, std::int64_t planes, int stride, const ResNetConfig& c, Generator& gen) {
@@ -34,6 +42,7 @@ class Block : public UnaryModule {
       ds->add(make_norm(c.norm, planes * expansion));
       downsample_ = register_module("downsample", ds);
     }
+    if (c.zero_init_residual) zero_norm_weight(*norms_.back());
   }
 
   Tensor forward(const Tensor& x) override {

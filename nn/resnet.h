@@ -17,6 +17,9 @@ struct ResNetConfig {
   int frozen_stages = 1;      // 0: nothing frozen; 1: stem + layer1 (the detection default); up to 4
   int base_width = 64;        // channels of the stem and of layer1's planes (doubling per stage); 64 is
                               // every torchvision ResNet, smaller values make light CPU models
+  bool zero_init_residual = false;  // the last norm of every block starts with weight 0, so every
+                                    // residual block starts as the identity (torchvision's option of
+                                    // the same name; Goyal et al. 2017)
 };
 
 class ResNet : public Module {

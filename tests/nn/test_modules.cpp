@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <string>
 
 #include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
@@ -121,4 +122,42 @@ TEST_CASE("nn: state round trip through safetensors, strict and non-strict loadi
   CHECK(r.unexpected == std::vector<std::string>{"head.extra.weight"});
   REQUIRE(r.mismatched.size() == 1);
   CHECK(r.mismatched[0].find("head.box_pred.bias") == 0);
+}
+
+TEST_CASE("nn: zero_init_residual zeroes the last norm of every block, and training can leave the identity") {
+  for (const int depth : {18, 50}) {
+    CAPTURE(depth);
+    const std::string last_norm = depth == 18 ? ".bn2.weight" : ".bn3.weight";
+    for (const bool zero : {false, true}) {
+      CAPTURE(zero);
+      nn::ResNetConfig config = trainable(depth);
+      config.base_width = 4;
+      config.zero_init_residual = zero;
+      Generator gen(5);
+      nn::ResNet body(config, gen);
+      int zeroed = 0;
+      for (const auto& [n, t] : body.named_parameters()) {
+        if (!n.ends_with("weight") || t.dim() != 1) continue;  // the norms' weights
+        CAPTURE(n);
+        const bool expect_zero = zero && n.ends_with(last_norm);
+        const float* w = t.data<float>();
+        for (std::int64_t i = 0; i < t.numel(); ++i) CHECK(w[i] == (expect_zero ? 0.0f : 1.0f));
+        zeroed += expect_zero;
+      }
+      CHECK(zeroed == (zero ? (depth == 18 ? 8 : 16) : 0));  // one per block
+
+      // Every block starts as the identity (plus ReLU), yet its zeroed weight gets a gradient.
+      Tensor loss = sum(body.forward(Tensor::normal(Shape{2, 3, 32, 32}, 0, 1, gen)).back());
+      loss.backward();
+      for (const auto& [n, t] : body.named_parameters())
+        if (zero && n.ends_with(last_norm)) {
+          CAPTURE(n);
+          REQUIRE(t.grad().defined());
+          const Tensor g = t.grad();
+          double norm = 0;
+          for (std::int64_t i = 0; i < g.numel(); ++i) norm += std::abs(g.data<float>()[i]);
+          CHECK(norm > 0);
+        }
+    }
+  }
 }
