@@ -23,7 +23,8 @@ inline io::SafetensorsData load_faster_rcnn_fixture(const std::string& file) {
 inline std::shared_ptr<detection::FasterRcnn> faster_rcnn_r18(
     const io::SafetensorsData& f, detection::RoiBoxLoss box_loss = detection::RoiBoxLoss::SmoothL1) {
   detection::FasterRcnnConfig c;
-  c.backbone = {18, 1, 64, nn::NormKind::FrozenBatchNorm, 1};
+  const auto frozen = f.metadata.find("frozen_stages");  // the training fixture's; otherwise 1
+  c.backbone = {18, 1, 64, nn::NormKind::FrozenBatchNorm, frozen == f.metadata.end() ? 1 : std::stoi(frozen->second)};
   c.roi.num_classes = 5;
   c.roi_train.box_loss = box_loss;
   Generator gen(7);

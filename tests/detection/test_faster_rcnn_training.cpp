@@ -1,6 +1,7 @@
 // Faster R-CNN's training step (detection/faster_rcnn/losses.h) against torchvision's, on
 // tools/make_fixtures_faster_rcnn_train.py's fixture: the ResNet-18 FPN model of the inference
-// test in training mode (stem and layer1 frozen), both samplers taking the first positives and
+// test in training mode (the whole ResNet body frozen: a gradient through a ReLU input within
+// float32 rounding of 0 jumps, the tool says where), both samplers taking the first positives and
 // negatives by index (SampleOrder::First; the tool patches torchvision's the same way), two images
 // with 3 and 2 ground-truth boxes. The second stage runs on the fixture's proposals (as the
 // inference test) so that both sides sample RoIs from the same boxes. Compared: the proposals,
@@ -8,7 +9,7 @@
 // over all but its first dimension for the large ones), against torch's float64 run.
 //
 // Tolerances (why): every value is a float32 chain of ~20 convolutions summed in other orders than
-// torch's. torch's own float32 run is at most 2.1e-5 from its float64 values on every gradient
+// torch's. torch's own float32 run is at most 2.3e-5 from its float64 values on every gradient
 // (metadata torch_f32_error, printed next to ours); we allow max(1e-3, 20x torch's) per gradient as
 // max |ours - ref| / max |ref|, and 1e-4 relative on the losses. A wrong target, sampling or
 // normaliser moves a loss by far more than that, and a missing backward path (RoIAlign, the
@@ -107,5 +108,5 @@ TEST_CASE("faster r-cnn training: losses and gradients equal torchvision's (ResN
     ++compared;
   }
   MESSAGE(compared, " gradients, worst relative error ", worst);
-  CHECK(compared == 45);
+  CHECK(compared == 30);  // the FPN, the RPN and the box head: the fixture freezes the body
 }
