@@ -3,7 +3,7 @@
 # batch 8 per process) for one epoch of the same 400 images as
 #   1 process  x 1 thread,   2 processes x 1 thread (mpirun),   1 process x 2 threads,
 # in that order, one at a time (nothing else should run), and 2 x 1 again with 2 MiB buckets, so
-# that most of the exchange starts during the backward. Images/s is the job's images over the
+# that most of the exchange starts during the backward, in float32 and with bf16 on the wire. Images/s is the job's images over the
 # median iteration time after the first 5 iterations; the 2-process rows also give the share of
 # the iteration spent waiting for the gradient exchange after the backward (comm_time), and the
 # bytes and buckets of a step. The goal (docs/performance.md, "Data parallel"): 2 x 1 at 1.8x the 1 x 1 throughput or
@@ -44,6 +44,7 @@ run() {  # name processes threads [more --set options]
 run one_by_one 1 1
 run two_by_one 2 1
 run two_by_one_small 2 1 --set dist.bucket_mb=2
+run two_by_one_bf16 2 1 --set dist.bucket_mb=2 --set dist.grad_precision=bf16
 run one_by_two 1 2
 
 /usr/bin/python3 - "$out" << 'PY'
@@ -51,7 +52,8 @@ import json, statistics, sys
 out = sys.argv[1]
 rows = {}
 for name, label in (("one_by_one", "1 process x 1 thread"), ("two_by_one", "2 processes x 1 thread"),
-                    ("two_by_one_small", "  the same, 2 MiB buckets"), ("one_by_two", "1 process x 2 threads")):
+                    ("two_by_one_small", "  the same, 2 MiB buckets"), ("two_by_one_bf16", "  and bf16 on the wire"),
+                    ("one_by_two", "1 process x 2 threads")):
     lines = [json.loads(l) for l in open(f"{out}/{name}/log.jsonl") if l.strip()][5:]
     t = statistics.median(l["time"] for l in lines)
     comm = statistics.median(l["comm_time"] for l in lines)
@@ -63,4 +65,4 @@ print(f"  {'setting':<26} {'images/s':>9} {'vs 1x1':>7} {'exchange wait':>14}")
 for label, ips, share, t in rows.values():
     print(f"  {label:<26} {ips:9.1f} {ips / base:6.2f}x {100 * share:13.1f}%")
 PY
-grep -h "^data parallel:" "$out/two_by_one.out" "$out/two_by_one_small.out" || true
+grep -h "^data parallel:" "$out/two_by_one.out" "$out/two_by_one_small.out" "$out/two_by_one_bf16.out" || true

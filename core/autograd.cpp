@@ -11,8 +11,12 @@ namespace {
 thread_local bool t_grad_enabled = true;
 thread_local const std::function<void(const Tensor&)>* t_grad_ready = nullptr;  // GradReadyScope's
 
-// A tensor we may keep as a gradient without copying: nobody else holds its storage.
-bool exclusively_owned(const Tensor& t) { return t.impl().storage.use_count() == 1; }
+// A tensor we may keep as a gradient without copying: nobody else holds it or its storage. (An op
+// whose backward hands one tensor to two inputs, as add's for equal shapes, would otherwise give
+// two leaves the same gradient buffer, and a gradient exchange that sums in place would sum it twice.)
+bool exclusively_owned(const Tensor& t) {
+  return t.impl_ptr().use_count() == 1 && t.impl().storage.use_count() == 1;
+}
 
 // The node that receives the gradient of `t`: its producer, or (for a leaf) its accumulator.
 std::shared_ptr<Node> gradient_edge(const Tensor& t) {

@@ -25,6 +25,9 @@ class SingleProcess final : public Communicator {
   void all_reduce_sum(std::span<double>) override {}
   void all_reduce_sum_bf16(std::span<std::uint16_t>) override {}
   void start_all_reduce_sum(std::span<float>) override {}
+  void start_all_reduce_sum_bf16(std::span<std::uint16_t>) override {}
+  void start_device_all_reduce_sum(std::span<void* const>, std::span<const std::size_t>, Precision, int) override {}
+  void wait_device(int) override {}
   void progress() override {}
   void wait_all() override {}
   void broadcast(std::span<std::byte>, int root) override { check_root(root); }

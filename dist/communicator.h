@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/precision.h"
 #include "core/tensor.h"
 
 namespace ghm::dist {
@@ -47,8 +48,17 @@ class Communicator {
   // until wait_all(). progress() lets started sums advance (MPI moves them only inside its own
   // calls); wait_all() completes every started sum. Started sums complete in the order started.
   virtual void start_all_reduce_sum(std::span<float> data) = 0;
+  virtual void start_all_reduce_sum_bf16(std::span<std::uint16_t> data) = 0;
   virtual void progress() = 0;
   virtual void wait_all() = 0;
+  // The same for buffers on CUDA device `device` (NCCL), f32 or bf16 (`wire`): buffers[i] holds
+  // [sizes[i]] values, summed in place, all as one group. The sums run on a stream of their own
+  // once the kernels queued so far on the device's stream (where every kernel of this program
+  // runs) are done, so the kernels queued after them run meanwhile. wait_device() makes the
+  // device's stream wait (on the device; the host goes on) for every sum started.
+  virtual void start_device_all_reduce_sum(std::span<void* const> buffers, std::span<const std::size_t> sizes,
+                                           Precision wire, int device) = 0;
+  virtual void wait_device(int device) = 0;
   // root's bytes into every rank's `data`.
   virtual void broadcast(std::span<std::byte> data, int root) = 0;
   // Every rank's `mine`, in rank order, on every rank; the sizes may differ.

@@ -110,6 +110,35 @@ class MpiCommunicator final : public Communicator {
     }
   }
 
+  void start_all_reduce_sum_bf16(std::span<std::uint16_t> data) override {
+    for (std::size_t at = 0; at < data.size(); at += kPiece) {
+      MPI_Request request = MPI_REQUEST_NULL;
+      check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data.data() + at, piece(data.size(), at), MPI_UINT16_T, bf16_sum_op_,
+                               comm_, &request),
+                "MPI_Iallreduce (bfloat16)");
+      pending_.push_back(request);
+    }
+  }
+
+  void start_device_all_reduce_sum(std::span<void* const> buffers, std::span<const std::size_t> sizes, Precision wire,
+                                   int device) override {
+#if GHM_WITH_NCCL
+    nccl(device).start_all_reduce_sum(buffers, sizes, wire);
+#else
+    (void)buffers, (void)sizes, (void)wire, (void)device;
+    fail_no_nccl("all_reduce_sum");
+#endif
+  }
+
+  void wait_device(int device) override {
+#if GHM_WITH_NCCL
+    nccl(device).wait();
+#else
+    (void)device;
+    fail_no_nccl("all_reduce_sum");
+#endif
+  }
+
   void progress() override {
     if (pending_.empty()) return;
     int done = 0;
@@ -223,7 +252,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm comm_ = MPI_COMM_NULL;
   MPI_Comm local_ = MPI_COMM_NULL;
   MPI_Op bf16_sum_op_ = MPI_OP_NULL;
-  std::vector<MPI_Request> pending_;  // started sums (start_all_reduce_sum), until wait_all
+  std::vector<MPI_Request> pending_;  // started host sums (start_all_reduce_sum*), until wait_all
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
   bool owns_mpi_ = false;
 };

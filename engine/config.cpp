@@ -152,6 +152,7 @@ dist:                      # jobs of several processes (mpirun, srun); docs/dist
   num_pos: rank            # focal/ce/sl1/asl1 normaliser: rank (each its own, the reference) | mean (over processes)
   ghm_counts: rank         # GHM bin counts: rank (each process's share, the reference) | sum (the job's batch, the paper's)
   bucket_mb: 25            # gradients are summed across processes in buckets of this many MiB
+  grad_precision: fp32     # gradients on the wire: fp32 | bf16 (half the bytes, each sum rounded to bf16)
 test:
   batch_size: 2
   score_thresh: 0.05
@@ -372,6 +373,7 @@ DistConfig dist_config(const io::Json& config) {
   c.num_pos = one_of(d.at("num_pos"), {"rank", "mean"}) == "mean" ? NumPosScope::Mean : NumPosScope::Rank;
   c.ghm_counts = one_of(d.at("ghm_counts"), {"rank", "sum"}) == "sum" ? GhmCountScope::Sum : GhmCountScope::Rank;
   c.bucket_bytes = static_cast<std::size_t>(int_in(d.at("bucket_mb"), 1, 4096, "bucket_mb")) << 20;
+  c.grad_precision = one_of(d.at("grad_precision"), {"fp32", "bf16"}) == "bf16" ? Precision::BF16 : Precision::F32;
   return c;
 }
 

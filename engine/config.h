@@ -89,6 +89,7 @@ struct DistConfig {
   NumPosScope num_pos = NumPosScope::Rank;
   GhmCountScope ghm_counts = GhmCountScope::Rank;
   std::size_t bucket_bytes = std::size_t{25} << 20;  // gradients summed per bucket of this size
+  Precision grad_precision = Precision::F32;          // gradients on the wire: F32 or BF16
 };
 DistConfig dist_config(const io::Json& config);
 

@@ -368,7 +368,10 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
     loss_state.cls.across = across;
     loss_state.reg.across = across;
   }
-  dist::GradientReducer reducer(comm, params, dist_cfg.bucket_bytes);
+  // Synchronised batch norm sums during the backward: the buckets then wait for its end (gradients.h).
+  const bool sync_bn = detector->backbone().norm == nn::NormKind::SyncBatchNorm;
+  dist::GradientReducer reducer(comm, params,
+                                {.bucket_bytes = dist_cfg.bucket_bytes, .wire = dist_cfg.grad_precision, .overlap = !sync_bn});
   nn::GradScaler scaler(train.loss_scale);  // scale 1 and never skipping unless train.loss_scale says otherwise
   if (scaler.dynamic() && progress.loss_scale > 0) scaler.restore(progress.loss_scale, progress.loss_scale_good_steps);
   const StepContext step_context{loss_state, sgd, params, train, dist_cfg, comm, reducer, scaler};
@@ -423,10 +426,10 @@ TrainOutcome train_detector(const io::Json& config, const TrainOptions& options)
       iteration_start = now;
       outcome.iterations = progress.iteration;
       if (comm.size() > 1 && lead && !options.quiet && progress.iteration == context.first_iteration + 1)
-        std::printf("data parallel: %d processes x batch %d; gradients: %.2f MB per step in %d all-reduce call(s), %d "
-                    "started during the backward\n",
-                    comm.size(), train.batch_size, static_cast<double>(step.exchange.bytes) / 1e6, step.exchange.calls,
-                    step.exchange.started_early);
+        std::printf("data parallel: %d processes x batch %d; gradients: %.2f MB of %s per step in %d all-reduce "
+                    "call(s), %d started during the backward\n",
+                    comm.size(), train.batch_size, static_cast<double>(step.exchange.bytes) / 1e6,
+                    precision_name(dist_cfg.grad_precision), step.exchange.calls, step.exchange.started_early);
       if (progress.iteration % train.log_interval == 0 || progress.iteration == context.total) {
         if (lead) log_interval(log_path, progress, lr, interval, context, now, options.quiet);
         outcome.final_loss = interval.loss / std::max(interval.with_loss, 1);

@@ -4,6 +4,8 @@
 //     summation-order tolerance, and log the same losses: focal loss + smooth L1 with the
 //     positives' count averaged over the processes, and GHM-C + GHM-R with their bin counts summed
 //     over the processes (frozen batch norm), and batch norm synchronised over the processes;
+//   - with gradients sent as bf16, 2 processes move the parameters as 1 process in float32 does,
+//     within bf16's rounding;
 //   - a resumed 2-process run repeats the uninterrupted one's losses bit for bit;
 //   - eval under 3 processes gives exactly one process's twelve numbers and detections, with an
 //     image count (4, batch 1) that 3 does not divide;
@@ -100,7 +102,8 @@ std::vector<double> logged_losses(const fs::path& log) {
 // Trains `sets` for `epochs` (2 iterations each) as 1 process x batch 4 and as 2 processes x batch
 // 2 and compares the logged losses and the final parameters (largest difference relative to
 // 1e-3 + |value|).
-void check_two_by_two_as_one_by_four(const std::string& tag, const std::string& sets, int epochs, double tolerance) {
+void check_two_by_two_as_one_by_four(const std::string& tag, const std::string& sets, int epochs, double tolerance,
+                                     double loss_tolerance = 1e-4) {
   const Setup& s = setup();
   const fs::path one = s.root / (tag + "_one"), two = s.root / (tag + "_two");
   const std::string base = "train --config " + quoted(s.config.string()) + " --set model.backbone.norm=frozen_bn " +
@@ -114,7 +117,8 @@ void check_two_by_two_as_one_by_four(const std::string& tag, const std::string& 
   const auto iterations = static_cast<std::size_t>(2 * epochs);
   REQUIRE(loss_one.size() == iterations);
   REQUIRE(loss_two.size() == iterations);
-  for (std::size_t i = 0; i < loss_one.size(); ++i) CHECK(loss_two[i] == doctest::Approx(loss_one[i]).epsilon(1e-4));
+  for (std::size_t i = 0; i < loss_one.size(); ++i)
+    CHECK(loss_two[i] == doctest::Approx(loss_one[i]).epsilon(loss_tolerance));
 
   const std::string last = "iter_" + std::to_string(iterations) + ".safetensors";
   const io::SafetensorsData a = io::load_safetensors((one / last).string());
@@ -147,6 +151,49 @@ TEST_CASE("data parallel: 2 processes x batch 2 train as 1 process x batch 4, fo
                                   "--set loss.cls.type=focal --set loss.reg.type=sl1 "
                                   "--set loss.reg.loss_weight=1.0 --set dist.num_pos=mean",
                                   2, 1e-4);
+}
+
+TEST_CASE("data parallel: gradients sent as bf16 move the parameters as float32 does, within bf16's rounding" *
+          doctest::skip(!dist::mpi_available())) {
+  // 1 process x batch 4 in float32 (it sends nothing), 2 processes x batch 2 with bf16 on the
+  // wire, and the starting point (the same seed with lr 0). Each averaged gradient is within
+  // 2.5 x 2^-8 (two processes) of the largest one summed (dist/gradients.h), so to first order
+  // each of the 4 steps' updates is too: a tensor's difference between the runs stays below
+  // 4 x 2.5 x 2^-8 = 3.9% of how far float32 training moved it.
+  const Setup& s = setup();
+  const std::string base = "train --config " + quoted(s.config.string()) + " " + s.sets() + " --set train.epochs=2";
+  const fs::path zero = s.root / "bf16_zero", one = s.root / "bf16_one", two = s.root / "bf16_two";
+  REQUIRE(run_parallel(1, base + " --set train.lr=0 --work-dir " + quoted(zero.string()), s.root / "bf16_zero.out") == 0);
+  REQUIRE(run_parallel(1, base + " --work-dir " + quoted(one.string()), s.root / "bf16_one.out") == 0);
+  REQUIRE_MESSAGE(run_parallel(2, base + " --set train.batch_size=2 --set dist.grad_precision=bf16 --work-dir " +
+                                      quoted(two.string()), s.root / "bf16_two.out") == 0,
+                  read_text(s.root / "bf16_two.out"));
+  CHECK(read_text(s.root / "bf16_two.out").find("MB of bf16 per step") != std::string::npos);
+  const io::SafetensorsData w0 = io::load_safetensors((zero / "iter_4.safetensors").string());
+  const io::SafetensorsData w1 = io::load_safetensors((one / "iter_4.safetensors").string());
+  const io::SafetensorsData w2 = io::load_safetensors((two / "iter_4.safetensors").string());
+  double worst = 0;
+  std::string worst_name;
+  int moved = 0;
+  for (const auto& [name, t] : w1.tensors) {
+    if (!name.starts_with("model.")) continue;
+    const std::vector<float> a = w0.at(name).to_vector<float>(), b = t.to_vector<float>(), c = w2.at(name).to_vector<float>();
+    double travel = 0, apart = 0;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      travel = std::max(travel, std::abs(static_cast<double>(b[i]) - a[i]));
+      apart = std::max(apart, std::abs(static_cast<double>(c[i]) - b[i]));
+    }
+    if (travel == 0) {  // frozen (stem, layer 1): untouched in both runs
+      CHECK_MESSAGE(apart == 0, name);
+      continue;
+    }
+    ++moved;
+    if (apart / travel > worst) worst = apart / travel, worst_name = name;
+  }
+  INFO("largest difference ", worst, " of float32's movement, in ", worst_name);
+  CHECK(moved > 10);
+  CHECK(worst < 4 * 2.5 * std::ldexp(1.0, -8));
+  CHECK(worst > 0);  // the gradients did travel rounded
 }
 
 TEST_CASE("data parallel: 2 processes x batch 2 train as 1 process x batch 4, with synchronised batch norm" *

@@ -128,3 +128,19 @@ TEST_CASE("autograd: GradReadyScope reports each leaf once per pass, with its fi
   again.backward();
   CHECK(seen.size() == 2);
 }
+
+TEST_CASE("autograd: two leaves given one gradient tensor by an op get buffers of their own") {
+  // add's backward hands the same tensor to both inputs when their shapes are equal; each leaf
+  // must own its gradient, or an in-place change of one (a gradient exchange) would change both.
+  Tensor a = Tensor::full(Shape{3}, 1.0);
+  Tensor b = Tensor::full(Shape{3}, 2.0);
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  ghm::sum(ghm::add(a, b)).backward();
+  REQUIRE(a.grad().defined());
+  REQUIRE(b.grad().defined());
+  CHECK(a.grad().raw_data() != b.grad().raw_data());
+  a.grad().data<float>()[0] = 5.0f;
+  CHECK(b.grad().to_vector<float>() == std::vector<float>{1.0f, 1.0f, 1.0f});
+  CHECK(a.grad().to_vector<float>() == std::vector<float>{5.0f, 1.0f, 1.0f});
+}

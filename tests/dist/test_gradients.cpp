@@ -2,7 +2,12 @@
 // these cases run alone and under mpirun -np 2 and 3 (hence the "communicator:" names).
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <cstring>
+#include <string>
 #include <vector>
+
+#include "core/bfloat16.h"
 
 #include "core/autograd.h"
 #include "core/ops/elementwise.h"
@@ -68,7 +73,7 @@ TEST_CASE("communicator: GradientReducer starts the buckets during the backward,
     p.set_requires_grad(true);
     params.push_back(p);
   }
-  ghm::dist::GradientReducer reducer(comm, params, 16 * sizeof(float));  // two parameters per bucket
+  ghm::dist::GradientReducer reducer(comm, params, {.bucket_bytes = 16 * sizeof(float)});  // two parameters per bucket
   CHECK(reducer.buckets() == 3);
   for (int step = 0; step < 2; ++step) {  // the reducer serves every step
     for (Tensor& p : params) p.zero_grad();
@@ -92,4 +97,66 @@ TEST_CASE("communicator: GradientReducer starts the buckets during the backward,
       CHECK(stats.started_early == 3);  // every bucket was full before the backward ended
     }
   }
+}
+
+TEST_CASE("communicator: gradients sent as bfloat16 arrive as the same means on every rank, within the bound") {
+  auto& comm = world();
+  const int n_ranks = comm.size();
+  // Gradients that bfloat16 does not hold exactly, of both signs; one parameter gets none.
+  std::vector<Tensor> params;
+  for (const std::int64_t n : {300, 17, 64}) {
+    Tensor p = Tensor::zeros(Shape{n});
+    p.set_requires_grad(true);
+    std::vector<float> w(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i)
+      w[static_cast<std::size_t>(i)] = 0.1013f * static_cast<float>((comm.rank() + 1) * (i % 13) - 5) / (1.0f + i);
+    ghm::sum(ghm::mul(p, Tensor::from_vector(w, Shape{n}))).backward();
+    params.push_back(p);
+  }
+  Tensor unused = Tensor::zeros(Shape{5});
+  unused.set_requires_grad(true);
+  params.push_back(unused);
+  // The float32 means, from every rank's gradients (each rank knows them: rank r's are (r + 1)-scaled).
+  std::vector<std::vector<float>> exact, largest;
+  for (std::size_t k = 0; k + 1 < params.size(); ++k) {
+    const std::int64_t n = params[k].numel();
+    std::vector<float> mean(static_cast<std::size_t>(n)), big(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      double s = 0, m = 0;
+      for (int r = 0; r < n_ranks; ++r) {
+        const double g = 0.1013f * static_cast<float>((r + 1) * (i % 13) - 5) / (1.0f + i);
+        s += g;
+        m = std::max(m, std::abs(g));
+      }
+      mean[static_cast<std::size_t>(i)] = static_cast<float>(s / n_ranks);
+      big[static_cast<std::size_t>(i)] = static_cast<float>(m);
+    }
+    exact.push_back(mean);
+    largest.push_back(big);
+  }
+  // alone_too: a group of one rounds through bfloat16 too, so the bound is tested in every run.
+  ghm::dist::GradientReducer reducer(comm, params,
+                                     {.bucket_bytes = 64 * sizeof(float), .wire = ghm::Precision::BF16, .alone_too = true});
+  const ghm::dist::ExchangeStats stats = reducer.finish();
+  CHECK(stats.bytes == (300 + 17 + 64 + 5) * 2);
+  CHECK(stats.calls == 4);  // [5], [64] (5 + 64 > 64), [17], [300]
+  const double bound = (n_ranks + 3) / 2.0 * std::ldexp(1.0, -8);
+  double worst = 0;
+  std::string mine;
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    const std::vector<float> g = params[k].grad().to_vector<float>();
+    mine.append(reinterpret_cast<const char*>(g.data()), g.size() * sizeof(float));
+    for (std::size_t i = 0; k + 1 < params.size() && i < g.size(); ++i) {
+      if (largest[k][i] == 0.0f) CHECK(g[i] == 0.0f);  // zeros on every rank: exact
+      else worst = std::max(worst, std::abs(g[i] - exact[k][i]) / largest[k][i] / bound);
+    }
+    if (k + 1 == params.size())
+      for (const float x : g) CHECK(x == 0.0f);
+  }
+  INFO("largest error, in units of the bound: ", worst);
+  CHECK(worst <= 1.0);
+  CHECK(worst > 0.0);  // the values did travel rounded
+  // Every rank holds the same bits, so the ranks' weights stay equal.
+  const std::vector<std::string> all = comm.all_gather(mine);
+  for (const std::string& other : all) CHECK(other == mine);
 }
