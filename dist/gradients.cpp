@@ -21,11 +21,13 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
+#if GHM_WITH_CUDA
 // p.grad(), made zeros first when the step gave p none.
 Tensor grad_or_zeros(Tensor& p) {
   if (!p.grad().defined()) p.set_grad(Tensor::zeros(p.shape(), DType::F32, p.device()));
   return p.grad();
 }
+#endif
 
 }  // namespace
 
