@@ -136,6 +136,8 @@ TEST_CASE("train: bad configs and missing files are errors naming the key or the
                        doctest::Contains("hinge"), Error);
   CHECK_THROWS_WITH_AS(engine::train_detector(s.load({"train.neg_iou=0.7"}), s.options("bad")),
                        doctest::Contains("neg_iou"), Error);
+  CHECK_THROWS_WITH_AS(engine::train_detector(s.load({"dist.grad_precision=fp16"}), s.options("bad")),
+                       doctest::Contains("grad_precision: 'fp16' is not one of fp32 | bf16"), Error);
   CHECK_THROWS_WITH_AS(engine::train_detector(s.load({"model.head.num_classes=5"}), s.options("bad")),
                        doctest::Contains("num_classes"), Error);
   CHECK_THROWS_WITH_AS(engine::train_detector(s.load({"data.train_json=missing.json"}), s.options("bad")),
