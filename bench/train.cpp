@@ -32,6 +32,7 @@
 #include "core/random.h"
 #include "core/runtime_info.h"
 #include "core/source_tree.h"
+#include "core/storage.h"
 #if GHM_WITH_CUDA
 #include "core/cuda/device_memory.h"
 #endif
@@ -113,6 +114,7 @@ struct Measured {
   std::vector<double> runs_ms;          // in run order
   double median_ms = 0, min_ms = 0;
   double peak_rss_mib = 0;              // the process's high-water mark
+  double peak_host_tensor_mib = 0;      // held by live host tensors at the worst moment of the timed runs
   double peak_device_mib = 0;           // held by live tensors at the worst moment of the timed runs (CUDA)
   std::vector<profile::Entry> profile;  // summed over the runs, slowest first (o.profile)
 };
@@ -124,6 +126,7 @@ Measured measure(const TrainBenchOptions& o, const std::function<void()>& run_on
 #if GHM_WITH_CUDA
   if (o.device.is_cuda()) cuda::device_allocator(o.device.index).reset_peak();
 #endif
+  Storage::reset_host_peak();
   Measured m;
   std::map<std::string, profile::Entry> totals;
   for (int i = 0; i < o.repeats; ++i) {
@@ -147,6 +150,7 @@ Measured measure(const TrainBenchOptions& o, const std::function<void()>& run_on
   m.median_ms = sorted.size() % 2 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
   m.min_ms = sorted.front();
   m.peak_rss_mib = peak_rss_mib();
+  m.peak_host_tensor_mib = static_cast<double>(Storage::host_peak_bytes()) / 1048576.0;
 #if GHM_WITH_CUDA
   if (o.device.is_cuda())
     m.peak_device_mib =
@@ -180,7 +184,8 @@ void print_summary(const TrainBenchOptions& o, const char* mode, Precision preci
               depth, static_cast<int>(classes), o.batch,
               static_cast<long long>(o.size.height), static_cast<long long>(o.size.width), o.threads,
               o.threads == 1 ? "" : "s", o.device.to_string().c_str(), precision_name(precision));
-  std::printf("median_ms     %.1f\nmin_ms        %.1f\npeak_rss_mib  %.1f\n", m.median_ms, m.min_ms, m.peak_rss_mib);
+  std::printf("median_ms     %.1f\nmin_ms        %.1f\npeak_rss_mib  %.1f\npeak_tensor_mib %.1f\n", m.median_ms, m.min_ms,
+              m.peak_rss_mib, m.peak_host_tensor_mib);
   if (o.device.is_cuda()) std::printf("peak_device_mib %.1f\n", m.peak_device_mib);
 }
 
@@ -191,7 +196,8 @@ void write_json(const TrainBenchOptions& o, const char* mode, Precision precisio
       << ", \"device\": \"" << o.device.to_string() << "\", \"peak_device_mib\": " << m.peak_device_mib
       << ", \"median_ms\": " << m.median_ms << ", \"runs_ms\": [";
   for (std::size_t i = 0; i < m.runs_ms.size(); ++i) out << (i ? ", " : "") << m.runs_ms[i];
-  out << "], \"peak_rss_mib\": " << m.peak_rss_mib << ", \"profile\": [";
+  out << "], \"peak_rss_mib\": " << m.peak_rss_mib << ", \"peak_tensor_mib\": " << m.peak_host_tensor_mib
+      << ", \"profile\": [";
   for (std::size_t i = 0; i < m.profile.size(); ++i)
     out << (i ? ", " : "") << "{\"name\": \"" << m.profile[i].name << "\", \"ms\": "
         << 1e3 * m.profile[i].seconds / o.repeats << ", \"calls\": " << static_cast<double>(m.profile[i].calls) / o.repeats

@@ -16,6 +16,15 @@ namespace ghm {
 namespace {
 std::atomic<std::int64_t> g_live_blocks{0};
 std::atomic<std::int64_t> g_live_bytes{0};
+std::atomic<std::int64_t> g_host_bytes{0};
+std::atomic<std::int64_t> g_host_peak{0};
+
+void add_host_bytes(std::int64_t bytes) {
+  const std::int64_t now = g_host_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  std::int64_t peak = g_host_peak.load(std::memory_order_relaxed);
+  while (now > peak && !g_host_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
 }  // namespace
 
 Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(device) {
@@ -30,6 +39,7 @@ Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(devi
     data_ = cpu::allocate_host_block(bytes);  // 64-byte aligned; large blocks are reused
     if (data_ == nullptr) throw std::bad_alloc();
   }
+  if (device.is_cpu()) add_host_bytes(static_cast<std::int64_t>(bytes));
   g_live_blocks.fetch_add(1, std::memory_order_relaxed);
   g_live_bytes.fetch_add(static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
 }
@@ -45,6 +55,7 @@ Storage::~Storage() {
 #endif
   } else {
     cpu::free_host_block(data_, bytes_);
+    g_host_bytes.fetch_sub(static_cast<std::int64_t>(bytes_), std::memory_order_relaxed);
   }
   g_live_blocks.fetch_sub(1, std::memory_order_relaxed);
   g_live_bytes.fetch_sub(static_cast<std::int64_t>(bytes_), std::memory_order_relaxed);
@@ -52,5 +63,7 @@ Storage::~Storage() {
 
 std::int64_t Storage::live_blocks() { return g_live_blocks.load(); }
 std::int64_t Storage::live_bytes() { return g_live_bytes.load(); }
+std::int64_t Storage::host_peak_bytes() { return g_host_peak.load(); }
+void Storage::reset_host_peak() { g_host_peak.store(g_host_bytes.load()); }
 
 }  // namespace ghm

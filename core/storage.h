@@ -28,6 +28,10 @@ class Storage {
   // Blocks and bytes alive right now in this process (all devices).
   static std::int64_t live_blocks();
   static std::int64_t live_bytes();
+  // The most bytes that host (CPU) tensors held at once since the last reset_host_peak(), which
+  // sets it to what they hold now: the tensors' own high-water mark, whatever the allocator keeps.
+  static std::int64_t host_peak_bytes();
+  static void reset_host_peak();
 
  private:
   void* data_ = nullptr;

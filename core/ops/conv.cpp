@@ -23,6 +23,7 @@
 #include "core/autograd.h"
 #include "core/bfloat16.h"
 #include "core/precision.h"
+#include "core/saved_activation.h"
 #include "core/cpu/conv_cpu.h"
 #include "core/cpu/elementwise_cpu.h"
 #if GHM_WITH_ONEDNN
@@ -223,13 +224,17 @@ Tensor conv2d_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
   const Precision math = conv_precision(impl, device);
   run_forward(impl, math, g, x, weight, bias, y, relu);
   const bool need_x = needs_grad({&x}), need_w = needs_grad({&weight}), need_b = needs_grad({&bias});
+  // x and y are activations: under bf16 kept in 16 bits (core/saved_activation.h), which costs dW
+  // nothing (it reads x in bf16) and keeps the mask y > 0.
   record_op(y, relu ? "conv2d_relu" : "conv2d", {&x, &weight, &bias},
-            [g, impl, math, device, need_x, need_w, need_b, x_saved = need_w ? x.detach() : Tensor(),
+            [g, impl, math, device, need_x, need_w, need_b, x_saved = save_if(need_w, x),
              w_saved = need_x ? weight.detach() : Tensor(),
-             y_saved = relu ? y.detach() : Tensor()](const Tensor& dy_in) {
+             y_saved = save_if(relu && (need_x || need_w || need_b), y)](const Tensor& dy_in) {
               GHM_CHECK(dy_in.device() == device, "conv2d backward: gradient on ", dy_in.device(), " for an output on ",
                         device);
-              const Tensor dy = y_saved.defined() ? mask_by_relu(dy_in, y_saved) : dy_in;
+              const Tensor dy = !y_saved.defined() ? dy_in
+                                : y_saved.packed() ? y_saved.relu_backward_packed(dy_in)
+                                                   : mask_by_relu(dy_in, y_saved.get());
               Tensor dx, dw, db;
               if (need_x) {
                 dx = Tensor::empty(Shape{g.n, g.c, g.h, g.w}, DType::F32, device);
@@ -238,7 +243,7 @@ Tensor conv2d_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, co
               if (need_w) dw = Tensor::empty(Shape{g.o, g.c / g.p.groups, g.kh, g.kw}, DType::F32, device);
               if (need_b) db = Tensor::empty(Shape{g.o}, DType::F32, device);
               if (need_w || need_b)  // x is saved only when dW is needed; db reads dy alone
-                run_backward_params(impl, math, g, x_saved, dy, dw, db);
+                run_backward_params(impl, math, g, x_saved.get(), dy, dw, db);
               return std::vector<Tensor>{dx, dw, db};
             });
   return y;

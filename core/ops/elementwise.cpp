@@ -11,6 +11,7 @@
 #include "core/autograd.h"
 #include "core/cpu/elementwise_cpu.h"
 #include "core/ops/reduce.h"
+#include "core/saved_activation.h"
 #if GHM_WITH_CUDA
 #include "core/cuda/device_guard.h"
 #include "core/cuda/elementwise_cuda.h"
@@ -95,10 +96,13 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 Tensor add_relu(const Tensor& a, const Tensor& b) {
   Tensor out = binary(BinaryOp::AddRelu, a, b, "add_relu");
-  record_op(out, "add_relu", {&a, &b}, [sa = a.shape(), sb = b.shape(), y = out.detach()](const Tensor& g) {
-    const Tensor masked = unary_grad(UnaryBackwardOp::Relu, g, y);  // g where y > 0
-    return std::vector<Tensor>{sum_to(masked, sa), sum_to(masked, sb)};
-  });
+  record_op(out, "add_relu", {&a, &b},
+            [sa = a.shape(), sb = b.shape(), y = save_if(needs_grad({&a, &b}), out)](const Tensor& g) {
+              // g where y > 0; under bf16 y is kept in 16 bits (core/saved_activation.h)
+              const Tensor masked =
+                  y.packed() ? y.relu_backward_packed(g) : unary_grad(UnaryBackwardOp::Relu, g, y.get());
+              return std::vector<Tensor>{sum_to(masked, sa), sum_to(masked, sb)};
+            });
   return out;
 }
 
@@ -155,8 +159,8 @@ Tensor neg(const Tensor& x) {
 
 Tensor relu(const Tensor& x) {
   Tensor out = unary(UnaryOp::Relu, x, "relu");
-  record_op(out, "relu", {&x}, [y = out.detach()](const Tensor& g) {
-    return std::vector<Tensor>{unary_grad(UnaryBackwardOp::Relu, g, y)};
+  record_op(out, "relu", {&x}, [y = save_if(needs_grad({&x}), out)](const Tensor& g) {
+    return std::vector<Tensor>{y.packed() ? y.relu_backward_packed(g) : unary_grad(UnaryBackwardOp::Relu, g, y.get())};
   });
   return out;
 }

@@ -154,12 +154,15 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
   GHM_NORM_KERNEL(dev, channel_affine, data_of(x), data_of(scale), data_of(shift), data_of(y), d.n, d.c, d.s);
 
   const bool need_x = needs_grad({&x}), need_w = needs_grad({&weight}), need_b = needs_grad({&bias});
+  const bool train_dx = need_x && mode == BatchNormMode::Train;
+  // x only where backward reads it: the sums for dgamma and dbeta and a training dx. It stays float32
+  // under bf16 (unlike conv2d's; core/saved_activation.h): x_hat from a rounded x would change the
+  // gradient, where keeping the convolutions' activations in 16 bits changes no bit of it.
   record_op(y, "batch_norm", {&x, &weight, &bias},
-            [d, mode, need_x, need_w, need_b, x_saved = x.detach(), gamma = weight.defined() ? weight.detach() : Tensor(),
-             mean, inv_std, scale, synced, count](const Tensor& dy) {
-              const Device dev = x_saved.device();
+            [d, dev, need_x, need_w, need_b, train_dx, x_saved = need_w || need_b || train_dx ? x.detach() : Tensor(),
+             gamma = weight.defined() ? weight.detach() : Tensor(), mean, inv_std, scale, synced,
+             count](const Tensor& dy) {
               check_grad_device(dy, dev, "batch_norm");
-              const bool train_dx = need_x && mode == BatchNormMode::Train;
               Tensor sum_dy, sum_dy_xhat;  // dbeta and dgamma
               if (need_w || need_b || train_dx) {
                 sum_dy = channel_vector(d.c, dev);
@@ -179,12 +182,12 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
                   dx_sum_dy = narrow(both, 0, 0, d.c);
                   dx_sum_dy_xhat = narrow(both, 0, d.c, d.c);
                 }
-                dx = Tensor::empty(x_saved.shape(), DType::F32, dev);
+                dx = Tensor::empty(dy.shape(), DType::F32, dev);
                 GHM_NORM_KERNEL(dev, batch_norm_train_backward_input, data_of(dy), data_of(x_saved), data_of(mean),
                                 data_of(inv_std), data_of(gamma), data_of(dx_sum_dy), data_of(dx_sum_dy_xhat),
                                 data_of(dx), d.n, d.c, d.s);
               } else if (need_x) {
-                dx = Tensor::empty(x_saved.shape(), DType::F32, dev);
+                dx = Tensor::empty(dy.shape(), DType::F32, dev);
                 const Tensor zero = Tensor::zeros(Shape{d.c}, DType::F32, dev);
                 GHM_NORM_KERNEL(dev, channel_affine, data_of(dy), data_of(scale), data_of(zero), data_of(dx), d.n, d.c,
                                 d.s);

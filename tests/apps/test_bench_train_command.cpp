@@ -39,6 +39,8 @@ TEST_CASE("bench train: a training step with its profile") {
   CHECK(r.at("runs_ms").as_array().size() == 2);
   CHECK(r.at("median_ms").as_double() > 0);
   CHECK(r.at("peak_rss_mib").as_double() > 0);
+  CHECK(r.at("peak_tensor_mib").as_double() > 0);
+  CHECK(r.at("peak_tensor_mib").as_double() < r.at("peak_rss_mib").as_double());
   std::set<std::string> names;
   double profiled = 0;
   for (const io::Json& e : r.at("profile").as_array()) {

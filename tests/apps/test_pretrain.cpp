@@ -157,7 +157,7 @@ TEST_CASE("pretrain: a run on the CPU with a fixed thread count repeats bit for 
 }
 
 TEST_CASE("pretrain: bf16 tracks the float32 run and is recorded in the weights' metadata") {
-  if (testing::skip_without_cpu_bf16()) return;
+  if (testing::skip_without_bf16_convolutions()) return;
   const TinyDetector tiny("pretrain_bf16", "  batch_size: 2\n");
   std::vector<std::string> overrides = kPretrain;
   overrides.insert(overrides.end(), {"pretrain.epochs=3", "pretrain.val_images=0"});

@@ -178,7 +178,7 @@ TEST_CASE("conv bf16: oneDNN's bf16 passes equal the float32 kernels on bf16-rou
 #endif
 
 TEST_CASE("conv bf16: conv2d under an AutocastScope runs forward and backward in bf16, and only there") {
-  if (testing::skip_without_cpu_bf16()) return;
+  if (testing::skip_without_bf16_convolutions()) return;
   Generator gen(32);
   const ConvCase& c = cases()[1];
   const cpu::ConvGeometry g = geometry(c);

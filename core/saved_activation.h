@@ -1,0 +1,71 @@
+// SavedActivation: a tensor an op keeps for its backward, in 16 bits under bf16 autocast.
+//
+// Most of the memory a training step holds is what the forward pass keeps for backward: each
+// convolution's input and each ReLU's output. Under an AutocastScope of bf16 (train.precision:
+// bf16, core/precision.h) an op's float32 output on the CPU is kept as bfloat16 bits instead (round
+// to nearest, ties to even; core/bfloat16.h), half the bytes, and `get()` widens it back to float32
+// (exact) when backward runs. That changes no bit of any gradient:
+//
+//   conv2d's input x, read by the weight gradient     in bf16 that pass reads x rounded to bf16
+//                                                     anyway (core/ops/conv.cpp), and rounding a
+//                                                     rounded value changes nothing
+//   ReLU outputs y (conv2d_relu, relu, add_relu),     bf16(y) > 0 exactly when y > 0 (only
+//   read as the mask y > 0                            0 < y < 2^-134 would round to 0: bf16 has
+//                                                     float32's exponent range)
+//
+// Only those ops keep SavedActivations. Batch and group norm keep their inputs in float32: their
+// backward recomputes x_hat = (x - mean) / std from x, and a rounded x would change the gradient
+// (PyTorch's autocast keeps them in 16 bits and accepts that; we keep training's bits). So a model
+// of convolutions, frozen batch norm (folded into the convolutions) and ReLUs, as R50-FPN RetinaNet,
+// keeps half the bytes; a head with group norm keeps each norm's input in float32.
+//
+// Kept as they are whatever the scope says: parameters and any leaf that requires grad (their
+// float32 master stays alive anyway, so a copy would only add memory), integer tensors, tensors
+// on CUDA (16-bit activations there are not done yet), and everything outside a bf16 scope (fp32
+// training keeps the tensor itself: shared storage, no copy).
+//
+// One activation kept by several ops (a ReLU's output is also the next convolution's input) is
+// packed once: a table on this thread maps each float32 storage to its 16-bit copy for as long as
+// both are alive, so the ops share the copy and the float32 block is freed when the forward moves
+// on. The table holds neither (weak references) and drops entries whose storage is gone. It relies
+// on what the engine guarantees: no op writes in place into a tensor another op may have kept.
+#pragma once
+
+#include <memory>
+
+#include "core/shape.h"
+#include "core/storage.h"
+#include "core/tensor.h"
+
+namespace ghm {
+
+class SavedActivation {
+ public:
+  SavedActivation() = default;  // nothing kept: defined() is false
+  // Keeps `t` (detached from the graph): its 16-bit copy when the rules above say so, else itself.
+  explicit SavedActivation(const Tensor& t);
+
+  bool defined() const { return full_.defined() || bits_ != nullptr; }
+  bool packed() const { return bits_ != nullptr; }  // kept as bf16
+  const Shape& shape() const { return shape_; }
+  // The kept values as a float32 tensor of the saved shape: the tensor itself, or the bf16 copy
+  // widened into a new tensor (freed with the caller's handle).
+  Tensor get() const;
+  // A ReLU's backward from its kept output: dy where the kept value is > 0, else 0. Reads a packed
+  // copy's bits directly (no widened copy); only for packed activations (callers use their op's
+  // kernel otherwise). dy: [the saved shape] float32 on the CPU.
+  Tensor relu_backward_packed(const Tensor& dy) const;
+
+ private:
+  Tensor full_;                    // when kept as is
+  std::shared_ptr<Storage> bits_;  // [numel] bf16 bits when packed
+  Shape shape_;
+};
+
+// Keeps `t` only when `keep` (an op keeps a tensor only for the inputs that need a gradient).
+inline SavedActivation save_if(bool keep, const Tensor& t) { return keep ? SavedActivation(t) : SavedActivation(); }
+
+// True when a tensor saved now would be packed into bf16 (the rules above, for `t`).
+bool saves_as_bf16(const Tensor& t);
+
+}  // namespace ghm
