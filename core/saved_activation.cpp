@@ -8,6 +8,11 @@
 #include "core/cpu/parallel.h"
 #include "core/ops/elementwise_math.h"
 #include "core/precision.h"
+#if GHM_WITH_CUDA
+#include "core/cuda/device_guard.h"
+#include "core/cuda/elementwise_cuda.h"
+#include "core/cuda/half_cuda.h"
+#endif
 
 namespace ghm {
 namespace {
@@ -52,37 +57,62 @@ void relu_backward_bits(const float* dy, const std::uint16_t* bits, float* dx, s
 
 }  // namespace
 
-bool saves_as_bf16(const Tensor& t) {
-  return autocast_precision() == Precision::BF16 && t.dtype() == DType::F32 && t.device().is_cpu() &&
-         !(t.is_leaf() && t.requires_grad());
+Precision packed_precision(const Tensor& t) {
+  const Precision p = autocast_precision();
+  if (p == Precision::F32 || t.dtype() != DType::F32 || (t.is_leaf() && t.requires_grad())) return Precision::F32;
+  if (t.device().is_cpu()) return p == Precision::BF16 ? p : Precision::F32;
+  return GHM_WITH_CUDA ? p : Precision::F32;  // CUDA: the precision its convolutions read, bf16 or fp16
 }
 
-SavedActivation::SavedActivation(const Tensor& t) : shape_(t.shape()) {
-  if (!saves_as_bf16(t)) {
+SavedActivation::SavedActivation(const Tensor& t) : shape_(t.shape()), precision_(packed_precision(t)) {
+  if (precision_ == Precision::F32) {
     full_ = t.detach();
     return;
   }
   const std::shared_ptr<Storage>& source = t.impl().storage;
   const std::int64_t n = t.numel();
-  bits_ = find_packed(source, n);
+  bits_ = find_packed(source, n);  // (a storage is packed in one precision: the scope's while it lives)
   if (bits_ != nullptr) return;
-  bits_ = std::make_shared<Storage>(static_cast<std::size_t>(n) * sizeof(std::uint16_t), Device::cpu());
-  pack(t.data<float>(), static_cast<std::uint16_t*>(bits_->data()), n);
+  bits_ = std::make_shared<Storage>(static_cast<std::size_t>(n) * sizeof(std::uint16_t), t.device());
+#if GHM_WITH_CUDA
+  if (t.device().is_cuda()) {
+    const cuda::DeviceGuard guard(t.device().index);
+    cuda::float_to_low(t.device_data<float>(), bits_->data(), n, precision_);
+  }
+#endif
+  if (t.device().is_cpu()) pack(t.data<float>(), static_cast<std::uint16_t*>(bits_->data()), n);
   t_packed.push_back(PackedEntry{source, bits_, n});
 }
 
 Tensor SavedActivation::get() const {
   if (bits_ == nullptr) return full_;
-  Tensor out = Tensor::empty(shape_, DType::F32, Device::cpu());
+  Tensor out = Tensor::empty(shape_, DType::F32, bits_->device());
+#if GHM_WITH_CUDA
+  if (bits_->device().is_cuda()) {
+    const cuda::DeviceGuard guard(bits_->device().index);
+    cuda::low_to_float(bits_->data(), out.device_data<float>(), out.numel(), precision_);
+    return out;
+  }
+#endif
   unpack(static_cast<const std::uint16_t*>(bits_->data()), out.data<float>(), out.numel());
   return out;
 }
 
 Tensor SavedActivation::relu_backward_packed(const Tensor& dy) const {
   GHM_CHECK(bits_ != nullptr, "relu_backward_packed: the activation was kept as float32");
-  GHM_CHECK(dy.shape() == shape_ && dy.dtype() == DType::F32, "relu_backward_packed: gradient ", dy.shape(), " ",
-            dy.dtype(), " for a kept activation ", shape_, " f32");
-  Tensor dx = Tensor::empty(shape_, DType::F32, Device::cpu());
+  GHM_CHECK(dy.shape() == shape_ && dy.dtype() == DType::F32 && dy.device() == bits_->device(),
+            "relu_backward_packed: gradient ", dy.shape(), " ", dy.dtype(), " on ", dy.device(), " for a kept activation ",
+            shape_, " f32 on ", bits_->device());
+  Tensor dx = Tensor::empty(shape_, DType::F32, dy.device());
+#if GHM_WITH_CUDA
+  if (dy.device().is_cuda()) {  // widened first: a pass the CPU saves (below)
+    const Tensor y = get();
+    const cuda::DeviceGuard guard(dy.device().index);
+    cuda::unary_backward(UnaryBackwardOp::Relu, dy.device_data<float>(), y.device_data<float>(), dx.device_data<float>(),
+                         dx.numel());
+    return dx;
+  }
+#endif
   relu_backward_bits(dy.data<float>(), static_cast<const std::uint16_t*>(bits_->data()), dx.data<float>(), dx.numel());
   return dx;
 }

@@ -2,7 +2,7 @@
 //
 // Most of the memory a training step holds is what the forward pass keeps for backward: each
 // convolution's input and each ReLU's output. Under an AutocastScope of bf16 (train.precision:
-// bf16, core/precision.h) an op's float32 output on the CPU is kept as bfloat16 bits instead (round
+// bf16, core/precision.h) an op's float32 output is kept as bfloat16 bits instead (round
 // to nearest, ties to even; core/bfloat16.h), half the bytes, and `get()` widens it back to float32
 // (exact) when backward runs. That changes no bit of any gradient:
 //
@@ -19,10 +19,12 @@
 // of convolutions, frozen batch norm (folded into the convolutions) and ReLUs, as R50-FPN RetinaNet,
 // keeps half the bytes; a head with group norm keeps each norm's input in float32.
 //
-// Kept as they are whatever the scope says: parameters and any leaf that requires grad (their
-// float32 master stays alive anyway, so a copy would only add memory), integer tensors, tensors
-// on CUDA (16-bit activations there are not done yet), and everything outside a bf16 scope (fp32
-// training keeps the tensor itself: shared storage, no copy).
+// On CUDA the same holds in the precision its convolutions read: bf16, or fp16 under an fp16 scope
+// (there 0 < y < 2^-25 rounds to 0: fp16's smallest subnormal is 2^-24). Kept as they are whatever
+// the scope says: parameters and any leaf that requires grad (their float32 master stays alive
+// anyway, so a copy would only add memory), integer tensors, CPU tensors under fp16 (which the CPU
+// refuses), and everything outside a bf16 or fp16 scope (fp32 training keeps the tensor itself:
+// shared storage, no copy).
 //
 // One activation kept by several ops (a ReLU's output is also the next convolution's input) is
 // packed once: a table on this thread maps each float32 storage to its 16-bit copy for as long as
@@ -33,6 +35,7 @@
 
 #include <memory>
 
+#include "core/precision.h"
 #include "core/shape.h"
 #include "core/storage.h"
 #include "core/tensor.h"
@@ -46,26 +49,28 @@ class SavedActivation {
   explicit SavedActivation(const Tensor& t);
 
   bool defined() const { return full_.defined() || bits_ != nullptr; }
-  bool packed() const { return bits_ != nullptr; }  // kept as bf16
+  bool packed() const { return bits_ != nullptr; }  // kept in 16 bits (bf16, or fp16 on CUDA)
   const Shape& shape() const { return shape_; }
   // The kept values as a float32 tensor of the saved shape: the tensor itself, or the bf16 copy
   // widened into a new tensor (freed with the caller's handle).
   Tensor get() const;
-  // A ReLU's backward from its kept output: dy where the kept value is > 0, else 0. Reads a packed
-  // copy's bits directly (no widened copy); only for packed activations (callers use their op's
-  // kernel otherwise). dy: [the saved shape] float32 on the CPU.
+  // A ReLU's backward from its kept output: dy where the kept value is > 0, else 0. On the CPU it
+  // reads the packed bits directly (no widened copy). Only for packed activations (callers use
+  // their op's kernel otherwise). dy: [the saved shape] float32 on the activation's device.
   Tensor relu_backward_packed(const Tensor& dy) const;
 
  private:
   Tensor full_;                    // when kept as is
-  std::shared_ptr<Storage> bits_;  // [numel] bf16 bits when packed
+  std::shared_ptr<Storage> bits_;  // [numel] 16-bit values when packed, on the activation's device
   Shape shape_;
+  Precision precision_ = Precision::F32;  // of bits_: bf16 or fp16; fp32 when kept as is
 };
 
 // Keeps `t` only when `keep` (an op keeps a tensor only for the inputs that need a gradient).
 inline SavedActivation save_if(bool keep, const Tensor& t) { return keep ? SavedActivation(t) : SavedActivation(); }
 
-// True when a tensor saved now would be packed into bf16 (the rules above, for `t`).
-bool saves_as_bf16(const Tensor& t);
+// The precision a tensor saved now would be kept in (the rules above, for `t`): bf16, fp16, or fp32
+// for the tensor itself.
+Precision packed_precision(const Tensor& t);
 
 }  // namespace ghm

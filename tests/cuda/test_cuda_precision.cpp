@@ -1,6 +1,7 @@
 // bf16 and fp16 convolutions on CUDA (core/cuda/conv_cudnn.h under an AutocastScope) against the
 // CPU's float32 kernels, and a tiny RetinaNet trained on the GPU in bf16 and in fp16 (with the
 // dynamic loss scale fp16 gets by default) against the same run in float32 on the CPU.
+// Also the activations kept for backward in 16 bits (core/saved_activation.h) against the CPU's.
 // Run only where a GPU is present.
 //
 // Per-element bounds, as tests/core/test_conv_bf16.cpp derives them, with u the unit roundoff of
@@ -15,9 +16,11 @@
 
 #include "core/cpu/conv_cpu.h"
 #include "core/ops/conv.h"
+#include "core/ops/elementwise.h"
 #include "core/precision.h"
 #include "core/random.h"
 #include "core/runtime_info.h"
+#include "core/saved_activation.h"
 #include "engine/config.h"
 #include "engine/trainer.h"
 #include "apps/tiny_detector.h"
@@ -88,6 +91,33 @@ TEST_CASE("cuda precision: bf16 and fp16 convolutions, forward and both backward
     CHECK(fdw <= 1);
     MESSAGE(precision_name(math), ": worst element as a fraction of its bound: y ", fy, ", dx ", fdx, ", dW ", fdw);
   }
+}
+
+TEST_CASE("cuda precision: activations kept in 16 bits, bf16 bit for bit as the CPU's, fp16 within its rounding") {
+  Generator gen(43);
+  const Tensor x = mul_scalar(Tensor::normal(Shape{3, 7, 33}, 0, 1, gen), 1.f);  // an op's output
+  const Tensor y = relu(x), dy = Tensor::normal(x.shape(), 0, 1, gen);
+  const Tensor x_gpu = x.to(Device::cuda(0)), y_gpu = y.to(Device::cuda(0)), dy_gpu = dy.to(Device::cuda(0));
+  if (query_cuda_runtime().gpus.at(0).cc_major >= 8) {
+    const AutocastScope bf16(Precision::BF16);
+    const SavedActivation cpu_x(x), gpu_x(x_gpu), cpu_y(y), gpu_y(y_gpu);
+    REQUIRE(gpu_x.packed());
+    REQUIRE(gpu_y.packed());
+    CHECK(gpu_x.get().to(Device::cpu()).to_vector<float>() == cpu_x.get().to_vector<float>());
+    CHECK(gpu_y.relu_backward_packed(dy_gpu).to(Device::cpu()).to_vector<float>() ==
+          cpu_y.relu_backward_packed(dy).to_vector<float>());
+  }
+  const AutocastScope fp16(Precision::F16);
+  const SavedActivation gpu_x(x_gpu), gpu_y(y_gpu);
+  REQUIRE(gpu_x.packed());
+  CHECK_FALSE(SavedActivation(x).packed());  // the CPU has no fp16 convolutions: kept as is
+  const std::vector<float> want = x.to_vector<float>(), got = gpu_x.get().to(Device::cpu()).to_vector<float>();
+  for (std::size_t i = 0; i < want.size(); ++i)  // nearest fp16: 2^-11 relative, 2^-25 below 2^-14
+    CHECK(std::abs(got[i] - want[i]) <= std::max(0x1p-11 * std::abs(want[i]), 0x1p-25));
+  // ReLU's backward from the fp16 copy: the float32 mask (no output here is in (0, 2^-25)).
+  const std::vector<float> mask = gpu_y.relu_backward_packed(dy_gpu).to(Device::cpu()).to_vector<float>();
+  const std::vector<float> yv = y.to_vector<float>(), dyv = dy.to_vector<float>();
+  for (std::size_t i = 0; i < yv.size(); ++i) CHECK(mask[i] == (yv[i] > 0.f ? dyv[i] : 0.f));
 }
 
 TEST_CASE("cuda precision: a tiny RetinaNet trained in bf16 and fp16 on the GPU tracks float32 on the CPU") {
