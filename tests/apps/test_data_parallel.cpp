@@ -6,7 +6,8 @@
 //     over the processes (frozen batch norm), and batch norm synchronised over the processes;
 //   - with gradients sent as bf16, 2 processes move the parameters as 1 process in float32 does,
 //     within bf16's rounding;
-//   - a resumed 2-process run repeats the uninterrupted one's losses bit for bit;
+//   - a resumed 2-process run repeats the uninterrupted one's losses bit for bit, RetinaNet and
+//     Faster R-CNN (its random sampling of anchors and proposals included);
 //   - eval under 3 processes gives exactly one process's twelve numbers and detections, with an
 //     image count (4, batch 1) that 3 does not divide;
 //   - a process that fails (an image missing from its shard) ends the whole job with its message;
@@ -254,6 +255,16 @@ TEST_CASE("data parallel: a resumed 2-process run repeats the uninterrupted run'
   // The defaults: GHM-C and GHM-R with momentum, each process with its own counts and EMA states
   // (which the checkpoint keeps per process), and batch norm with each process's statistics.
   check_resume("resume_ghm", "");
+}
+
+TEST_CASE("data parallel: Faster R-CNN under 2 processes, resumed, repeats its losses exactly, sampling included" *
+          doctest::skip(!dist::mpi_available())) {
+  // Each process samples its anchors and proposals from a seed of (train.seed, iteration, rank), so
+  // a resumed job draws what the uninterrupted one drew. GHM-R with the job's summed counts: every
+  // process joins each all-reduce of the counts, with or without positives of its own.
+  const std::string frcnn = "--set model.type=faster_rcnn --set model.faster_rcnn.roi.representation=64 ";
+  check_resume("resume_frcnn_sl1", frcnn + setup().sets());
+  check_resume("resume_frcnn_ghmr", frcnn + "--set model.faster_rcnn.roi.box_loss=ghmr --set dist.ghm_counts=sum");
 }
 
 TEST_CASE("data parallel: eval under 3 processes gives exactly one process's numbers and detections" *
