@@ -329,10 +329,11 @@ int run_train_bench(const TrainBenchOptions& o) {
       profile::mark("postprocess");
       return;
     }
-    const detection::RetinaNetOutput out = [&] {
+    detection::RetinaNetOutput out = [&] {
       const AutocastScope autocast(precision);
       return model.forward(images);
     }();
+    out.features.clear();  // as the trainer (engine/detector.cpp): not held through the loss
     std::vector<detection::FeatureSize> sizes;
     for (const Tensor& c : out.cls_logits) sizes.push_back({c.size(2), c.size(3)});
     detection::BatchTargets targets;

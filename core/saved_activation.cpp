@@ -22,15 +22,16 @@ struct PackedEntry {
   std::weak_ptr<Storage> source;
   std::weak_ptr<Storage> bits;
   std::int64_t numel = 0;
+  Precision precision = Precision::BF16;  // of bits: a storage kept under bf16 and fp16 gets a copy of each
 };
 
 thread_local std::vector<PackedEntry> t_packed;
 
-// The live 16-bit copy of `source` (numel elements), or null; drops entries whose storage is gone.
-std::shared_ptr<Storage> find_packed(const std::shared_ptr<Storage>& source, std::int64_t numel) {
+// The live copy of `source` (numel elements) in `precision`, or null; drops entries whose storage is gone.
+std::shared_ptr<Storage> find_packed(const std::shared_ptr<Storage>& source, std::int64_t numel, Precision precision) {
   std::erase_if(t_packed, [](const PackedEntry& e) { return e.source.expired() || e.bits.expired(); });
   for (const PackedEntry& e : t_packed)
-    if (e.numel == numel && e.source.lock() == source) return e.bits.lock();
+    if (e.numel == numel && e.precision == precision && e.source.lock() == source) return e.bits.lock();
   return nullptr;
 }
 
@@ -71,7 +72,7 @@ SavedActivation::SavedActivation(const Tensor& t) : shape_(t.shape()), precision
   }
   const std::shared_ptr<Storage>& source = t.impl().storage;
   const std::int64_t n = t.numel();
-  bits_ = find_packed(source, n);  // (a storage is packed in one precision: the scope's while it lives)
+  bits_ = find_packed(source, n, precision_);
   if (bits_ != nullptr) return;
   bits_ = std::make_shared<Storage>(static_cast<std::size_t>(n) * sizeof(std::uint16_t), t.device());
 #if GHM_WITH_CUDA
@@ -81,7 +82,7 @@ SavedActivation::SavedActivation(const Tensor& t) : shape_(t.shape()), precision
   }
 #endif
   if (t.device().is_cpu()) pack(t.data<float>(), static_cast<std::uint16_t*>(bits_->data()), n);
-  t_packed.push_back(PackedEntry{source, bits_, n});
+  t_packed.push_back(PackedEntry{source, bits_, n, precision_});
 }
 
 Tensor SavedActivation::get() const {

@@ -1,16 +1,18 @@
 // SavedActivation: a tensor an op keeps for its backward, in 16 bits under bf16 autocast.
 //
-// Most of the memory a training step holds is what the forward pass keeps for backward: each
+// Much of the memory a training step holds is what the forward pass keeps for backward: each
 // convolution's input and each ReLU's output. Under an AutocastScope of bf16 (train.precision:
 // bf16, core/precision.h) an op's float32 output is kept as bfloat16 bits instead (round
 // to nearest, ties to even; core/bfloat16.h), half the bytes, and `get()` widens it back to float32
-// (exact) when backward runs. That changes no bit of any gradient:
+// (exact) when backward runs. That changes no bit of any gradient, but in two corners:
 //
 //   conv2d's input x, read by the weight gradient     in bf16 that pass reads x rounded to bf16
 //                                                     anyway (core/ops/conv.cpp), and rounding a
-//                                                     rounded value changes nothing
-//   ReLU outputs y (conv2d_relu, relu, add_relu),     bf16(y) > 0 exactly when y > 0 (only
-//   read as the mask y > 0                            0 < y < 2^-134 would round to 0: bf16 has
+//                                                     rounded value changes nothing (a float32
+//                                                     subnormal x, below 2^-126, may differ: oneDNN's
+//                                                     conversion instruction flushes those to 0)
+//   ReLU outputs y (conv2d_relu, relu, add_relu),     bf16(y) > 0 exactly when y > 0, but for
+//   read as the mask y > 0                            0 < y <= 2^-134, which rounds to 0 (bf16 has
 //                                                     float32's exponent range)
 //
 // Only those ops keep SavedActivations. Batch and group norm keep their inputs in float32: their
@@ -19,18 +21,23 @@
 // of convolutions, frozen batch norm (folded into the convolutions) and ReLUs, as R50-FPN RetinaNet,
 // keeps half the bytes; a head with group norm keeps each norm's input in float32.
 //
-// On CUDA the same holds in the precision its convolutions read: bf16, or fp16 under an fp16 scope
-// (there 0 < y < 2^-25 rounds to 0: fp16's smallest subnormal is 2^-24). Kept as they are whatever
-// the scope says: parameters and any leaf that requires grad (their float32 master stays alive
-// anyway, so a copy would only add memory), integer tensors, CPU tensors under fp16 (which the CPU
-// refuses), and everything outside a bf16 or fp16 scope (fp32 training keeps the tensor itself:
-// shared storage, no copy).
+// On CUDA the same holds in the precision its convolutions read: bf16, or fp16 under an fp16 scope,
+// where the mask is not exact: 0 < y <= 2^-25 rounds to 0 (fp16's smallest subnormal is 2^-24),
+// about one element in 10^8 of a ReLU output that is a float32 sum, so about one mask element per
+// step of R50 at 2 x 512x512 (fp16's own activations lose those values too). Kept as they are
+// whatever the scope says: parameters and any leaf that requires grad (their float32 master stays
+// alive anyway, so a copy would only add memory), integer tensors, CPU tensors under fp16 (which
+// the CPU refuses), and everything outside a bf16 or fp16 scope (fp32 training keeps the tensor
+// itself: shared storage, no copy). Where an op keeps a float32 tensor that another keeps packed
+// (matmul's input after a ReLU in Faster R-CNN's box head), both copies live: 1.5 times the bytes.
 //
 // One activation kept by several ops (a ReLU's output is also the next convolution's input) is
-// packed once: a table on this thread maps each float32 storage to its 16-bit copy for as long as
-// both are alive, so the ops share the copy and the float32 block is freed when the forward moves
-// on. The table holds neither (weak references) and drops entries whose storage is gone. It relies
-// on what the engine guarantees: no op writes in place into a tensor another op may have kept.
+// packed once per precision: a table on this thread maps each float32 storage to its 16-bit copy
+// for as long as both are alive, so the ops share the copy and the float32 block is freed when the
+// forward moves on. The table holds neither (weak references) and drops entries whose storage is
+// gone. It relies on what the engine guarantees: no op writes in place into a tensor another op may
+// have kept (parameters, buffers, statistics and gradients are the only tensors written in place,
+// and none of them is ever packed).
 #pragma once
 
 #include <memory>

@@ -63,6 +63,7 @@ Storage::~Storage() {
 
 std::int64_t Storage::live_blocks() { return g_live_blocks.load(); }
 std::int64_t Storage::live_bytes() { return g_live_bytes.load(); }
+std::int64_t Storage::host_live_bytes() { return g_host_bytes.load(); }
 std::int64_t Storage::host_peak_bytes() { return g_host_peak.load(); }
 void Storage::reset_host_peak() { g_host_peak.store(g_host_bytes.load()); }
 

@@ -30,6 +30,7 @@ class Storage {
   static std::int64_t live_bytes();
   // The most bytes that host (CPU) tensors held at once since the last reset_host_peak(), which
   // sets it to what they hold now: the tensors' own high-water mark, whatever the allocator keeps.
+  static std::int64_t host_live_bytes();  // host (CPU) tensors alone
   static std::int64_t host_peak_bytes();
   static void reset_host_peak();
 

@@ -66,10 +66,14 @@ class RetinaNetDetector final : public Detector {
   DetectorLoss loss(const io::Batch& batch, const LossContext& c) override {
     const int k = num_classes();
     const Device device = model_.device();
-    const detection::RetinaNetOutput out = [&] {
+    detection::RetinaNetOutput out = [&] {
       const AutocastScope autocast(c.precision);  // backward runs each op in its forward's precision
       return model_.forward(batch.images.to(device));
     }();
+    // The FPN's levels are not needed any more; the head kept what its backward reads (in 16 bits
+    // under bf16, core/saved_activation.h), so holding the float32 ones through the loss would only
+    // add to the step's peak.
+    out.features.clear();
     std::vector<detection::FeatureSize> sizes;
     for (const Tensor& level : out.cls_logits) sizes.push_back({level.size(2), level.size(3)});
     detection::BatchTargets targets =

@@ -63,7 +63,7 @@ TEST_CASE("saved activation: parameters, integer and unsaved tensors stay as the
 TEST_CASE("saved activation: ops keeping one activation share one 16-bit copy, and the float32 block is freed") {
   const AutocastScope bf16(Precision::BF16);
   const std::int64_t n = 1 << 16;
-  const std::int64_t before = Storage::live_bytes();
+  const std::int64_t before = Storage::host_live_bytes();
   Storage::reset_host_peak();
   SavedActivation first, second, reshaped;
   {
@@ -73,14 +73,14 @@ TEST_CASE("saved activation: ops keeping one activation share one 16-bit copy, a
     first = SavedActivation(x);
     second = SavedActivation(x);
     reshaped = SavedActivation(x.reshape(Shape{256, n / 256}));
-    CHECK(Storage::live_bytes() - before == n * 4 + n * 2);  // x and one copy
+    CHECK(Storage::host_live_bytes() - before == n * 4 + n * 2);  // x and one copy
   }
-  CHECK(Storage::live_bytes() - before == n * 2);  // x is gone, the copy stays
+  CHECK(Storage::host_live_bytes() - before == n * 2);  // x is gone, the copy stays
   CHECK(Storage::host_peak_bytes() - before == n * 8);
   Storage::reset_host_peak();
-  CHECK(Storage::host_peak_bytes() == Storage::live_bytes());
+  CHECK(Storage::host_peak_bytes() == Storage::host_live_bytes());
   CHECK(reshaped.get().shape() == Shape{256, n / 256});
-  // A new tensor (possibly at x's freed address) gets a copy of its own.
+  // A new tensor gets a copy of its own.
   const Tensor y = activation(Shape{n}, 5);
   const SavedActivation third(y);
   CHECK(third.get().to_vector<float>()[7] == bf16_to_float(float_to_bf16(y.to_vector<float>()[7])));
@@ -179,13 +179,13 @@ TEST_CASE("saved activation: a chain of convolutions keeps half the bytes for ba
   // Each layer keeps its input (for dW) and its output (the ReLU's mask): one tensor per layer, the
   // output being the next layer's input. The bytes alive once the forward is done, its output dropped:
   auto kept_bytes = [&](Precision p) {
-    const std::int64_t before = Storage::live_bytes();
+    const std::int64_t before = Storage::host_live_bytes();
     Tensor loss;
     {
       const AutocastScope scope(p);
       loss = sum(chain.forward(x));
     }
-    const std::int64_t kept = Storage::live_bytes() - before;
+    const std::int64_t kept = Storage::host_live_bytes() - before;
     loss.backward();
     x.zero_grad();
     chain.grads();
@@ -212,6 +212,39 @@ TEST_CASE("saved activation: a chain of convolutions keeps half the bytes for ba
     return out;
   };
   CHECK(grads(false) == grads(true));
+}
+
+TEST_CASE("saved activation: 1x1, strided, grouped and dilated convolutions give the same gradients from a packed input") {
+  if (testing::skip_without_bf16_convolutions()) return;
+  struct Case {
+    Shape w;
+    Conv2dParams p;
+  };
+  const std::vector<Case> cases{{Shape{12, 8, 1, 1}, Conv2dParams::square(2, 0)},
+                                {Shape{12, 2, 3, 3}, Conv2dParams::square(1, 2, 2, 4)},
+                                {Shape{12, 8, 3, 3}, Conv2dParams::square(2, 1)}};
+  Tensor x = random_tensor(Shape{2, 8, 13, 11}, 40);
+  x.set_requires_grad(true);
+  for (std::size_t k = 0; k < cases.size(); ++k) {
+    CAPTURE(k);
+    Tensor w = random_tensor(cases[k].w, 41 + k, 0.2f);
+    w.set_requires_grad(true);
+    // The leaf x is kept as is, x * 1 (an op's output) packed: dW and dx must not differ in a bit.
+    auto grads = [&](bool packed_input) {
+      Tensor y;
+      {
+        const AutocastScope scope(Precision::BF16);
+        y = conv2d(packed_input ? mul_scalar(x, 1.f) : x, w, Tensor(), cases[k].p);
+      }
+      y.backward(Tensor::ones(y.shape()));
+      std::vector<float> out = w.grad().to_vector<float>(), gx = x.grad().to_vector<float>();
+      out.insert(out.end(), gx.begin(), gx.end());
+      w.zero_grad();
+      x.zero_grad();
+      return out;
+    };
+    CHECK(grads(false) == grads(true));
+  }
 }
 
 }  // namespace ghm

@@ -98,12 +98,16 @@ TEST_CASE("cuda precision: activations kept in 16 bits, bf16 bit for bit as the 
   const Tensor x = mul_scalar(Tensor::normal(Shape{3, 7, 33}, 0, 1, gen), 1.f);  // an op's output
   const Tensor y = relu(x), dy = Tensor::normal(x.shape(), 0, 1, gen);
   const Tensor x_gpu = x.to(Device::cuda(0)), y_gpu = y.to(Device::cuda(0)), dy_gpu = dy.to(Device::cuda(0));
+  std::vector<float> x_bf16;  // the CPU's bf16 values of x
+  SavedActivation bf16_x;     // alive while x_gpu is kept in fp16 below: each precision its own copy
   if (query_cuda_runtime().gpus.at(0).cc_major >= 8) {
     const AutocastScope bf16(Precision::BF16);
-    const SavedActivation cpu_x(x), gpu_x(x_gpu), cpu_y(y), gpu_y(y_gpu);
-    REQUIRE(gpu_x.packed());
+    const SavedActivation cpu_x(x), cpu_y(y), gpu_y(y_gpu);
+    bf16_x = SavedActivation(x_gpu);
+    REQUIRE(bf16_x.packed());
     REQUIRE(gpu_y.packed());
-    CHECK(gpu_x.get().to(Device::cpu()).to_vector<float>() == cpu_x.get().to_vector<float>());
+    x_bf16 = cpu_x.get().to_vector<float>();
+    CHECK(bf16_x.get().to(Device::cpu()).to_vector<float>() == x_bf16);
     CHECK(gpu_y.relu_backward_packed(dy_gpu).to(Device::cpu()).to_vector<float>() ==
           cpu_y.relu_backward_packed(dy).to_vector<float>());
   }
@@ -118,6 +122,7 @@ TEST_CASE("cuda precision: activations kept in 16 bits, bf16 bit for bit as the 
   const std::vector<float> mask = gpu_y.relu_backward_packed(dy_gpu).to(Device::cpu()).to_vector<float>();
   const std::vector<float> yv = y.to_vector<float>(), dyv = dy.to_vector<float>();
   for (std::size_t i = 0; i < yv.size(); ++i) CHECK(mask[i] == (yv[i] > 0.f ? dyv[i] : 0.f));
+  if (bf16_x.defined()) CHECK(bf16_x.get().to(Device::cpu()).to_vector<float>() == x_bf16);  // still bf16
 }
 
 TEST_CASE("cuda precision: a tiny RetinaNet trained in bf16 and fp16 on the GPU tracks float32 on the CPU") {
