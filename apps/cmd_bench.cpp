@@ -176,7 +176,9 @@ CLI::App* declare_train(CLI::App& app, TrainArgs& a) {
       "--weights / --input: e.g. those bench/torch_detection.py --export writes (the same network on both sides).\n"
       "--device cuda: the model, batch and losses on the GPU (targets are assigned on the CPU and copied,\n"
       "post-processing runs on the CPU); each timed run ends with a device synchronisation, and the peak of\n"
-      "the device allocator is reported next to the process's.");
+      "the device allocator is reported next to the process's.\n"
+      "Memory: peak_rss_mib is the process's high-water mark; peak_tensor_mib the most bytes live host\n"
+      "tensors held at once during the timed runs (what the precision and the kept activations change).");
   return c;
 }
 
