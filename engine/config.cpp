@@ -160,6 +160,9 @@ test:
   nms_iou: 0.5
   max_detections: 100
   precision: fp32          # fp32 | bf16 | fp16 (CUDA): inference's convolutions (eval, detect, forward)
+  flip: false              # test-time augmentation: also detect on the mirrored image and fuse (eval, detect)
+  short_sides: []          # test-time augmentation: the views' short sides ([]: data.test_short_side alone)
+  fusion_iou: 0.55         # detections of one class from different views at or above this IoU are one object
 )";
 
 void merge(io::Json& base, const io::Json& over) {
@@ -317,6 +320,11 @@ DataConfig data_config(const io::Json& config) {
   c.test_short_side = int_in(d.at("test_short_side"), 1, kMaxImageSide, "test_short_side");
   c.max_side = int_in(d.at("max_side"), 1, kMaxImageSide, "max_side");
   c.size_divisor = int_in(d.at("size_divisor"), 1, 1024, "size_divisor");
+  for (const int side : c.train_short_sides)
+    GHM_CHECK(side <= c.max_side, sides.location(), ": a short side of ", side, " is above data.max_side (", c.max_side,
+              "), which caps the longer side");
+  GHM_CHECK(c.test_short_side <= c.max_side, d.at("test_short_side").location(), ": ", c.test_short_side,
+            " is above data.max_side (", c.max_side, "), which caps the longer side");
   c.flip = number_in(d.at("flip"), 0.0, 1.0);
   c.mean = three_numbers(d.at("mean"));
   c.std = three_numbers(d.at("std"));
@@ -485,6 +493,14 @@ TestConfig test_config(const io::Json& config) {
   c.post.nms_iou = number_in(t.at("nms_iou"), 0.0, 1.0);
   c.post.max_detections = positive_int(t.at("max_detections"), "max_detections");
   c.precision = precision_key(t.at("precision"));
+  c.flip = t.at("flip").as_bool();
+  const io::Json& sides = t.at("short_sides");
+  for (std::size_t i = 0; i < sides.size(); ++i)
+    c.short_sides.push_back(int_in(sides.at(i), 1, kMaxImageSide, "short_sides"));
+  GHM_CHECK(c.short_sides.size() <= 8, sides.location(), ": ", c.short_sides.size(),
+            " test sizes; at most 8 (each one runs the whole detector again)");
+  c.fusion_iou = number_in(t.at("fusion_iou"), 0.0, 1.0);
+  GHM_CHECK(c.fusion_iou > 0, t.at("fusion_iou").location(), ": fusion_iou must be above 0");
   return c;
 }
 

@@ -121,6 +121,10 @@ struct TestConfig {
   int batch_size = 2;
   detection::PostprocessConfig post;
   Precision precision = Precision::F32;  // of the model's convolutions (core/precision.h)
+  // Test-time augmentation (engine/test_time_augmentation.h): the mirrored image too, other sizes.
+  bool flip = false;
+  std::vector<int> short_sides;  // empty: data.test_short_side alone
+  float fusion_iou = 0.55f;
 };
 TestConfig test_config(const io::Json& config);
 

@@ -11,6 +11,7 @@
 #include "engine/config.h"
 #include "engine/detect_outputs.h"
 #include "engine/inference.h"
+#include "engine/test_time_augmentation.h"
 #include "io/output_file.h"
 #include "io/draw.h"
 #include "io/image.h"
@@ -113,8 +114,16 @@ void detect_images(const DetectImagesOptions& o) {
 
   for (const auto& [file, stem] : plan) {
     const io::Image original = io::read_image(file);
-    const detection::ImageDetections det =
-        detector->detect(single_image_batch(original, data), test).front();
+    std::vector<detection::ImageDetections> views;  // test-time augmentation (test_time_augmentation.h)
+    for (const TestScale& scale : test_scales(test, data)) {
+      DataConfig sized = data;
+      sized.test_short_side = scale.short_side;
+      sized.max_side = scale.max_side;
+      std::vector<std::vector<detection::ImageDetections>> one =
+          detect_views_of_batch(*detector, single_image_batch(original, sized), test);
+      for (detection::ImageDetections& view : one.front()) views.push_back(std::move(view));
+    }
+    const detection::ImageDetections det = plain_inference(test, data) ? views.front() : fuse(views, test);
     std::filesystem::create_directories(std::filesystem::path(stem).parent_path());
     io::Json root = io::Json::object();
     root.set("file", io::Json(file));

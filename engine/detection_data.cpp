@@ -35,12 +35,21 @@ io::SampleFn DetectionSource::sample_fn() const {
   return [this](std::int64_t index, Generator& rng) { return load(index, rng); };
 }
 
-io::Sample DetectionSource::load(std::int64_t index, Generator& rng) const {
-  if (!config_.skip_bad_images) return load_one(index, rng);
+io::SampleFn DetectionSource::sample_fn_at(int short_side, int max_side) const {
+  GHM_CHECK(split_ == Split::Test, "sample_fn_at: only a test split has one size per view");
+  return [this, short_side, max_side](std::int64_t index, Generator& rng) {
+    return load_sized(index, rng, {short_side, max_side});
+  };
+}
+
+io::Sample DetectionSource::load(std::int64_t index, Generator& rng) const { return load_sized(index, rng, {}); }
+
+io::Sample DetectionSource::load_sized(std::int64_t index, Generator& rng, Size view) const {
+  if (!config_.skip_bad_images) return load_one(index, rng, view);
   for (std::int64_t attempt = 0; attempt < size(); ++attempt) {
     const std::int64_t i = (index + attempt) % size();
     try {
-      io::Sample s = load_one(i, rng);
+      io::Sample s = load_one(i, rng, view);
       s.index = index;
       return s;
     } catch (const std::exception& e) {
@@ -51,7 +60,7 @@ io::Sample DetectionSource::load(std::int64_t index, Generator& rng) const {
   GHM_FAIL("no image of ", dataset_.path, " could be read");
 }
 
-io::Sample DetectionSource::load_one(std::int64_t index, Generator& rng) const {
+io::Sample DetectionSource::load_one(std::int64_t index, Generator& rng, Size view) const {
   const coco::ImageRecord& record = dataset_.images[static_cast<std::size_t>(index)];
   const std::string path = image_path(index);
   io::Image image = io::read_image(path);
@@ -59,8 +68,11 @@ io::Sample DetectionSource::load_one(std::int64_t index, Generator& rng) const {
             image.height, " but ", dataset_.path, " says ", record.width, "x", record.height);
 
   const bool train = split_ == Split::Train;
-  const int short_side = train ? io::choose_short_side(config_.train_short_sides, rng) : config_.test_short_side;
-  const io::RescaledSize size = io::rescale_size(image.height, image.width, short_side, config_.max_side);
+  const int short_side = train              ? io::choose_short_side(config_.train_short_sides, rng)
+                         : view.short_side > 0 ? view.short_side
+                                               : config_.test_short_side;
+  const int max_side = view.max_side > 0 ? view.max_side : config_.max_side;
+  const io::RescaledSize size = io::rescale_size(image.height, image.width, short_side, max_side);
   if (size.height != image.height || size.width != image.width)
     image = io::resize_bilinear(image, size.height, size.width);
   const bool flip = train && config_.flip > 0 && rng.uniform() < config_.flip;

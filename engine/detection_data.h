@@ -41,10 +41,17 @@ class DetectionSource {
 
   io::Sample load(std::int64_t index, Generator& rng) const;
   io::SampleFn sample_fn() const;  // calls load; the source must outlive the loader
+  // A test split's samples resized to another short side and longest-side cap (the views of
+  // test-time augmentation, engine/test_time_augmentation.h).
+  io::SampleFn sample_fn_at(int short_side, int max_side) const;
   std::int64_t skipped_images() const { return skipped_->load(); }
 
  private:
-  io::Sample load_one(std::int64_t index, Generator& rng) const;
+  struct Size {
+    int short_side = 0, max_side = 0;  // 0: the config's
+  };
+  io::Sample load_sized(std::int64_t index, Generator& rng, Size view) const;
+  io::Sample load_one(std::int64_t index, Generator& rng, Size view) const;
 
   coco::Dataset dataset_;
   std::string image_root_;

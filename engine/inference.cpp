@@ -9,27 +9,31 @@
 #include "core/check.h"
 #include "core/precision.h"
 #include "engine/distributed.h"
+#include "engine/test_time_augmentation.h"
 #include "io/output_file.h"
 
 namespace ghm::engine {
 
+void append_image_results(std::int64_t image_id, const detection::ImageDetections& d, const coco::Dataset& dataset,
+                          std::vector<CocoResult>& out) {
+  const float* box = d.boxes.data<float>();  // [D, 4] x1, y1, x2, y2
+  for (std::int64_t j = 0; j < d.scores.numel(); ++j) {
+    CocoResult r;
+    r.image_id = image_id;
+    r.category_id = dataset.category_id(static_cast<std::int32_t>(d.labels.data<std::int64_t>()[j]));
+    r.x = box[4 * j];
+    r.y = box[4 * j + 1];
+    r.w = box[4 * j + 2] - box[4 * j];
+    r.h = box[4 * j + 3] - box[4 * j + 1];
+    r.score = d.scores.data<float>()[j];
+    out.push_back(r);
+  }
+}
+
 void append_results(const io::Batch& batch, const std::vector<detection::ImageDetections>& detections,
                     const coco::Dataset& dataset, std::vector<CocoResult>& out) {
-  for (std::size_t i = 0; i < detections.size(); ++i) {
-    const detection::ImageDetections& d = detections[i];
-    const float* box = d.boxes.data<float>();
-    for (std::int64_t j = 0; j < d.scores.numel(); ++j) {
-      CocoResult r;
-      r.image_id = batch.samples[i].image_id;
-      r.category_id = dataset.category_id(static_cast<std::int32_t>(d.labels.data<std::int64_t>()[j]));
-      r.x = box[4 * j];
-      r.y = box[4 * j + 1];
-      r.w = box[4 * j + 2] - box[4 * j];
-      r.h = box[4 * j + 3] - box[4 * j + 1];
-      r.score = d.scores.data<float>()[j];
-      out.push_back(r);
-    }
-  }
+  for (std::size_t i = 0; i < detections.size(); ++i)
+    append_image_results(batch.samples[i].image_id, detections[i], dataset, out);
 }
 
 void write_results_json(const std::string& path, const std::vector<CocoResult>& results) {
@@ -74,6 +78,55 @@ coco::Detections to_coco_detections(const std::vector<CocoResult>& results, cons
 
 }  // namespace
 
+namespace {
+
+// The one-view results of this rank's images, one list per batch (gather_results' order).
+std::vector<std::vector<CocoResult>> detect_shard(Detector& detector, const DetectionSource& split,
+                                                  const std::vector<std::int64_t>& shard, const TestConfig& test,
+                                                  const io::LoaderConfig& lc) {
+  const io::SampleFn load = split.sample_fn();
+  io::DataLoader loader(static_cast<std::int64_t>(shard.size()),
+                        [&](std::int64_t i, Generator& rng) { return load(shard[static_cast<std::size_t>(i)], rng); },
+                        lc);
+  std::vector<std::vector<CocoResult>> batch_results;
+  loader.start_epoch(0);
+  while (std::optional<io::Batch> batch = loader.next())
+    append_results(*batch, detector.detect(*batch, test), split.dataset(), batch_results.emplace_back());
+  return batch_results;
+}
+
+// The same with test-time augmentation: every size's pass over the images, then each image's views
+// fused (test_time_augmentation.h); the lists per batch as the one-view plan makes them.
+std::vector<std::vector<CocoResult>> detect_shard_views(Detector& detector, const DetectionSource& split,
+                                                        const std::vector<std::int64_t>& shard, const TestConfig& test,
+                                                        const DataConfig& data, const io::LoaderConfig& lc) {
+  std::vector<std::vector<detection::ImageDetections>> views(shard.size());  // [image of the shard][view]
+  for (const TestScale& scale : test_scales(test, data)) {
+    const io::SampleFn load = split.sample_fn_at(scale.short_side, scale.max_side);
+    io::DataLoader loader(static_cast<std::int64_t>(shard.size()),
+                          [&](std::int64_t i, Generator& rng) { return load(shard[static_cast<std::size_t>(i)], rng); },
+                          lc);
+    loader.start_epoch(0);
+    while (std::optional<io::Batch> batch = loader.next()) {
+      std::vector<std::vector<detection::ImageDetections>> mine = detect_views_of_batch(detector, *batch, test);
+      for (std::size_t k = 0; k < mine.size(); ++k) {
+        auto& image = views[static_cast<std::size_t>(batch->samples[k].index)];
+        for (detection::ImageDetections& v : mine[k]) image.push_back(std::move(v));
+      }
+    }
+  }
+  std::vector<std::vector<CocoResult>> batch_results((shard.size() + static_cast<std::size_t>(lc.batch_size) - 1) /
+                                                     static_cast<std::size_t>(lc.batch_size));
+  for (std::size_t p = 0; p < shard.size(); ++p) {
+    const std::int64_t image_id = split.dataset().images[static_cast<std::size_t>(shard[p])].id;
+    append_image_results(image_id, fuse(views[p], test), split.dataset(),
+                         batch_results[p / static_cast<std::size_t>(lc.batch_size)]);
+  }
+  return batch_results;
+}
+
+}  // namespace
+
 std::optional<EvalReport> evaluate_split(Detector& detector, const DetectionSource& split, const std::string& gt_json,
                                          const TestConfig& test, const DataConfig& data, dist::Communicator& comm) {
   const auto start = std::chrono::steady_clock::now();
@@ -87,16 +140,9 @@ std::optional<EvalReport> evaluate_split(Detector& detector, const DetectionSour
   lc.size_divisor = data.size_divisor;
   // This rank's images, in batches as one process would make them (distributed.h).
   const std::vector<std::int64_t> shard = eval_shard(split.size(), test.batch_size, comm.rank(), comm.size());
-  const io::SampleFn load = split.sample_fn();
-  io::DataLoader loader(static_cast<std::int64_t>(shard.size()),
-                        [&](std::int64_t i, Generator& rng) { return load(shard[static_cast<std::size_t>(i)], rng); },
-                        lc);
-  std::vector<std::vector<CocoResult>> batch_results;
-  loader.start_epoch(0);
-  while (std::optional<io::Batch> batch = loader.next()) {
-    append_results(*batch, detector.detect(*batch, test), split.dataset(),
-                   batch_results.emplace_back());
-  }
+  const std::vector<std::vector<CocoResult>> batch_results =
+      plain_inference(test, data) ? detect_shard(detector, split, shard, test, lc)
+                                  : detect_shard_views(detector, split, shard, test, data, lc);
   model.train(was_training);
   EvalReport report;
   report.results = gather_results(comm, batch_results);

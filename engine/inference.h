@@ -26,6 +26,10 @@ struct CocoResult {
   float score = 0;
 };
 
+// Appends one image's detections, labels mapped back to the dataset's category ids.
+void append_image_results(std::int64_t image_id, const detection::ImageDetections& detections,
+                          const coco::Dataset& dataset, std::vector<CocoResult>& out);
+
 // Appends a batch's detections, labels mapped back to the dataset's category ids.
 void append_results(const io::Batch& batch, const std::vector<detection::ImageDetections>& detections,
                     const coco::Dataset& dataset, std::vector<CocoResult>& out);
@@ -43,7 +47,8 @@ struct EvalReport {
   double images_per_second = 0;
 };
 
-// Runs the model over the whole split and scores it against `gt_json` (the split's own file).
+// Runs the model over the whole split (with the test-time augmentation test asks for,
+// test_time_augmentation.h) and scores it against `gt_json` (the split's own file).
 // In a job of several processes every rank calls it and runs its shard (distributed.h); the
 // report, the same as one process would make, comes back on rank 0 only (nullopt elsewhere).
 std::optional<EvalReport> evaluate_split(Detector& model, const DetectionSource& split, const std::string& gt_json,

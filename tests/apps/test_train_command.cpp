@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -127,6 +128,47 @@ TEST_CASE("eval and detect write well-formed JSON") {
     CHECK(fs::exists(fs::path(e.path()).replace_extension(".jpg")));
   }
   CHECK(images == 4);
+}
+
+TEST_CASE("eval and detect with test-time augmentation: the mirror and a second size fused") {
+  const TinySetup& s = setup();
+  const engine::TrainOutcome run = engine::train_detector(s.load({"train.epochs=2"}), s.options("tta"));
+  const auto eval_to = [&](const std::string& name, const std::vector<std::string>& sets) {
+    const fs::path out = s.root / name;
+    std::vector<std::string> args = {"--config", s.config.string(), "--checkpoint", run.last_checkpoint, "--out",
+                                     out.string()};
+    for (const std::string& kv : sets) args.insert(args.end(), {"--set", kv});
+    REQUIRE(app::run_eval(args) == 0);
+    return read_text(out);
+  };
+  // The configured size alone, unmirrored, is plain inference, bit for bit.
+  const std::string plain = eval_to("plain.json", {});
+  CHECK(eval_to("one_view.json", {"test.short_sides=[128]"}) == plain);
+
+  const std::string fused_text = eval_to("tta.json", {"test.flip=true", "test.short_sides=[128, 160]"});
+  CHECK(fused_text != plain);
+  const io::Json fused = io::Json::parse(fused_text, "tta.json");
+  REQUIRE(fused.is_array());
+  std::map<std::int64_t, int> per_image;
+  for (std::size_t i = 0; i < fused.size(); ++i) {
+    const io::Json& r = fused.at(i);
+    ++per_image[r.at("image_id").as_int()];
+    const io::Json& b = r.at("bbox");
+    CHECK(b.at(0).as_double() >= 0.0);
+    CHECK(b.at(0).as_double() + b.at(2).as_double() <= 128.0 + 1e-3);  // original pixels, the 160 view too
+    CHECK(b.at(1).as_double() + b.at(3).as_double() <= 128.0 + 1e-3);
+    CHECK(r.at("score").as_double() > 0.0);
+    CHECK(r.at("score").as_double() <= 1.0);
+  }
+  CHECK(per_image.size() <= 4);
+  for (const auto& [image, count] : per_image) CHECK(count <= 100);
+
+  const fs::path out = s.root / "detect_tta";
+  REQUIRE(app::run_detect({"--config", s.config.string(), "--checkpoint", run.last_checkpoint, "--out", out.string(),
+                           "--set", "test.flip=true", "--score-thresh", "0.01",
+                           (s.root / "shapes" / "val" / "000001.jpg").string()}) == 0);
+  const io::Json d = io::Json::parse(read_text(out / "000001.json"), "000001.json");
+  CHECK(d.at("detections").size() <= 100);
 }
 
 TEST_CASE("train: bad configs and missing files are errors naming the key or the file") {

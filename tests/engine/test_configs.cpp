@@ -100,3 +100,20 @@ TEST_CASE("configs: model.type and bad faster_rcnn values are errors naming the 
   CHECK(!c.roi_train.matcher.allow_low_quality_matches);
   CHECK(c.roi_train.positive_fraction == 0.25);
 }
+
+TEST_CASE("configs: a short side above data.max_side is an error naming the key") {
+  const std::string path = testing::source_dir() + "/configs/shapes_demo.yaml";  // max_side 160
+  const auto error_of = [&](const std::vector<std::string>& overrides) {
+    try {
+      engine::data_config(engine::load_config(path, overrides));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string train = error_of({"data.train_short_sides=[128, 176]"});
+  CHECK(train.find("train_short_sides") != std::string::npos);
+  CHECK(train.find("176 is above data.max_side (160)") != std::string::npos);
+  CHECK(error_of({"data.test_short_side=192"}).find("test_short_side") != std::string::npos);
+  CHECK(error_of({"data.train_short_sides=[128, 176]", "data.max_side=176"}) == "no error");
+}
