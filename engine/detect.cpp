@@ -79,6 +79,22 @@ io::Json detections_json(const detection::ImageDetections& det, const coco::Data
   return list;
 }
 
+// The detections scoring at least `thresh` (a prefix: they are score-descending). Fused views can
+// score below the threshold each view applied (a detection one view of four made keeps a quarter
+// of its score).
+detection::ImageDetections at_least(const detection::ImageDetections& det, float thresh) {
+  const float* score = det.scores.data<float>();
+  std::int64_t n = 0;
+  while (n < det.scores.numel() && score[n] >= thresh) ++n;
+  if (n == det.scores.numel()) return det;
+  detection::ImageDetections out;
+  out.boxes = Tensor::from_vector(std::vector<float>(det.boxes.data<float>(), det.boxes.data<float>() + 4 * n), {n, 4});
+  out.scores = Tensor::from_vector(std::vector<float>(score, score + n), {n});
+  out.labels = Tensor::from_vector(
+      std::vector<std::int64_t>(det.labels.data<std::int64_t>(), det.labels.data<std::int64_t>() + n), {n});
+  return out;
+}
+
 // The categories of data.val_json (or data.train_json), checked against the model's class count.
 coco::Dataset class_names(const DataConfig& data, int num_classes, const std::string& config_path) {
   const std::string names_json = !data.val_json.empty() ? data.val_json : data.train_json;
@@ -123,7 +139,8 @@ void detect_images(const DetectImagesOptions& o) {
           detect_views_of_batch(*detector, single_image_batch(original, sized), test);
       for (detection::ImageDetections& view : one.front()) views.push_back(std::move(view));
     }
-    const detection::ImageDetections det = plain_inference(test, data) ? views.front() : fuse(views, test);
+    const detection::ImageDetections det =
+        plain_inference(test, data) ? views.front() : at_least(fuse(views, test), o.score_thresh);
     std::filesystem::create_directories(std::filesystem::path(stem).parent_path());
     io::Json root = io::Json::object();
     root.set("file", io::Json(file));

@@ -169,6 +169,8 @@ TEST_CASE("eval and detect with test-time augmentation: the mirror and a second 
                            (s.root / "shapes" / "val" / "000001.jpg").string()}) == 0);
   const io::Json d = io::Json::parse(read_text(out / "000001.json"), "000001.json");
   CHECK(d.at("detections").size() <= 100);
+  for (std::size_t i = 0; i < d.at("detections").size(); ++i)  // fused scores, still at least --score-thresh
+    CHECK(d.at("detections").at(i).at("score").as_double() >= 0.01 - 1e-9);
 }
 
 TEST_CASE("train: bad configs and missing files are errors naming the key or the file") {
