@@ -9,7 +9,8 @@
 //   - a resumed 2-process run repeats the uninterrupted one's losses bit for bit, RetinaNet and
 //     Faster R-CNN (its random sampling of anchors and proposals included);
 //   - eval under 3 processes gives exactly one process's twelve numbers and detections, with an
-//     image count (4, batch 1) that 3 does not divide;
+//     image count (4, batch 1) that 3 does not divide, and with test-time augmentation (batch 2:
+//     the third process has no image);
 //   - a process that fails (an image missing from its shard) ends the whole job with its message;
 //   - SIGUSR1 to mpirun stops every process after the same iteration, with one checkpoint;
 //   - other commands refuse to run as several copies.
@@ -24,6 +25,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "apps/commands.h"
@@ -273,18 +275,27 @@ TEST_CASE("data parallel: eval under 3 processes gives exactly one process's num
   const fs::path work = s.root / "eval_model";
   REQUIRE(app::run_train({"--config", s.config.string(), "--work-dir", work.string(), "--set", "train.epochs=1"}) == 0);
   const std::string common = "eval --config " + quoted(s.config.string()) + " --checkpoint " + quoted(work.string()) +
-                             " --set test.batch_size=1 --set test.score_thresh=0.0";
-  for (const int np : {1, 3}) {
-    const std::string tag = "np" + std::to_string(np);
-    REQUIRE_MESSAGE(run_parallel(np, common + " --json " + quoted((s.root / (tag + ".json")).string()) + " --out " +
-                                         quoted((s.root / (tag + "_dets.json")).string()),
-                                 s.root / (tag + ".out")) == 0,
-                    read_text(s.root / (tag + ".out")));
+                             " --set test.score_thresh=0.0";
+  // Plain inference one image per batch; test-time augmentation (two sizes, mirrored) two per batch,
+  // so that the third process has no image.
+  const std::pair<std::string, std::string> variants[] = {
+      {"plain", " --set test.batch_size=1"},
+      {"tta", " --set test.batch_size=2 --set test.flip=true --set test.short_sides=[128,96]"}};
+  for (const auto& [name, sets] : variants) {
+    CAPTURE(name);
+    for (const int np : {1, 3}) {
+      const std::string tag = name + "_np" + std::to_string(np);
+      REQUIRE_MESSAGE(run_parallel(np, common + sets + " --json " + quoted((s.root / (tag + ".json")).string()) +
+                                           " --out " + quoted((s.root / (tag + "_dets.json")).string()),
+                                   s.root / (tag + ".out")) == 0,
+                      read_text(s.root / (tag + ".out")));
+    }
+    const std::string dets = read_text(s.root / (name + "_np1_dets.json"));
+    CHECK(dets.size() > 100);
+    CHECK(read_text(s.root / (name + "_np3_dets.json")) == dets);
+    CHECK(read_text(s.root / (name + "_np3.json")) == read_text(s.root / (name + "_np1.json")));
   }
-  const std::string dets = read_text(s.root / "np1_dets.json");
-  CHECK(dets.size() > 100);
-  CHECK(read_text(s.root / "np3_dets.json") == dets);
-  CHECK(read_text(s.root / "np3.json") == read_text(s.root / "np1.json"));
+  CHECK(read_text(s.root / "tta_np1_dets.json") != read_text(s.root / "plain_np1_dets.json"));
 }
 
 TEST_CASE("data parallel: a process that fails ends the job with its message" *
