@@ -114,6 +114,10 @@ detection::ImageSize input_size(const io::Sample& sample) {
           static_cast<std::int64_t>(static_cast<float>(sample.orig_width) * sample.scale_w + 0.5f)};
 }
 
+double resize_factor(const io::Sample& sample) {
+  return 0.5 * (static_cast<double>(sample.scale_h) + static_cast<double>(sample.scale_w));
+}
+
 std::vector<detection::ImageGroundTruth> ground_truth(const io::Batch& batch) {
   std::vector<detection::ImageGroundTruth> out;
   for (const io::Sample& s : batch.samples) out.push_back({s.boxes, s.labels, s.crowd_boxes, input_size(s)});

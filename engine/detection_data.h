@@ -64,6 +64,10 @@ class DetectionSource {
 // io::rescale_size computes it.
 detection::ImageSize input_size(const io::Sample& sample);
 
+// The one factor a detector divides its boxes by to return to original pixels: the mean of the two
+// axes' (they differ only by the rounding of the resized size).
+double resize_factor(const io::Sample& sample);
+
 // The ground truth of a batch's images in network-input pixels (after resize and flip).
 std::vector<detection::ImageGroundTruth> ground_truth(const io::Batch& batch);
 

@@ -13,11 +13,9 @@
 namespace ghm::engine {
 namespace {
 
-// One factor per image: the two axes differ only by the rounding of the resized size.
 std::vector<double> resize_factors(const io::Batch& batch) {
   std::vector<double> scale;
-  for (const io::Sample& s : batch.samples)
-    scale.push_back(0.5 * (static_cast<double>(s.scale_h) + static_cast<double>(s.scale_w)));
+  for (const io::Sample& s : batch.samples) scale.push_back(resize_factor(s));
   return scale;
 }
 

@@ -60,8 +60,9 @@ void unmirror(std::vector<detection::ImageDetections>& detections, const io::Bat
             batch.samples.size(), " images");
   for (std::size_t i = 0; i < detections.size(); ++i) {
     const io::Sample& s = batch.samples[i];
-    // The mirror axis in original pixels: the resized width over its scale.
-    const float span = static_cast<float>(input_size(s).width) / s.scale_w;
+    // The mirror axis in original pixels: the resized width over the factor the detector divided
+    // its boxes by.
+    const auto span = static_cast<float>(static_cast<double>(input_size(s).width) / resize_factor(s));
     const float limit = static_cast<float>(s.orig_width);
     float* box = detections[i].boxes.data<float>();  // [D, 4] x1, y1, x2, y2
     for (std::int64_t j = 0; j < detections[i].scores.numel(); ++j) {

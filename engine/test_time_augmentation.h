@@ -6,8 +6,9 @@
 //   a view of short side s resizes the original image to s, its longer side capped at
 //     round(data.max_side * s / data.test_short_side) (the same cap, scaled with the view)
 //   a mirrored view is the resized image mirrored within its own width (the padding stays on the
-//     right, where the loader puts it); its boxes come back as x1' = w / sx - x2, x2' = w / sx - x1
-//     in original pixels (w: the resized width, sx: its scale), clipped to the image
+//     right, where the loader puts it); its boxes come back as x1' = w / f - x2, x2' = w / f - x1
+//     in original pixels (w: the resized width, f: the factor boxes were divided by,
+//     detection_data.h's resize_factor), clipped to the image
 //   every view ends with the usual post-processing (score threshold, NMS, max_detections); the
 //     fusion then sees each view's detections in original pixels
 //

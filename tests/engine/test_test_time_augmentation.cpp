@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/check.h"
@@ -34,9 +35,10 @@ class BrightestPixel : public engine::Detector {
       const float* plane = batch.images.data<float>() + static_cast<std::int64_t>(i) * 3 * hp * wp;  // channel 0
       const std::int64_t at = std::max_element(plane, plane + hp * wp) - plane;
       const float x = static_cast<float>(at % wp), y = static_cast<float>(at / wp);
-      const io::Sample& s = batch.samples[i];
+      // Original pixels as the real detectors compute them: one factor for both axes.
+      const auto f = static_cast<float>(engine::resize_factor(batch.samples[i]));
       detection::ImageDetections d;
-      d.boxes = Tensor::from_vector<float>({x / s.scale_w, y / s.scale_h, (x + 1) / s.scale_w, (y + 1) / s.scale_h}, {1, 4});
+      d.boxes = Tensor::from_vector<float>({x / f, y / f, (x + 1) / f, (y + 1) / f}, {1, 4});
       d.scores = Tensor::from_vector<float>({0.9f}, {1});
       d.labels = Tensor::zeros({1}, DType::I64);
       out.push_back(d);
@@ -49,17 +51,19 @@ class BrightestPixel : public engine::Detector {
   nn::ResNetConfig backbone_;
 };
 
-// An image of `width` x `height` input pixels (original * scale), background -1, one bright pixel.
-io::Sample sample(int width, int height, float scale, int bright_x, int bright_y) {
+// An image of `width` x `height` input pixels (original * scale), background -1, one bright pixel;
+// the width's factor off the height's by `skew` (the rounding of a resize).
+io::Sample sample(int width, int height, float scale, int bright_x, int bright_y, float skew = 0) {
   io::Sample s;
   s.image = Tensor::full({3, std::int64_t{height}, std::int64_t{width}}, -1.0);
   s.image.data<float>()[bright_y * width + bright_x] = 5.0f;
   s.boxes = Tensor::zeros({0, 4});
   s.labels = Tensor::zeros({0}, DType::I64);
   s.crowd_boxes = Tensor::zeros({0, 4});
-  s.orig_width = static_cast<int>(static_cast<float>(width) / scale);
+  s.orig_width = static_cast<int>(std::lround(static_cast<float>(width) / (scale + skew)));
   s.orig_height = static_cast<int>(static_cast<float>(height) / scale);
-  s.scale_w = s.scale_h = scale;
+  s.scale_h = scale;
+  s.scale_w = scale + skew;
   return s;
 }
 
@@ -70,6 +74,7 @@ TEST_CASE("test-time augmentation: a mirrored view's detections come back onto t
   samples.push_back(sample(10, 8, 0.5f, 3, 2));   // original 20 x 16, padded to 32 x 32 with the next
   samples.push_back(sample(27, 13, 1.0f, 26, 12));
   samples.push_back(sample(32, 32, 2.0f, 0, 31));
+  samples.push_back(sample(21, 9, 0.5f, 5, 0, 0.025f));  // original 40 x 18: 0.525 wide, 0.5 high
   const io::Batch batch = io::collate(std::move(samples), 32);
 
   // The mirror stays within each image's width; the padding stays zero, on the right.
@@ -89,11 +94,12 @@ TEST_CASE("test-time augmentation: a mirrored view's detections come back onto t
   test.flip = true;
   BrightestPixel detector;
   const auto views = engine::detect_views_of_batch(detector, batch, test);
-  REQUIRE(views.size() == 3);
+  REQUIRE(views.size() == 4);
   for (std::size_t i = 0; i < views.size(); ++i) {
     CAPTURE(i);
     REQUIRE(views[i].size() == 2);
-    CHECK(views[i][1].boxes.to_vector<float>() == views[i][0].boxes.to_vector<float>());
+    const std::vector<float> plain = views[i][0].boxes.to_vector<float>(), back = views[i][1].boxes.to_vector<float>();
+    for (std::size_t k = 0; k < 4; ++k) CHECK(back[k] == doctest::Approx(plain[k]).epsilon(1e-6));
   }
   CHECK(views[0][0].boxes.to_vector<float>() == std::vector<float>{6, 4, 8, 6});  // pixel (3, 2) at scale 0.5
   // Fused, the two agreeing views give the one box at the one score.
