@@ -52,7 +52,7 @@ void fuse_class(std::vector<Candidate>& cands, std::int64_t label, std::size_t n
       claimed[d] = true;
       const Candidate& c = cands[d];
       best[c.view] = std::max(best[c.view], c.score);
-      for (int k = 0; k < 4; ++k) weighted[static_cast<std::size_t>(k)] += static_cast<double>(c.score) * c.box[static_cast<std::size_t>(k)];
+      for (std::size_t k = 0; k < 4; ++k) weighted[k] += static_cast<double>(c.score) * c.box[k];
       weight += c.score;
     }
     Fused f;

@@ -1,7 +1,8 @@
 // Detection on image files, behind `ghm_retinanet detect`: a trained model (evaluation mode) runs
 // on each image alone, resized and normalised as at inference (data.test_short_side,
 // data.max_side; with test-time augmentation, each view of test_time_augmentation.h, fused, and
-// the fused detections below --score-thresh dropped), and for each image writes, in the output folder (where exactly: detect_outputs.h),
+// the fused detections below --score-thresh dropped), and for each image writes, in the output
+// folder (where exactly: detect_outputs.h),
 //
 //   <stem>.json  {"file": ..., "width": W, "height": H,
 //                 "detections": [{"bbox": [x, y, w, h], "score": s, "category_id": c, "category": name}, ...]}

@@ -42,8 +42,8 @@ io::Batch mirrored(const io::Batch& batch) {
   const float* src = images.data<float>();
   float* dst = out.images.data<float>();
   for (std::int64_t i = 0; i < n; ++i) {
-    const std::int64_t w = std::min(wp, input_size(batch.samples[static_cast<std::size_t>(i)]).width);
-    const std::int64_t h = std::min(hp, input_size(batch.samples[static_cast<std::size_t>(i)]).height);
+    const detection::ImageSize size = input_size(batch.samples[static_cast<std::size_t>(i)]);
+    const std::int64_t w = std::min(wp, size.width), h = std::min(hp, size.height);
     for (std::int64_t ch = 0; ch < c; ++ch) {
       for (std::int64_t y = 0; y < h; ++y) {
         const float* row = src + ((i * c + ch) * hp + y) * wp;
